@@ -1,0 +1,116 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AssetCache } from './asset-cache.js';
+import { BrowserSupervisor } from './browser.js';
+import type { Config } from './config.js';
+import { IdleClock } from './idle.js';
+import { Limiter } from './limits.js';
+import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createApp } from './server.js';
+import { createGuard } from './ssrf.js';
+
+export interface Appliance {
+  url: string;
+  metricsUrl: string | null;
+  config: Config;
+  metrics: Metrics;
+  browser: BrowserSupervisor;
+  idle: IdleClock;
+  limiter: Limiter;
+  /** Stop accepting, let in-flight renders finish (bounded by SHUTDOWN_GRACE), close Chromium. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  log: Logger;
+  /** Called after an idle shutdown completed; main() exits 0 here, tests observe it. */
+  onIdleExit?: () => void;
+}
+
+/** Wires the appliance together and starts it. Listens at once; Chromium launches alongside. */
+export async function startAppliance({ config, log, onIdleExit }: StartOptions): Promise<Appliance> {
+  const metrics = createMetrics();
+  const browser = new BrowserSupervisor({ config, log, metrics });
+  // Chromium's launch is the slowest part of a cold start: begin it before anything else.
+  const launched = browser.start();
+  launched.catch(() => undefined);
+
+  const limiter = new Limiter(config);
+  const guard = createGuard({ mainOrigin: config.targetOrigin, allowOrigins: config.allowOrigins });
+  const cache = config.assetCacheBytes > 0 ? new AssetCache({ maxBytes: config.assetCacheBytes, maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024) }) : null;
+
+  let draining = false;
+  let shutdownPromise: Promise<void> | null = null;
+  const idle = new IdleClock(config.idleTimeoutMs, () => {
+    metrics.idleExits.inc();
+    log.info({ idleTimeoutMs: config.idleTimeoutMs }, 'idle: shutting down');
+    void shutdown('idle').then(() => onIdleExit?.());
+  });
+
+  const app = createApp({ config, browser, limiter, idle, log, metrics, guard, cache, draining: () => draining });
+  const server = createServer({ maxHeaderSize: 32 * 1024, requestTimeout: config.renderTimeoutMs + config.queueTimeoutMs + 30_000 }, app);
+  server.keepAliveTimeout = 65_000;
+  await listen(server, config.port, config.listenAddress);
+
+  let metricsServer: Server | null = null;
+  if (config.metricsPort > 0) {
+    metricsServer = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        metrics.registry.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        }, () => {
+          res.writeHead(500).end();
+        });
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+    });
+    await listen(metricsServer, config.metricsPort, config.listenAddress);
+  }
+
+  idle.start();
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+  const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : null;
+  log.info({ url, metrics: metricsUrl, target: config.targetOrigin, concurrency: config.concurrency, queueSize: config.queueSize, idleTimeoutMs: config.idleTimeoutMs }, 'listening');
+
+  async function drain(): Promise<void> {
+    const deadline = Date.now() + config.shutdownGraceMs;
+    while (idle.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (idle.active > 0) log.warn({ inFlight: idle.active }, 'shutdown grace expired with renders in flight');
+  }
+
+  function shutdown(reason: string): Promise<void> {
+    shutdownPromise ??= (async () => {
+      draining = true;
+      idle.stop();
+      log.info({ reason, inFlight: idle.active }, 'shutting down');
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await drain();
+      await browser.close();
+      server.closeAllConnections();
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
+      await closed;
+      log.info({ reason }, 'stopped');
+    })();
+    return shutdownPromise;
+  }
+
+  return { url, metricsUrl, config, metrics, browser, idle, limiter, shutdown };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

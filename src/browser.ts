@@ -1,0 +1,277 @@
+import { getuid } from 'node:process';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import type { Config } from './config.js';
+import { fail } from './errors.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * Flags that keep Chromium small and quiet in a container on a closed network:
+ * /dev/shm is 64 MB under docker (renderers crash printing large pages without
+ * --disable-dev-shm-usage), nothing may phone home, and fonts render identically everywhere.
+ */
+const BASE_ARGS = [
+  '--disable-dev-shm-usage',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--mute-audio',
+  '--hide-scrollbars',
+  '--font-render-hinting=none',
+  '--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,DialMediaRouteProvider,InterestFeedContentSuggestions,CertificateTransparencyComponentUpdater',
+  '--metrics-recording-only',
+  '--password-store=basic',
+];
+
+/** A fresh isolated context with its page, ready for one render. */
+export interface Workspace {
+  context: BrowserContext;
+  page: Page;
+  generation: number;
+  /** Closes the context (off the caller's critical path) and frees the browser for recycling. */
+  release(): void;
+}
+
+interface Generation {
+  id: number;
+  browser: Browser;
+  renders: number;
+  leases: number;
+  /** A workspace prepared ahead of the next request: context creation is ~half a render's cost. */
+  spare: Promise<Workspace> | null;
+  retired: boolean;
+}
+
+export type BrowserState = 'starting' | 'ready' | 'relaunching' | 'closed' | 'failed';
+
+export interface SupervisorOptions {
+  config: Pick<Config, 'chromePath' | 'sandbox' | 'maxRendersPerBrowser' | 'javascript' | 'renderTimeoutMs'>;
+  log: Logger;
+  metrics: Metrics;
+  /** Prepare the next render's context while the current one runs (see Workspace). */
+  prewarm?: boolean;
+}
+
+/**
+ * Owns the one Chromium of this process: launch, relaunch after a crash, recycle after N
+ * renders (draining the old one), and close. Renders borrow isolated workspaces from it.
+ */
+export class BrowserSupervisor {
+  private current: Promise<Generation> | null = null;
+  private generations = new Set<Generation>();
+  private nextId = 1;
+  private closing = false;
+  private consecutiveFailures = 0;
+  state: BrowserState = 'starting';
+  sandboxed: boolean | null = null;
+  chromeVersion: string | null = null;
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  /** Starts launching now; renders that arrive meanwhile wait for it. */
+  start(): Promise<void> {
+    this.current = this.launch();
+    return this.current.then(() => undefined);
+  }
+
+  async workspace(): Promise<Workspace> {
+    if (this.closing) fail({ kind: 'shutting-down' });
+    if (!this.current || this.state === 'failed') this.current = this.launch();
+    let gen: Generation;
+    try {
+      gen = await this.current;
+    } catch (err) {
+      fail({ kind: 'browser-unavailable', reason: 'browser failed to launch' }, err);
+    }
+    gen.renders++;
+    gen.leases++;
+    if (gen.renders >= this.opts.config.maxRendersPerBrowser && !gen.retired) this.recycle(gen);
+
+    let ws: Workspace;
+    try {
+      const spare = gen.spare;
+      gen.spare = null;
+      ws = spare ? await spare.catch(() => this.prepare(gen)) : await this.prepare(gen);
+    } catch (err) {
+      this.endLease(gen);
+      fail({ kind: 'browser-unavailable', reason: 'could not open a page' }, err);
+    }
+    if (this.opts.prewarm !== false && !gen.retired && gen.browser.connected) this.prepareSpare(gen);
+    return ws;
+  }
+
+  /** For /healthz and metrics. */
+  info(): { state: BrowserState; generation: number | null; sandbox: boolean | null; version: string | null; rendersOnBrowser: number } {
+    const live = [...this.generations].find((g) => !g.retired);
+    return {
+      state: this.state,
+      generation: live?.id ?? null,
+      sandbox: this.sandboxed,
+      version: this.chromeVersion,
+      rendersOnBrowser: live?.renders ?? 0,
+    };
+  }
+
+  /** PIDs of every Chromium main process this supervisor still owns (tests and memory sampling). */
+  pids(): number[] {
+    return [...this.generations].map((g) => g.browser.process()?.pid).filter((p): p is number => typeof p === 'number');
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.state = 'closed';
+    const gens = [...this.generations];
+    this.generations.clear();
+    await Promise.all(gens.map((g) => this.closeGeneration(g)));
+  }
+
+  private async launch(): Promise<Generation> {
+    const wasCrash = this.state === 'relaunching';
+    const started = performance.now();
+    for (;;) {
+      try {
+        const browser = await this.launchOnce();
+        const gen: Generation = { id: this.nextId++, browser, renders: 0, leases: 0, spare: null, retired: false };
+        this.generations.add(gen);
+        browser.on('disconnected', () => this.onDisconnected(gen));
+        this.state = 'ready';
+        this.consecutiveFailures = 0;
+        this.opts.metrics.browserLaunches.inc();
+        this.opts.log.info({ generation: gen.id, ms: Math.round(performance.now() - started), sandbox: this.sandboxed, relaunch: wasCrash }, 'browser ready');
+        if (this.opts.prewarm !== false) this.prepareSpare(gen);
+        return gen;
+      } catch (err) {
+        this.consecutiveFailures++;
+        this.opts.log.error({ err: errMessage(err), attempt: this.consecutiveFailures }, 'browser launch failed');
+        if (this.closing || this.consecutiveFailures >= 3) {
+          this.state = 'failed';
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 250 * this.consecutiveFailures));
+      }
+    }
+  }
+
+  private async launchOnce(): Promise<Browser> {
+    const { sandbox, chromePath } = this.opts.config;
+    const isRoot = getuid?.() === 0;
+    // Chromium refuses its sandbox as root. Fly Machines are VMs where a non-root user gets a
+    // working sandbox; docker's default seccomp profile does not allow it. `auto` tries it
+    // and falls back with a warning; `on` insists; `off` never tries.
+    const trySandbox = sandbox === 'on' || (sandbox === 'auto' && !isRoot);
+    if (trySandbox) {
+      try {
+        const b = await this.spawn(chromePath, true);
+        this.sandboxed = true;
+        return b;
+      } catch (err) {
+        if (sandbox === 'on') throw err;
+        this.opts.log.warn({ err: errMessage(err) }, 'Chromium sandbox unavailable here; running with --no-sandbox (set CHROME_SANDBOX=on to refuse)');
+      }
+    } else if (sandbox === 'auto') {
+      this.opts.log.warn('running as root: Chromium sandbox disabled (--no-sandbox); run as a non-root user to enable it');
+    }
+    const b = await this.spawn(chromePath, false);
+    this.sandboxed = false;
+    return b;
+  }
+
+  private async spawn(executablePath: string, sandbox: boolean): Promise<Browser> {
+    const browser = await puppeteer.launch({
+      executablePath,
+      headless: true,
+      args: [...BASE_ARGS, ...(sandbox ? [] : ['--no-sandbox'])],
+      // The process owns signals: a SIGTERM must drain renders first, not kill Chromium.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+      pipe: true,
+      protocolTimeout: this.opts.config.renderTimeoutMs + 30_000,
+      defaultViewport: { width: 1024, height: 768 },
+      timeout: 30_000,
+    });
+    this.chromeVersion ??= await browser.version().catch(() => null);
+    return browser;
+  }
+
+  private prepareSpare(gen: Generation): void {
+    if (gen.spare || this.closing) return;
+    const spare = this.prepare(gen);
+    spare.catch(() => undefined); // observed when taken; a dead browser surfaces there
+    gen.spare = spare;
+  }
+
+  private async prepare(gen: Generation): Promise<Workspace> {
+    const context = await gen.browser.createBrowserContext();
+    try {
+      const page = await context.newPage();
+      await Promise.all([
+        page.setRequestInterception(true),
+        this.opts.config.javascript ? Promise.resolve() : page.setJavaScriptEnabled(false),
+      ]);
+      let released = false;
+      return {
+        context,
+        page,
+        generation: gen.id,
+        release: () => {
+          if (released) return;
+          released = true;
+          context.close().catch(() => undefined).finally(() => this.endLease(gen));
+        },
+      };
+    } catch (err) {
+      await context.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** A spare that was prepared but never leased still holds a context; count it out. */
+  private endLease(gen: Generation): void {
+    gen.leases--;
+    if (gen.retired && gen.leases <= 0) void this.closeGeneration(gen);
+  }
+
+  /** Starts a fresh browser for new renders; the old one finishes its renders, then closes. */
+  private recycle(gen: Generation): void {
+    gen.retired = true;
+    this.opts.metrics.browserRecycles.inc();
+    this.opts.log.info({ generation: gen.id, renders: gen.renders }, 'recycling browser');
+    this.current = this.launch();
+    this.current.catch(() => undefined);
+  }
+
+  private onDisconnected(gen: Generation): void {
+    const expected = gen.retired || this.closing || !this.generations.has(gen);
+    this.generations.delete(gen);
+    if (expected) return;
+    // Chromium died under us (killed, OOM): in-flight renders on it fail on their own; new
+    // renders wait for the relaunch instead of failing.
+    gen.retired = true;
+    this.opts.metrics.browserCrashes.inc();
+    this.opts.log.error({ generation: gen.id }, 'browser disconnected unexpectedly; relaunching');
+    this.state = 'relaunching';
+    this.current = this.launch();
+    this.current.catch(() => undefined);
+    // Reap what is left of the old process tree.
+    void gen.browser.close().catch(() => undefined);
+  }
+
+  private async closeGeneration(gen: Generation): Promise<void> {
+    this.generations.delete(gen);
+    gen.retired = true;
+    const spare = gen.spare;
+    gen.spare = null;
+    if (spare) await spare.then((ws) => ws.context.close()).catch(() => undefined);
+    await gen.browser.close().catch(() => undefined);
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}

@@ -1,0 +1,212 @@
+import { existsSync } from 'node:fs';
+import { parseDuration } from './duration.js';
+import { parseFormat, parseMargin, type PdfDefaults } from './page-options.js';
+import { normalizeOrigin } from './ssrf.js';
+
+/** Everything the appliance reads from its environment, validated once at start. */
+export interface Config {
+  port: number;
+  listenAddress: string;
+  metricsPort: number; // 0 = off
+  /** The main app's origin, e.g. `https://example.com` (no path). */
+  targetOrigin: string;
+  /** Extra host names of the same main app (custom domains) the replayed `Host` may select. */
+  targetHosts: string[];
+  chromePath: string;
+  sandbox: 'auto' | 'on' | 'off';
+  logLevel: string;
+  idleTimeoutMs: number; // 0 = never exit when idle
+  renderTimeoutMs: number;
+  queueTimeoutMs: number;
+  shutdownGraceMs: number;
+  concurrency: number;
+  queueSize: number;
+  maxRendersPerBrowser: number;
+  javascript: boolean;
+  /** How long the page's network must be quiet after `load` before printing. */
+  quietWindowMs: number;
+  pdf: PdfDefaults;
+  /** Lower-cased request header names forwarded to the main app's origin (and only there). */
+  forwardHeaders: string[];
+  allowOrigins: string[];
+  replaySecret: string | null;
+  replaySecretHeader: string;
+  assetCacheBytes: number;
+  flyMachineId: string | null;
+  version: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Sent on every request the appliance makes to the main app, and refused on arrival (loop guard). */
+export const APPLIANCE_HEADER = 'x-pdf-appliance';
+
+/** The identity and locale headers a main app needs to render a page as the user sees it. */
+export const DEFAULT_FORWARD_HEADERS = [
+  'cookie',
+  'authorization',
+  'accept-language',
+  'user-agent',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+];
+
+/**
+ * Never forwarded, whatever FORWARD_HEADERS says: hop-by-hop headers, headers that describe this
+ * connection rather than the user, and the proxy's own headers (forwarding `fly-*` could steer
+ * Fly's proxy; forwarding `x-forwarded-*` would let a client claim another IP to the main app).
+ */
+const NEVER_FORWARD = /^(connection|keep-alive|proxy-.*|te|trailer|transfer-encoding|upgrade|host|content-length|content-type|accept-encoding|fly-.*|x-forwarded-.*|forwarded|via|x-pdf-appliance.*|expect)$/;
+
+export function isNeverForwarded(name: string): boolean {
+  return NEVER_FORWARD.test(name.toLowerCase());
+}
+
+const CHROME_CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome-stable',
+  '/usr/bin/google-chrome',
+  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
+  const read = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const fail = (name: string, accepted: string): never => {
+    throw new ConfigError(`${name}=${JSON.stringify(env[name])} is invalid: expected ${accepted}`);
+  };
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const v = read(name);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) fail(name, `an integer from ${min} to ${max}`);
+    return n;
+  };
+  const bool = (name: string, def: boolean): boolean => {
+    const v = read(name)?.toLowerCase();
+    if (v === undefined) return def;
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    return fail(name, 'true or false');
+  };
+  const duration = (name: string, def: string, bare: 'ms' | 's' | 'm', min: number): number => {
+    const v = read(name) ?? def;
+    const ms = parseDuration(v, bare);
+    if (ms === null || (ms !== 0 && ms < min)) fail(name, `a duration like 90s, 15m, 1h (a bare number means ${bare === 'm' ? 'minutes' : bare === 's' ? 'seconds' : 'milliseconds'})`);
+    return ms as number;
+  };
+  const list = (name: string): string[] =>
+    (read(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+  const targetOrigin = targetFrom(read('TARGET_URL'), read('FLY_APP_NAME'), fail);
+
+  const targetHosts = list('TARGET_HOSTS').map((h) => {
+    const host = h.toLowerCase();
+    if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(host)) fail('TARGET_HOSTS', 'a comma-separated list of host names (host or host:port)');
+    return host;
+  });
+
+  const chromePath = read('CHROME_PATH') ?? CHROME_CANDIDATES.find((p) => existsSync(p));
+  if (!chromePath) {
+    throw new ConfigError(`CHROME_PATH is not set and no Chromium was found in ${CHROME_CANDIDATES.slice(0, 4).join(', ')}`);
+  }
+  if (!existsSync(chromePath)) fail('CHROME_PATH', 'the path of a Chromium or Chrome executable');
+
+  const sandbox = (read('CHROME_SANDBOX') ?? 'auto').toLowerCase();
+  if (!['auto', 'on', 'off'].includes(sandbox)) fail('CHROME_SANDBOX', 'auto, on or off');
+
+  const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) fail('LOG_LEVEL', LOG_LEVELS.join(', '));
+
+  const format = read('FORMAT') ?? 'letter';
+  const parsedFormat = parseFormat(format);
+  if (!parsedFormat) fail('FORMAT', 'a paper format such as letter, legal, A4, A3, A5');
+  const margin = parseMargin(read('MARGIN') ?? '0.4in');
+  if (!margin) fail('MARGIN', 'one to four CSS lengths, e.g. 10mm or "0.5in 1in"');
+  const scaleRaw = read('SCALE') ?? '1';
+  const scale = Number(scaleRaw);
+  if (!/^\d+(\.\d+)?$/.test(scaleRaw) || scale < 0.1 || scale > 2) fail('SCALE', 'a number from 0.1 to 2');
+
+  const forwardExtra = list('FORWARD_HEADERS').map((h) => h.toLowerCase());
+  for (const h of forwardExtra) {
+    if (!/^[a-z0-9-]+$/.test(h) || isNeverForwarded(h)) {
+      fail('FORWARD_HEADERS', 'header names other than hop-by-hop, host, content-*, accept-encoding, fly-*, x-forwarded-*, via');
+    }
+  }
+
+  const allowOrigins = list('ALLOW_ORIGINS').map((o) => {
+    try {
+      return normalizeOrigin(o);
+    } catch {
+      return fail('ALLOW_ORIGINS', 'a comma-separated list of origins like https://cdn.example.com');
+    }
+  });
+
+  const replaySecret = read('REPLAY_SECRET') ?? null;
+  if (replaySecret !== null && replaySecret.length < 16) {
+    throw new ConfigError('REPLAY_SECRET is too short: use at least 16 characters');
+  }
+
+  const concurrency = int('CONCURRENCY', 3, 1, 64);
+  return {
+    port: int('PORT', 3000, 0, 65535),
+    listenAddress: read('LISTEN_ADDRESS') ?? '0.0.0.0',
+    metricsPort: int('METRICS_PORT', 9091, 0, 65535),
+    targetOrigin,
+    targetHosts,
+    chromePath,
+    sandbox: sandbox as Config['sandbox'],
+    logLevel,
+    idleTimeoutMs: duration('IDLE_TIMEOUT', '15m', 'm', 1000),
+    renderTimeoutMs: duration('RENDER_TIMEOUT', '30s', 's', 100),
+    queueTimeoutMs: duration('QUEUE_TIMEOUT', '10s', 's', 100),
+    shutdownGraceMs: duration('SHUTDOWN_GRACE', '25s', 's', 0),
+    concurrency,
+    queueSize: int('QUEUE_SIZE', concurrency * 4, 0, 10_000),
+    maxRendersPerBrowser: int('MAX_RENDERS_PER_BROWSER', 200, 1, 1_000_000),
+    javascript: bool('JAVASCRIPT', true),
+    quietWindowMs: duration('QUIET_WINDOW', '40ms', 'ms', 0),
+    pdf: {
+      format: parsedFormat as string,
+      landscape: bool('LANDSCAPE', false),
+      printBackground: bool('PRINT_BACKGROUND', true),
+      margin: margin as PdfDefaults['margin'],
+      scale,
+      outline: bool('OUTLINE', false),
+      tagged: bool('TAGGED', false),
+    },
+    forwardHeaders: [...new Set([...DEFAULT_FORWARD_HEADERS, ...forwardExtra])],
+    allowOrigins,
+    replaySecret,
+    replaySecretHeader: (read('REPLAY_SECRET_HEADER') ?? 'x-pdf-appliance-secret').toLowerCase(),
+    assetCacheBytes: int('ASSET_CACHE_MB', 32, 0, 4096) * 1024 * 1024,
+    flyMachineId: read('FLY_MACHINE_ID') ?? null,
+    version,
+  };
+}
+
+function targetFrom(raw: string | undefined, flyApp: string | undefined, fail: (n: string, a: string) => never): string {
+  if (raw === undefined) {
+    // On Fly the appliance is conventionally deployed as `<main>-pdf` next to `<main>`.
+    if (flyApp && /^[a-z0-9-]+-pdf$/.test(flyApp)) return `https://${flyApp.slice(0, -4)}.fly.dev`;
+    throw new ConfigError('TARGET_URL is not set: expected the main app\'s origin, e.g. https://example.com or http://127.0.0.1:3000');
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return fail('TARGET_URL', 'an http(s) origin such as https://example.com');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+    fail('TARGET_URL', 'an http(s) origin such as https://example.com (no path, query or credentials)');
+  }
+  return url.origin;
+}

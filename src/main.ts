@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { startAppliance } from './appliance.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+let config;
+try {
+  config = loadConfig(process.env, version);
+} catch (err) {
+  // One line naming the variable, no stack: this is an operator's typo, not a crash.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`pdf-appliance: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const log = createLogger(config.logLevel);
+const appliance = await startAppliance({ config, log, onIdleExit: () => process.exit(0) }).catch((err: unknown) => {
+  log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'could not start');
+  process.exit(1);
+});
+
+// Fly sends SIGINT by default (kill_signal), docker and most supervisors SIGTERM: both drain.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    appliance.shutdown(signal).then(() => process.exit(0), () => process.exit(1));
+  });
+}
+
+process.on('unhandledRejection', (err) => {
+  log.error({ err: err instanceof Error ? err.message : String(err) }, 'unhandled rejection');
+});

@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics. They observe; nothing in the appliance reads them to decide anything.
+ * Served on METRICS_PORT, apart from the public port, and scraping never counts as activity.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pdf_appliance_process_' });
+  const durations = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  const m = {
+    registry,
+    renders: new Counter({
+      name: 'pdf_appliance_renders_total',
+      help: 'Finished PDF requests by outcome (pdf, redirect, upstream, error) and HTTP status',
+      labelNames: ['outcome', 'status'] as const,
+      registers: [registry],
+    }),
+    queueWait: new Histogram({ name: 'pdf_appliance_queue_wait_seconds', help: 'Time waiting for a render slot', buckets: durations, registers: [registry] }),
+    navigation: new Histogram({ name: 'pdf_appliance_navigation_seconds', help: 'Time from navigation start until the page was ready to print', buckets: durations, registers: [registry] }),
+    print: new Histogram({ name: 'pdf_appliance_print_seconds', help: 'Time spent in Chromium printing the PDF', buckets: durations, registers: [registry] }),
+    render: new Histogram({ name: 'pdf_appliance_request_seconds', help: 'Whole PDF request duration', buckets: durations, registers: [registry] }),
+    inFlight: new Gauge({ name: 'pdf_appliance_renders_in_flight', help: 'Renders holding a slot now', registers: [registry] }),
+    queueDepth: new Gauge({ name: 'pdf_appliance_queue_depth', help: 'Requests waiting for a slot now', registers: [registry] }),
+    browserLaunches: new Counter({ name: 'pdf_appliance_browser_launches_total', help: 'Chromium launches (first, relaunch after crash, recycle)', registers: [registry] }),
+    browserCrashes: new Counter({ name: 'pdf_appliance_browser_crashes_total', help: 'Unexpected Chromium disconnections', registers: [registry] }),
+    browserRecycles: new Counter({ name: 'pdf_appliance_browser_recycles_total', help: 'Planned browser replacements after MAX_RENDERS_PER_BROWSER', registers: [registry] }),
+    pageCrashes: new Counter({ name: 'pdf_appliance_page_crashes_total', help: 'Renderer crashes (e.g. out of memory) that failed one request', registers: [registry] }),
+    idleExits: new Counter({ name: 'pdf_appliance_idle_exits_total', help: 'Exits after IDLE_TIMEOUT with nothing in flight', registers: [registry] }),
+    pdfBytes: new Histogram({
+      name: 'pdf_appliance_pdf_bytes',
+      help: 'Size of delivered PDFs',
+      buckets: [10e3, 50e3, 100e3, 250e3, 500e3, 1e6, 5e6, 20e6],
+      registers: [registry],
+    }),
+    blockedRequests: new Counter({
+      name: 'pdf_appliance_blocked_requests_total',
+      help: 'Sub-requests of rendered pages refused by the SSRF guard',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    assetCache: new Counter({
+      name: 'pdf_appliance_asset_cache_total',
+      help: 'Sub-resource lookups in the shared asset cache by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    overflow: new Counter({
+      name: 'pdf_appliance_overflow_total',
+      help: 'Requests refused because slots and queue were full, by answer (replay or 503)',
+      labelNames: ['answer'] as const,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

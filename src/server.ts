@@ -1,0 +1,253 @@
+import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import express, { type Request, type Response } from 'express';
+import type { BrowserSupervisor } from './browser.js';
+import { APPLIANCE_HEADER, type Config } from './config.js';
+import { fail, RenderFailure, toHttp } from './errors.js';
+import { chooseFilename, contentDisposition } from './filename.js';
+import type { IdleClock } from './idle.js';
+import type { Limiter } from './limits.js';
+import { loggableUrl, type Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import { render, type RenderDeps } from './render.js';
+import { parseReplaySrc } from './replay-src.js';
+import { buildTargetUrl, forwardedHeaders, originFor, pagePathFor, type Target } from './target.js';
+
+export const HEALTH_PATH = '/healthz';
+
+export interface ServerDeps extends RenderDeps {
+  config: Config;
+  browser: BrowserSupervisor;
+  limiter: Limiter;
+  idle: IdleClock;
+  log: Logger;
+  /** Set while draining for shutdown: new PDF requests get 503. */
+  draining: () => boolean;
+}
+
+/** `state` we put in our own fly-replay bounce: marks a request that was already bounced once. */
+const BOUNCE_STATE = 'pdf-bounced';
+
+export function createApp(deps: ServerDeps): express.Express {
+  const { config, log, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', false);
+
+  // Health: never a redirect (Fly's checks don't follow them), never activity (a check every
+  // second must not keep the machine alive).
+  app.get(HEALTH_PATH, (_req, res) => {
+    const b = deps.browser.info();
+    res.status(b.state === 'failed' ? 503 : 200).json({
+      status: b.state === 'failed' ? 'failing' : 'ok',
+      version: config.version,
+      browser: b,
+      inFlight: deps.idle.active,
+      queued: deps.limiter.queued,
+      idleForMs: deps.idle.idleForMs,
+      draining: deps.draining(),
+    });
+  });
+
+  app.use((req, res, next) => {
+    const requestId = (req.headers['fly-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID();
+    res.locals.requestId = requestId;
+    try {
+      guardRequest(req, config);
+    } catch (err) {
+      return sendError(res, err, log.child({ requestId }), req);
+    }
+    next();
+  });
+
+  app.use((req, res) => {
+    const requestTarget = req.originalUrl;
+    const pathOnly = requestTarget.split('?')[0]!;
+    if (pathOnly.endsWith('.pdf')) return handlePdf(req, res, deps);
+    // Everything else goes back to the main app. It counts as activity: a main app warms the
+    // appliance up this way (e.g. on login) before the user asks for a PDF.
+    deps.idle.touch();
+    const origin = originFor(config, req.headers.host);
+    const url = buildTargetUrl(origin, pathOnly, requestTarget.slice(pathOnly.length)) ?? `${origin}/`;
+    res.redirect(302, url);
+  });
+
+  return app;
+}
+
+/** Checks that apply before any routing: loop guard, shared secret. */
+function guardRequest(req: Request, config: Config): void {
+  if (req.headers[APPLIANCE_HEADER] !== undefined) fail({ kind: 'loop' });
+  if (config.replaySecret !== null) {
+    const given = req.headers[config.replaySecretHeader];
+    if (typeof given !== 'string' || !secretMatches(given, config.replaySecret)) {
+      fail({ kind: 'forbidden', reason: 'missing or wrong replay secret' });
+    }
+  }
+}
+
+/** Constant-time: compare digests so neither length nor content leaks through timing. */
+function secretMatches(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise<void> {
+  const { config, metrics } = deps;
+  const started = performance.now();
+  const requestId = res.locals.requestId as string;
+  const log = deps.log.child({ requestId });
+  const endActivity = deps.idle.begin();
+  const client = new AbortController();
+  // A client that goes away frees its queue place or its render at once.
+  res.on('close', () => {
+    if (!res.writableFinished) client.abort();
+  });
+  const fields: Record<string, unknown> = { method: req.method, path: req.path };
+  let queueMs = 0;
+  let timings: { navigationMs: number; printMs: number } | null = null;
+
+  try {
+    if (req.method !== 'GET' && req.method !== 'HEAD') fail({ kind: 'method-not-allowed' });
+    if (deps.draining()) fail({ kind: 'shutting-down' });
+    const target = targetFor(req, config);
+    fields.target = loggableUrl(target.url);
+
+    if (deps.limiter.full) {
+      overflow(req, res, deps);
+      metrics.renders.inc({ outcome: 'overflow', status: String(res.statusCode) });
+      log.info({ ...fields, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'overflow');
+      return;
+    }
+
+    metrics.queueDepth.set(deps.limiter.queued + 1);
+    const result = await deps.limiter.run(async (slot) => {
+      queueMs = slot.queuedMs;
+      metrics.queueWait.observe(queueMs / 1000);
+      metrics.queueDepth.set(deps.limiter.queued);
+      metrics.inFlight.set(deps.limiter.running);
+      try {
+        return await render(target, deps, log, client.signal);
+      } finally {
+        metrics.inFlight.set(deps.limiter.running - 1);
+      }
+    }, client.signal);
+    timings = result.timings;
+    metrics.navigation.observe(result.timings.navigationMs / 1000);
+    metrics.print.observe(result.timings.printMs / 1000);
+    metrics.pdfBytes.observe(result.pdf.byteLength);
+
+    const filename = chooseFilename({ meta: result.plan.filename, title: result.plan.metadata.title, pathname: decodePathSafe(target.pathname) });
+    const download = new URLSearchParams(target.url.split('?')[1] ?? '').has('download');
+    res.status(200).set({
+      'content-type': 'application/pdf',
+      'content-length': String(result.pdf.byteLength),
+      'content-disposition': contentDisposition(filename, download ? 'attachment' : 'inline'),
+      'cache-control': 'private, no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    // HEAD: Node drops the body for HEAD responses; headers (and the length) stay true.
+    res.end(Buffer.from(result.pdf.buffer, result.pdf.byteOffset, result.pdf.byteLength));
+    metrics.renders.inc({ outcome: 'pdf', status: '200' });
+    fields.bytes = result.pdf.byteLength;
+    fields.status = 200;
+  } catch (err) {
+    const answer = sendError(res, err, log, req, fields);
+    metrics.renders.inc({ outcome: outcomeOf(err), status: String(answer.status) });
+  } finally {
+    metrics.queueDepth.set(deps.limiter.queued);
+    endActivity();
+    const totalMs = performance.now() - started;
+    metrics.render.observe(totalMs / 1000);
+    log.info({
+      ...fields,
+      queueMs: Math.round(queueMs),
+      navigationMs: timings ? Math.round(timings.navigationMs) : undefined,
+      printMs: timings ? Math.round(timings.printMs) : undefined,
+      ms: Math.round(totalMs),
+    }, 'pdf request');
+  }
+}
+
+function targetFor(req: Request, config: Config): Target {
+  const mapped = pagePathFor(req.originalUrl);
+  if (!mapped) fail({ kind: 'bad-request', reason: 'no page named by this path' });
+  const origin = originFor(config, req.headers.host);
+  const url = buildTargetUrl(origin, mapped.path, mapped.query);
+  if (!url) fail({ kind: 'bad-request', reason: 'path does not map to the main app' });
+  const replaySrc = parseReplaySrc(header(req, 'fly-replay-src'));
+  return {
+    url,
+    origin,
+    pathname: mapped.path,
+    headers: forwardedHeaders(config, req.headers, replaySrc, pinnedInstance(replaySrc.state)),
+  };
+}
+
+/**
+ * Slots and queue are full. On Fly, ask the proxy to try another machine of this app, once:
+ * the bounce carries a state marker (with the main app's instance, so pinning survives the
+ * hop), and a request that carries it gets a plain 503 instead of bouncing forever.
+ */
+function overflow(req: Request, res: Response, deps: ServerDeps): void {
+  const src = parseReplaySrc(header(req, 'fly-replay-src'));
+  const alreadyBounced = src.state?.startsWith(BOUNCE_STATE) ?? false;
+  if (deps.config.flyMachineId && !alreadyBounced) {
+    const state = src.instance ? `${BOUNCE_STATE}:${src.instance}` : BOUNCE_STATE;
+    deps.metrics.overflow.inc({ answer: 'replay' });
+    res.status(307).set('fly-replay', `elsewhere=true;state=${state}`).end();
+    return;
+  }
+  deps.metrics.overflow.inc({ answer: '503' });
+  const answer = toHttp(new RenderFailure({ kind: 'overloaded' }), retryAfter(deps));
+  res.status(answer.status).set(answer.headers).type('text/plain').send(answer.body);
+}
+
+function pinnedInstance(state: string | undefined): string | undefined {
+  const m = state?.startsWith(`${BOUNCE_STATE}:`) ? state.slice(BOUNCE_STATE.length + 1) : undefined;
+  return m && /^[A-Za-z0-9._-]{1,64}$/.test(m) ? m : undefined;
+}
+
+function retryAfter(deps: ServerDeps): number {
+  return Math.max(1, Math.ceil(deps.config.renderTimeoutMs / 1000 / 6));
+}
+
+function sendError(res: Response, err: unknown, log: Logger, req: Request, fields: Record<string, unknown> = {}) {
+  const answer = toHttp(err);
+  const failure = err instanceof RenderFailure ? err.failure : null;
+  const detail = { ...fields, status: answer.status, failure: failure?.kind, reason: failure && 'reason' in failure ? failure.reason : undefined };
+  if (!failure) log.error({ ...detail, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
+  else if (answer.status >= 500 && failure.kind !== 'client-gone') log.warn(detail, 'render failed');
+  Object.assign(fields, { status: answer.status, failure: failure?.kind });
+  if (res.headersSent || res.destroyed) return answer;
+  res.status(answer.status).set(answer.headers).set('cache-control', 'no-store');
+  if (answer.body) res.type('text/plain').send(req.method === 'HEAD' ? undefined : answer.body);
+  else res.end();
+  return answer;
+}
+
+function outcomeOf(err: unknown): string {
+  if (!(err instanceof RenderFailure)) return 'error';
+  switch (err.failure.kind) {
+    case 'redirect':
+      return 'redirect';
+    case 'upstream-status':
+      return 'upstream';
+    default:
+      return err.failure.kind;
+  }
+}
+
+function header(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function decodePathSafe(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    return p;
+  }
+}
