@@ -1,0 +1,217 @@
+// Decides whether a request made by a rendered page may leave the appliance.
+//
+// Pages can carry user-generated content (an <img src> someone typed, an iframe), and the
+// appliance sits inside the operator's private network, so anything that would reach a
+// private, loopback, link-local or otherwise special address is refused. The main app and
+// operator-listed origins are the only exceptions.
+//
+// Accepted limit — DNS rebinding: for a hostname we resolve, decide, and then Chromium
+// resolves the name again on its own when it connects. A hostile authoritative DNS server
+// answering with TTL 0 can hand us a public address and Chromium a private one a moment
+// later. We narrow the window with a short answer cache (cacheTtlMs) but cannot close it
+// from here. Closing it needs the connect step itself pinned to the vetted address (a
+// resolving proxy Chromium is forced through), which is out of scope; operators should run
+// the appliance on a network where private ranges are firewalled off from it as well.
+
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { inspectIp, type IpClass } from './ip-ranges.js';
+
+export { classifyIp } from './ip-ranges.js';
+
+export type Verdict = { allow: true } | { allow: false; reason: string };
+
+export interface GuardOptions {
+  /** The main app's origin; always allowed even though it is usually private. */
+  mainOrigin: string;
+  /** ALLOW_ORIGINS: exact origins that skip the address checks. */
+  allowOrigins: string[];
+  /** Every address (A and AAAA) a hostname resolves to. Defaults to getaddrinfo. */
+  lookup?: (host: string) => Promise<string[]>;
+  /** How long a resolved answer is reused; 0 disables the cache. Default 30000. */
+  cacheTtlMs?: number;
+  /** Upper bound on cached hostnames. Default 1000. */
+  cacheMaxEntries?: number;
+  /** A lookup slower than this is treated as a failure. Default 5000. */
+  lookupTimeoutMs?: number;
+}
+
+export interface Guard {
+  check(url: string): Promise<Verdict>;
+}
+
+const ALLOW: Verdict = { allow: true };
+const deny = (reason: string): Verdict => ({ allow: false, reason });
+
+// Schemes that never touch the network, so there is nothing to guard.
+const LOCAL_SCHEMES = new Set(['data:', 'blob:', 'about:']);
+// WebSockets share the http(s) host/port space, so they are vetted (and allowlisted) as http(s).
+const NETWORK_SCHEMES = new Map([
+  ['http:', 'http:'],
+  ['https:', 'https:'],
+  ['ws:', 'http:'],
+  ['wss:', 'https:'],
+]);
+
+/**
+ * Canonical form of an http(s) origin ('http://Host:80/' → 'http://host').
+ * Throws on anything else — including values with a path, query, fragment or credentials,
+ * since an allowlist entry that looks path-scoped but is not would mislead the operator.
+ */
+export function normalizeOrigin(s: string): string {
+  const text = s.trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`not an origin: ${JSON.stringify(s)} (cannot parse)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`not an http(s) origin: ${JSON.stringify(s)}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new Error(`origin must not contain credentials: ${JSON.stringify(s)}`);
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || text.endsWith('#') || text.endsWith('?')) {
+    throw new Error(`origin must not have a path, query or fragment: ${JSON.stringify(s)}`);
+  }
+  return url.origin;
+}
+
+function defaultLookup(host: string): Promise<string[]> {
+  return dnsLookup(host, { all: true, verbatim: true }).then((answers) => answers.map((a) => a.address));
+}
+
+function describe(address: string, cls: IpClass): string {
+  const via = cls.embedded !== undefined ? `, embedded IPv4 ${cls.embedded}` : '';
+  return cls.range === 'invalid'
+    ? `unrecognised address ${address}`
+    : `private address ${address} (${cls.range}${via})`;
+}
+
+function isLocalhostName(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost');
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+interface CacheEntry {
+  expires: number;
+  addresses: Promise<string[]>;
+}
+
+/**
+ * Caches answers per hostname. The in-flight promise is stored so a page that pulls fifty
+ * images from one CDN triggers one lookup, not fifty. Failures are evicted at once: a
+ * transient resolver hiccup should not deny the rest of the render.
+ */
+function createResolver(opts: Required<Pick<GuardOptions, 'cacheTtlMs' | 'cacheMaxEntries' | 'lookupTimeoutMs'>> & {
+  lookup: (host: string) => Promise<string[]>;
+}): (host: string) => Promise<string[]> {
+  const cache = new Map<string, CacheEntry>();
+  return (host) => {
+    const now = Date.now();
+    const hit = cache.get(host);
+    if (hit !== undefined && hit.expires > now) return hit.addresses;
+    if (hit !== undefined) cache.delete(host);
+
+    const addresses = withTimeout(Promise.resolve().then(() => opts.lookup(host)), opts.lookupTimeoutMs);
+    if (opts.cacheTtlMs <= 0) return addresses;
+
+    const entry: CacheEntry = { expires: now + opts.cacheTtlMs, addresses };
+    // Map keeps insertion order, so the first key is the oldest entry.
+    while (cache.size >= opts.cacheMaxEntries) {
+      const oldest = cache.keys().next().value;
+      if (oldest === undefined) break;
+      cache.delete(oldest);
+    }
+    cache.set(host, entry);
+    addresses.catch(() => {
+      if (cache.get(host) === entry) cache.delete(host);
+    });
+    return addresses;
+  };
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return typeof code === 'string' ? code : err.message;
+  }
+  return String(err);
+}
+
+export function createGuard(opts: GuardOptions): Guard {
+  // Normalising here makes a bad ALLOW_ORIGINS entry fail at startup, not per request.
+  const trusted = new Set([normalizeOrigin(opts.mainOrigin), ...opts.allowOrigins.map(normalizeOrigin)]);
+  const resolve = createResolver({
+    lookup: opts.lookup ?? defaultLookup,
+    cacheTtlMs: opts.cacheTtlMs ?? 30_000,
+    cacheMaxEntries: Math.max(1, opts.cacheMaxEntries ?? 1000),
+    lookupTimeoutMs: opts.lookupTimeoutMs ?? 5000,
+  });
+
+  async function checkHostname(hostname: string): Promise<Verdict> {
+    // 'example.com.' and 'example.com' are the same DNS name; the dot only stops search-domain expansion.
+    const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+    if (name === '') return deny('empty host');
+    // RFC 6761: these always mean this machine; no need to ask DNS to find that out.
+    if (isLocalhostName(name)) return deny(`host ${hostname} is loopback by definition`);
+
+    let addresses: string[];
+    try {
+      addresses = await resolve(name);
+    } catch (err) {
+      return deny(`cannot resolve host ${hostname}: ${errorText(err)}`);
+    }
+    if (addresses.length === 0) return deny(`cannot resolve host ${hostname}: no addresses`);
+    // Chromium may pick any of the answers (happy eyeballs, fallback), so every one must pass.
+    for (const address of addresses) {
+      const cls = inspectIp(address);
+      if (cls.range !== null) return deny(`host ${hostname} resolves to ${describe(address, cls)}`);
+    }
+    return ALLOW;
+  }
+
+  async function check(raw: string): Promise<Verdict> {
+    let url: URL;
+    try {
+      // WHATWG parsing is what Chromium does, so '0x7f.1' or '2130706433' arrive here already as 127.0.0.1.
+      url = new URL(raw);
+    } catch {
+      return deny('unparseable URL');
+    }
+
+    if (LOCAL_SCHEMES.has(url.protocol)) return ALLOW;
+    const originScheme = NETWORK_SCHEMES.get(url.protocol);
+    if (originScheme === undefined) return deny(`scheme ${url.protocol} is never allowed`);
+
+    if (trusted.has(`${originScheme}//${url.host}`)) return ALLOW;
+
+    const host = url.hostname;
+    if (host.startsWith('[')) {
+      const cls = inspectIp(host);
+      return cls.range === null ? ALLOW : deny(describe(host.slice(1, -1), cls));
+    }
+    const literal = inspectIp(host);
+    if (literal.range !== 'invalid') {
+      return literal.range === null ? ALLOW : deny(describe(host, literal));
+    }
+    return checkHostname(host);
+  }
+
+  return { check };
+}
