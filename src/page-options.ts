@@ -1,0 +1,414 @@
+/*
+ * The page decides how it prints.
+ *
+ * A main-app page can tune its own PDF with tags in its markup. Precedence, strongest first:
+ *   1. CSS `@page` rules (size, margins): Chrome honours them because we always print with
+ *      `preferCSSPageSize: true`.
+ *   2. `<meta>` tags in the page (below).
+ *   3. The appliance's environment defaults (FORMAT, MARGIN, ...).
+ * A bad value never breaks the download: it is ignored (the next level applies) and a warning
+ * naming the option and the value is returned for the log.
+ *
+ * | name (in <meta name=… content=…>) | value                                                                | default          |
+ * | --------------------------------- | -------------------------------------------------------------------- | ---------------- |
+ * | pdf-format                        | A0–A6, Letter, Legal, Tabloid, Ledger (case-insensitive)             | env FORMAT       |
+ * | pdf-landscape                     | true / false                                                         | env              |
+ * | pdf-margin                        | 1–4 CSS lengths like CSS `margin` (top right bottom left), units     | env MARGIN       |
+ * |                                   | px, in, cm, mm; a bare `0` is allowed. E.g. `20mm`, `1in 0.5in`.    |                  |
+ * |                                   | Rejected if it leaves less than 1in of content on the page.          |                  |
+ * | pdf-scale                         | number from 0.1 to 2                                                 | env              |
+ * | pdf-print-background              | true / false (print background colours and images)                  | env              |
+ * | pdf-page-ranges                   | e.g. `1-3, 5`; open ends allowed: `-3`, `5-`                          | all pages        |
+ * | pdf-media                         | `print` or `screen` (which CSS @media rules apply)                    | print            |
+ * | pdf-outline                       | true / false: PDF bookmarks built from the headings (implies tagged) | env              |
+ * | pdf-tagged                        | true / false: tagged (accessible) PDF                                | env              |
+ * | pdf-filename                      | download name, e.g. `Invoice 42.pdf` (`.pdf` added when missing)     | <title>, else URL|
+ * | pdf-wait-for                      | CSS selector that must exist in the page before it is printed        | none             |
+ * | author                            | PDF Author                                                           | none             |
+ * | description                       | PDF Subject                                                          | none             |
+ * | keywords                          | PDF Keywords                                                         | none             |
+ * | <title>                           | PDF Title (and the download name when there is no pdf-filename)      | none             |
+ *
+ * Script readiness: a page whose content arrives late may set `window.pdfReady = false` early
+ * (in an inline script in <head>) and `window.pdfReady = true` once it is complete; the page is
+ * printed only after the flag becomes true (or the render timeout expires).
+ *
+ * Header and footer: `<template id="pdf-header">…</template>` and `<template id="pdf-footer">…</template>`.
+ * Inside, elements with Chrome's classes are filled in when printing: `pageNumber`, `totalPages`,
+ * `date`, `title`, `url`, e.g. `Page <span class="pageNumber"></span> of <span class="totalPages"></span>`.
+ * Chrome renders these templates in a separate, isolated document, so:
+ *   - the page's CSS does not apply: put styles inline in the template (style="…" or a <style> inside it);
+ *   - nothing external is loaded: images must be inlined as `data:` URIs;
+ *   - scripts do not run.
+ * The template text defaults to 9px (Chrome's own default is too small to read); set a font-size
+ * inside the template to change it. When a page has a header (footer) and its top (bottom) margin
+ * is below 15mm, the margin is enlarged to 15mm so there is room to show it.
+ */
+import type { PaperFormat, PDFOptions } from 'puppeteer-core';
+
+export interface PdfDefaults {
+  format: string;
+  landscape: boolean;
+  printBackground: boolean;
+  margin: Margin;
+  scale: number;
+  outline: boolean;
+  tagged: boolean;
+}
+
+export interface Margin {
+  top: string;
+  right: string;
+  bottom: string;
+  left: string;
+}
+
+export interface RawPageHints {
+  /** Lower-cased meta names (`pdf-*`, author, description, keywords) → raw content; first tag wins. */
+  meta: Record<string, string>;
+  title: string;
+  header?: string;
+  footer?: string;
+  /** Set by collectPageHints when the page's own DOM rejects pdf-wait-for as a selector. */
+  waitForError?: string;
+}
+
+export interface PrintPlan {
+  /** Always has preferCSSPageSize: true so CSS @page wins over everything here. */
+  pdf: PDFOptions;
+  media: 'print' | 'screen';
+  waitFor?: string;
+  /** The page's pdf-filename as written (trimmed); pass it to chooseFilename as `meta`. */
+  filename?: string;
+  /**
+   * title is the document title. Chrome already writes it as the PDF Title, so it is here for
+   * naming the download; passing only author/subject/keywords to applyMetadata lets pages
+   * without them skip the PDF rewrite.
+   */
+  metadata: { title?: string; author?: string; subject?: string; keywords?: string };
+  warnings: Array<{ option: string; value: string; reason: string }>;
+}
+
+type Warning = PrintPlan['warnings'][number];
+
+/**
+ * Runs inside the page via page.evaluate, which ships only this function's source text:
+ * it must not use imports, module-level helpers or anything compiled into a helper call.
+ */
+export function collectPageHints(): RawPageHints {
+  const meta: Record<string, string> = {};
+  const wanted = (name: string): boolean =>
+    name.startsWith('pdf-') || name === 'author' || name === 'description' || name === 'keywords';
+  for (const el of Array.from(document.querySelectorAll('meta[name]'))) {
+    const name = (el.getAttribute('name') ?? '').trim().toLowerCase();
+    if (!wanted(name) || Object.prototype.hasOwnProperty.call(meta, name)) continue;
+    meta[name] = el.getAttribute('content') ?? '';
+  }
+  const template = (id: string): string | undefined => {
+    const el = document.getElementById(id);
+    return el instanceof HTMLTemplateElement ? el.innerHTML : undefined;
+  };
+  const hints: RawPageHints = { meta, title: document.title };
+  const header = template('pdf-header');
+  const footer = template('pdf-footer');
+  if (header !== undefined) hints.header = header;
+  if (footer !== undefined) hints.footer = footer;
+  // Only the browser can tell whether a selector parses; checking here keeps a typo from
+  // turning into a wait that fails or hangs.
+  const waitFor = meta['pdf-wait-for'];
+  if (waitFor !== undefined && waitFor.trim() !== '') {
+    try {
+      document.querySelector(waitFor.trim());
+    } catch (err) {
+      hints.waitForError = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return hints;
+}
+
+// Paper sizes in millimetres (portrait), matching puppeteer's table.
+const PAPER_MM: Record<string, { name: PaperFormat; width: number; height: number }> = {
+  letter: { name: 'Letter', width: 215.9, height: 279.4 },
+  legal: { name: 'Legal', width: 215.9, height: 355.6 },
+  tabloid: { name: 'Tabloid', width: 279.4, height: 431.8 },
+  ledger: { name: 'Ledger', width: 431.8, height: 279.4 },
+  a0: { name: 'A0', width: 841, height: 1189 },
+  a1: { name: 'A1', width: 594, height: 841 },
+  a2: { name: 'A2', width: 420, height: 594 },
+  a3: { name: 'A3', width: 297, height: 420 },
+  a4: { name: 'A4', width: 210, height: 297 },
+  a5: { name: 'A5', width: 148, height: 210 },
+  a6: { name: 'A6', width: 105, height: 148 },
+};
+
+/** Canonical paper format name (e.g. `A4`, `Letter`) or null when unknown. */
+export function parseFormat(value: string): PaperFormat | null {
+  const key = value.trim().toLowerCase();
+  return Object.hasOwn(PAPER_MM, key) ? PAPER_MM[key].name : null;
+}
+
+const MM_PER_UNIT: Record<string, number> = { px: 25.4 / 96, in: 25.4, cm: 10, mm: 1 };
+const LENGTH = /^(\d+(?:\.\d+)?|\.\d+)(px|in|cm|mm)?$/i;
+
+/** One CSS length normalised to e.g. `12.5mm`; a unit is required except for zero. */
+function parseLength(token: string): string | null {
+  const m = LENGTH.exec(token);
+  if (!m) return null;
+  const n = Number(m[1]);
+  if (!Number.isFinite(n)) return null;
+  const unit = m[2]?.toLowerCase();
+  if (unit === undefined) return n === 0 ? '0px' : null;
+  return `${n}${unit}`;
+}
+
+function lengthToMm(length: string): number {
+  const m = LENGTH.exec(length);
+  if (!m) return NaN;
+  return Number(m[1]) * (MM_PER_UNIT[(m[2] ?? 'px').toLowerCase()] ?? NaN);
+}
+
+/** CSS `margin` shorthand (1–4 lengths, top right bottom left) or null when invalid. */
+export function parseMargin(value: string): Margin | null {
+  const tokens = value.trim().split(/\s+/).filter(Boolean);
+  if (tokens.length < 1 || tokens.length > 4) return null;
+  const lengths = tokens.map(parseLength);
+  if (lengths.some((l) => l === null)) return null;
+  const [top, right = top, bottom = top, left = right] = lengths as string[];
+  return { top, right, bottom, left };
+}
+
+// Below this much printable width or height a margin is surely a mistake, and Chrome
+// refuses to print when the content area is empty.
+const MIN_CONTENT_MM = 25.4;
+
+function marginFits(margin: Margin, format: PaperFormat, landscape: boolean): boolean {
+  const key = format.toLowerCase();
+  if (!Object.hasOwn(PAPER_MM, key)) return true;
+  const paper = PAPER_MM[key];
+  const width = landscape ? paper.height : paper.width;
+  const height = landscape ? paper.width : paper.height;
+  return (
+    width - lengthToMm(margin.left) - lengthToMm(margin.right) >= MIN_CONTENT_MM &&
+    height - lengthToMm(margin.top) - lengthToMm(margin.bottom) >= MIN_CONTENT_MM
+  );
+}
+
+function parseBoolean(value: string): boolean | null {
+  const v = value.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return null;
+}
+
+const SCALE = /^(\d+(?:\.\d+)?|\.\d+)$/;
+
+function parseScale(value: string): number | null {
+  const v = value.trim();
+  if (!SCALE.test(v)) return null;
+  const n = Number(v);
+  // Chrome's printToPDF accepts exactly this range and errors outside it.
+  return n >= 0.1 && n <= 2 ? n : null;
+}
+
+/** Normalised page ranges (`1-3,5`) or null when any part is malformed. */
+function parsePageRanges(value: string): string | null {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.length > 100) return null;
+  const out: string[] = [];
+  for (const part of parts) {
+    const m = /^(\d*)\s*(-?)\s*(\d*)$/.exec(part);
+    if (!m || (m[1] === '' && m[3] === '')) return null;
+    const [, from, dash, to] = m;
+    if (dash === '' && to !== '') return null;
+    const start = from === '' ? undefined : Number(from);
+    const end = to === '' ? undefined : Number(to);
+    if (start === 0 || end === 0) return null;
+    if (start !== undefined && end !== undefined && start > end) return null;
+    out.push(dash ? `${start ?? ''}-${end ?? ''}` : String(start));
+  }
+  return out.join(',');
+}
+
+const KNOWN_META = new Set([
+  'pdf-format',
+  'pdf-landscape',
+  'pdf-margin',
+  'pdf-scale',
+  'pdf-print-background',
+  'pdf-page-ranges',
+  'pdf-media',
+  'pdf-outline',
+  'pdf-tagged',
+  'pdf-filename',
+  'pdf-wait-for',
+  'author',
+  'description',
+  'keywords',
+]);
+
+// Chrome draws the header/footer inside the page margin; under ~15mm a 9px line is clipped
+// or invisible, so a page that asks for a header/footer gets at least this much room for it.
+const HEADER_FOOTER_MIN_MM = 15;
+const HEADER_FOOTER_MIN = `${HEADER_FOOTER_MIN_MM}mm`;
+
+// Chrome's template text is tiny unless a size is set, and it starts at the very edge of the
+// paper. The wrapper sets a readable default size (a font-size inside the template still wins),
+// lines the text up with the page content, and lets template backgrounds print.
+function wrapTemplate(html: string, margin: Margin): string {
+  const style = [
+    'font-size:9px',
+    'width:100%',
+    'box-sizing:border-box',
+    `padding:0 ${parseLength(margin.right) ?? '0px'} 0 ${parseLength(margin.left) ?? '0px'}`,
+    '-webkit-print-color-adjust:exact',
+    'print-color-adjust:exact',
+  ].join(';');
+  return `<div style="${style}">${html}</div>`;
+}
+
+// An empty string would make Chrome print its own default header/footer (date, URL, ...).
+const EMPTY_TEMPLATE = '<span></span>';
+
+const MAX_SELECTOR_LENGTH = 1000;
+
+export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan {
+  const warnings: Warning[] = [];
+  const warn = (option: string, value: string, reason: string): void => {
+    warnings.push({ option, value, reason });
+  };
+  const meta = hints.meta;
+  // Returns the trimmed value, or undefined when absent; an empty value is a warning.
+  const read = (name: string): string | undefined => {
+    if (!Object.prototype.hasOwnProperty.call(meta, name)) return undefined;
+    const v = (meta[name] ?? '').trim();
+    if (v === '') {
+      if (name.startsWith('pdf-')) warn(name, v, 'empty value');
+      return undefined;
+    }
+    return v;
+  };
+
+  for (const name of Object.keys(meta)) {
+    if (name.startsWith('pdf-') && !KNOWN_META.has(name)) {
+      warn(name, meta[name] ?? '', 'unknown option');
+    }
+  }
+
+  const boolOption = (name: string, fallback: boolean): boolean => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    const b = parseBoolean(v);
+    if (b === null) {
+      warn(name, v, 'expected true or false');
+      return fallback;
+    }
+    return b;
+  };
+
+  let format = parseFormat(defaults.format);
+  if (format === null) {
+    warn('FORMAT', defaults.format, 'unknown paper format in the defaults; using A4');
+    format = 'A4';
+  }
+  const formatValue = read('pdf-format');
+  if (formatValue !== undefined) {
+    const f = parseFormat(formatValue);
+    if (f === null) warn('pdf-format', formatValue, 'unknown paper format; expected A0–A6, Letter, Legal, Tabloid or Ledger');
+    else format = f;
+  }
+
+  const landscape = boolOption('pdf-landscape', defaults.landscape);
+
+  let margin: Margin = { ...defaults.margin };
+  const marginValue = read('pdf-margin');
+  if (marginValue !== undefined) {
+    const m = parseMargin(marginValue);
+    if (m === null) {
+      warn('pdf-margin', marginValue, 'expected 1–4 lengths in px, in, cm or mm (e.g. "20mm" or "1in 0.5in")');
+    } else if (!marginFits(m, format, landscape)) {
+      warn('pdf-margin', marginValue, `leaves less than 1in of content on a ${format} page`);
+    } else {
+      margin = m;
+    }
+  }
+
+  let scale = defaults.scale;
+  const scaleValue = read('pdf-scale');
+  if (scaleValue !== undefined) {
+    const s = parseScale(scaleValue);
+    if (s === null) warn('pdf-scale', scaleValue, 'expected a number from 0.1 to 2');
+    else scale = s;
+  }
+
+  const printBackground = boolOption('pdf-print-background', defaults.printBackground);
+
+  let pageRanges: string | undefined;
+  const rangesValue = read('pdf-page-ranges');
+  if (rangesValue !== undefined) {
+    const r = parsePageRanges(rangesValue);
+    if (r === null) warn('pdf-page-ranges', rangesValue, 'expected page numbers and ranges like "1-3, 5"');
+    else pageRanges = r;
+  }
+
+  let media: 'print' | 'screen' = 'print';
+  const mediaValue = read('pdf-media');
+  if (mediaValue !== undefined) {
+    const m = mediaValue.toLowerCase();
+    if (m === 'print' || m === 'screen') media = m;
+    else warn('pdf-media', mediaValue, 'expected print or screen');
+  }
+
+  const outline = boolOption('pdf-outline', defaults.outline);
+  // Chrome builds the outline from the tagged structure tree, so an outline needs tagging.
+  const tagged = outline || boolOption('pdf-tagged', defaults.tagged);
+
+  const filename = read('pdf-filename');
+
+  let waitFor = read('pdf-wait-for');
+  if (waitFor !== undefined) {
+    if (hints.waitForError !== undefined) {
+      warn('pdf-wait-for', waitFor, `not a valid CSS selector: ${hints.waitForError}`);
+      waitFor = undefined;
+    } else if (waitFor.length > MAX_SELECTOR_LENGTH || /[\u0000-\u001f\u007f]/.test(waitFor)) {
+      warn('pdf-wait-for', waitFor.slice(0, 100), 'selector too long or contains control characters');
+      waitFor = undefined;
+    }
+  }
+
+  const header = hints.header?.trim() ? hints.header : undefined;
+  const footer = hints.footer?.trim() ? hints.footer : undefined;
+  const pdf: PDFOptions = {
+    format,
+    landscape,
+    printBackground,
+    scale,
+    preferCSSPageSize: true,
+    outline,
+    tagged,
+    displayHeaderFooter: false,
+  };
+  if (pageRanges !== undefined) pdf.pageRanges = pageRanges;
+  if (header !== undefined || footer !== undefined) {
+    if (header !== undefined && !(lengthToMm(margin.top) >= HEADER_FOOTER_MIN_MM)) margin.top = HEADER_FOOTER_MIN;
+    if (footer !== undefined && !(lengthToMm(margin.bottom) >= HEADER_FOOTER_MIN_MM)) margin.bottom = HEADER_FOOTER_MIN;
+    pdf.displayHeaderFooter = true;
+    pdf.headerTemplate = header !== undefined ? wrapTemplate(header, margin) : EMPTY_TEMPLATE;
+    pdf.footerTemplate = footer !== undefined ? wrapTemplate(footer, margin) : EMPTY_TEMPLATE;
+  }
+  pdf.margin = margin;
+
+  const metadata: PrintPlan['metadata'] = {};
+  const title = hints.title.trim();
+  if (title) metadata.title = title;
+  const author = read('author');
+  if (author !== undefined) metadata.author = author;
+  const subject = read('description');
+  if (subject !== undefined) metadata.subject = subject;
+  const keywords = read('keywords');
+  if (keywords !== undefined) metadata.keywords = keywords;
+
+  const plan: PrintPlan = { pdf, media, metadata, warnings };
+  if (waitFor !== undefined) plan.waitFor = waitFor;
+  if (filename !== undefined) plan.filename = filename;
+  return plan;
+}
