@@ -91,8 +91,10 @@ export async function render(target: Target, deps: RenderDeps, log: Logger, sign
 
     const t1 = performance.now();
     if (plan.media === 'screen') await Promise.race([page.emulateMediaType('screen'), stopped]);
-    const raw = await Promise.race([page.pdf(plan.pdf), stopped]);
-    const pdf = await applyMetadata(raw, plan.metadata);
+    const raw = await Promise.race([printPdf(page, plan, log, target.url), stopped]);
+    // Chromium already writes the Title; only the other fields need a rewrite of the file.
+    const { author, subject, keywords } = plan.metadata;
+    const pdf = await applyMetadata(raw, { author, subject, keywords });
     const printMs = performance.now() - t1;
     return { pdf, plan, timings: { navigationMs, printMs } };
   } catch (err) {
@@ -123,6 +125,19 @@ function checkMainResponse(response: import('puppeteer-core').HTTPResponse | nul
   }
   if (status >= 400 && status < 500) fail({ kind: 'upstream-status', status });
   fail({ kind: 'bad-gateway', reason: `main app answered ${status}` });
+}
+
+async function printPdf(page: Page, plan: PrintPlan, log: Logger, url: string): Promise<Uint8Array> {
+  try {
+    return await page.pdf(plan.pdf);
+  } catch (err) {
+    // A page range past the end is the page author's mistake, not the user's: print it all.
+    if (plan.pdf.pageRanges && /Page range exceeds page count/i.test(String(err))) {
+      log.warn({ page: loggableUrl(url), option: 'pdf-page-ranges', value: plan.pdf.pageRanges, reason: 'exceeds page count' }, 'ignored page print option');
+      return page.pdf({ ...plan.pdf, pageRanges: '' });
+    }
+    throw err;
+  }
 }
 
 /** Waits for what the page needs before printing — and nothing more. */
