@@ -10,7 +10,7 @@ import type { Metrics } from './metrics.js';
  * /dev/shm is 64 MB under docker (renderers crash printing large pages without
  * --disable-dev-shm-usage), nothing may phone home, and fonts render identically everywhere.
  */
-const BASE_ARGS = [
+export const BASE_ARGS = [
   '--disable-dev-shm-usage',
   '--disable-gpu',
   '--disable-background-networking',
