@@ -1,0 +1,85 @@
+import { test, expect } from '@playwright/test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { parseDuration } from '../../src/duration.js';
+
+const base = { TARGET_URL: 'http://127.0.0.1:3000', CHROME_PATH: '/usr/bin/chromium' };
+
+test('defaults', () => {
+  const c = loadConfig(base);
+  expect(c.port).toBe(3000);
+  expect(c.targetOrigin).toBe('http://127.0.0.1:3000');
+  expect(c.idleTimeoutMs).toBe(15 * 60_000);
+  expect(c.renderTimeoutMs).toBe(30_000);
+  expect(c.pdf.format).toMatch(/^letter$/i);
+  expect(c.pdf.printBackground).toBe(true);
+  expect(c.metricsPort).toBe(9091);
+  expect(c.forwardHeaders).toEqual(expect.arrayContaining(['cookie', 'authorization', 'accept-language', 'user-agent']));
+});
+
+test('IDLE_TIMEOUT accepts 90s, 15m, 1h, a bare number of minutes, and 0 (disabled)', () => {
+  const idle = (v: string) => loadConfig({ ...base, IDLE_TIMEOUT: v }).idleTimeoutMs;
+  expect(idle('90s')).toBe(90_000);
+  expect(idle('15m')).toBe(900_000);
+  expect(idle('1h')).toBe(3_600_000);
+  expect(idle('5')).toBe(300_000);
+  expect(idle('0')).toBe(0);
+});
+
+test('parseDuration', () => {
+  expect(parseDuration('250ms', 's')).toBe(250);
+  expect(parseDuration('1.5s', 's')).toBe(1500);
+  expect(parseDuration('2', 's')).toBe(2000);
+  expect(parseDuration('soon', 's')).toBeNull();
+  expect(parseDuration('-1s', 's')).toBeNull();
+});
+
+test('TARGET_URL from FLY_APP_NAME ending in -pdf; HOSTNAME is never read', () => {
+  const c = loadConfig({ CHROME_PATH: '/usr/bin/chromium', FLY_APP_NAME: 'shop-pdf', HOSTNAME: 'evil.example' });
+  expect(c.targetOrigin).toBe('https://shop.fly.dev');
+  expect(() => loadConfig({ CHROME_PATH: '/usr/bin/chromium', FLY_APP_NAME: 'shop', HOSTNAME: 'x' })).toThrow(/TARGET_URL/);
+});
+
+const bad: Array<[Record<string, string>, RegExp]> = [
+  [{ TARGET_URL: 'ftp://x' }, /^TARGET_URL=/],
+  [{ TARGET_URL: 'https://x.example/path' }, /^TARGET_URL=/],
+  [{ TARGET_URL: 'https://user:pw@x.example' }, /^TARGET_URL=/],
+  [{ PORT: 'abc' }, /^PORT=/],
+  [{ PORT: '70000' }, /^PORT=/],
+  [{ IDLE_TIMEOUT: 'forever' }, /^IDLE_TIMEOUT=/],
+  [{ RENDER_TIMEOUT: '10ms' }, /^RENDER_TIMEOUT=/],
+  [{ CONCURRENCY: '0' }, /^CONCURRENCY=/],
+  [{ FORMAT: 'B52' }, /^FORMAT=/],
+  [{ MARGIN: 'lots' }, /^MARGIN=/],
+  [{ SCALE: '9' }, /^SCALE=/],
+  [{ LANDSCAPE: 'maybe' }, /^LANDSCAPE=/],
+  [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
+  [{ CHROME_PATH: '/nope/chrome' }, /^CHROME_PATH=/],
+  [{ CHROME_SANDBOX: 'sometimes' }, /^CHROME_SANDBOX=/],
+  [{ FORWARD_HEADERS: 'x-forwarded-for' }, /^FORWARD_HEADERS=/],
+  [{ FORWARD_HEADERS: 'fly-client-ip' }, /^FORWARD_HEADERS=/],
+  [{ ALLOW_ORIGINS: 'not a url' }, /^ALLOW_ORIGINS=/],
+  [{ TARGET_HOSTS: 'a b' }, /^TARGET_HOSTS=/],
+  [{ REPLAY_SECRET: 'short' }, /^REPLAY_SECRET/],
+];
+for (const [env, message] of bad) {
+  test(`rejects ${JSON.stringify(env)} with one line naming the variable`, () => {
+    let err: unknown;
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(message);
+    expect(msg).not.toContain('\n');
+  });
+}
+
+test('a REPLAY_SECRET value never appears in a config error', () => {
+  try {
+    loadConfig({ ...base, REPLAY_SECRET: 'tiny' });
+  } catch (e) {
+    expect((e as Error).message).not.toContain('tiny');
+  }
+});
