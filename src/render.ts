@@ -33,8 +33,11 @@ export interface RenderResult {
  */
 export async function render(target: Target, deps: RenderDeps, log: Logger, signal: AbortSignal): Promise<RenderResult> {
   const { config } = deps;
-  const deadline = AbortSignal.timeout(config.renderTimeoutMs);
   const ws = await deps.browser.workspace();
+  // Started only now: a timer started before the await could fire while workspace() waits
+  // (a slow launch), before the listener below exists, and the render would then have no
+  // limit at all. Getting a browser has its own bound (the launch timeout).
+  const deadline = AbortSignal.timeout(config.renderTimeoutMs);
   const { page } = ws;
 
   // The first reason to stop wins: a redirect seen by interception, a crash, the deadline...
