@@ -1,0 +1,64 @@
+/**
+ * The one scheduling used for every measurement, in-process or over HTTP: `concurrency`
+ * closed loops, each starting its next render when its last one ended. Either a fixed number
+ * of samples (latency) or a time window (throughput): loops stop starting work at the deadline
+ * and the window ends with the last completion, so throughput = completed / window.
+ */
+export interface LoopJob {
+  concurrency: number;
+  /** Unmeasured renders first, one at a time. */
+  warmup: number;
+  /** Exactly this many measured renders… */
+  count?: number;
+  /** …or as many as fit in this window. */
+  durationMs?: number;
+}
+
+export interface Sample {
+  /** What the ratio uses. */
+  ms: number;
+  /** A second clock when the work has one (the baseline's time to PDF bytes, before close). */
+  altMs?: number;
+}
+
+export interface LoopResult {
+  samples: number[];
+  altSamples: number[];
+  ok: number;
+  failures: Record<string, number>;
+  windowMs: number;
+  perSecond: number;
+}
+
+export async function runLoops(job: LoopJob, work: () => Promise<Sample>): Promise<LoopResult> {
+  const failures: Record<string, number> = {};
+  const fail = (prefix: string) => (err: unknown): void => {
+    const key = prefix + (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 120);
+    failures[key] = (failures[key] ?? 0) + 1;
+  };
+  for (let i = 0; i < job.warmup; i++) await work().catch(fail('warm-up: '));
+
+  const samples: number[] = [];
+  const altSamples: number[] = [];
+  let started = 0;
+  const t0 = performance.now();
+  const deadline = job.durationMs !== undefined ? t0 + job.durationMs : Infinity;
+  const limit = job.count ?? Infinity;
+  let lastEnd = t0;
+  const loop = async (): Promise<void> => {
+    while (started < limit && performance.now() < deadline) {
+      started++;
+      try {
+        const s = await work();
+        samples.push(s.ms);
+        if (s.altMs !== undefined) altSamples.push(s.altMs);
+      } catch (err) {
+        fail('')(err);
+      }
+      lastEnd = performance.now();
+    }
+  };
+  await Promise.all(Array.from({ length: job.concurrency }, loop));
+  const windowMs = lastEnd - t0;
+  return { samples, altSamples, ok: samples.length, failures, windowMs, perSecond: windowMs > 0 ? (samples.length * 1000) / windowMs : 0 };
+}

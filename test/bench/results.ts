@@ -1,0 +1,78 @@
+import type { Summary } from './stats.js';
+
+/** Everything one run measured; written as results/<name>.json, rendered by report.ts. */
+
+export interface Latency {
+  /** Appliance: request → last PDF byte, from the load generator. */
+  appliance: Summary;
+  /** Baseline, in-process: new page → page closed (the baseline). */
+  baseline: Summary;
+  /** Baseline, in-process: new page → PDF bytes in hand (before close). */
+  baselineToPdf: Summary;
+  /** Baseline behind its tiny HTTP server, from the same load generator (invoice only). */
+  baselineHttp?: Summary;
+  failures: Record<string, Record<string, number>>;
+}
+
+export interface Throughput {
+  concurrency: number;
+  page: string;
+  /** PDFs per second over the window, and how many. */
+  appliance: { perSecond: number; ok: number; windowMs: number };
+  baseline: { perSecond: number; ok: number; windowMs: number };
+  baselineHttp?: { perSecond: number; ok: number; windowMs: number };
+  failures: Record<string, Record<string, number>>;
+}
+
+export interface Completeness {
+  appliance: { pages: number; hasText: boolean };
+  baseline: { pages: number; hasText: boolean };
+  expectText: string;
+  expectPages?: number;
+  /** Same text, page for page, in both PDFs (whitespace-normalised). */
+  sameText: boolean;
+}
+
+export interface Memory {
+  /** Peak PSS of node + every Chromium process during the c=4 report run, MB. */
+  applianceMB: number;
+  baselineMB: number;
+  applianceIdleMB: number;
+  baselineIdleMB: number;
+  samples: { appliance: number; baseline: number };
+}
+
+export interface Cold {
+  npmStart: { runs: Array<{ ms: number; rebuilt?: boolean }>; medianMs: number };
+  bare: { runs: Array<{ ms: number }>; medianMs: number };
+  nodeDirect: { runs: Array<{ ms: number; rebuilt?: boolean }>; medianMs: number };
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  value: string;
+  pass: boolean;
+}
+
+export interface Results {
+  meta: {
+    date: string;
+    quick: boolean;
+    node: string;
+    chromium: string;
+    cpus: number;
+    loadavgStart: string;
+    loadavgEnd: string;
+    seconds: number;
+    applianceEnv: Record<string, string>;
+    settings: { samples: number; warmup: number; throughputSeconds: number; coldReps: number; directReps: number; applianceConcurrency: number };
+  };
+  completeness: Record<string, Completeness>;
+  latency: Record<string, Latency>;
+  throughput: Record<string, Throughput>;
+  memory: Memory;
+  cold: Cold;
+  ratios: Record<string, number>;
+  targets: Target[];
+}

@@ -1,0 +1,132 @@
+/**
+ * `npm run bench`: the appliance against the raw-Chromium floor, in one run (issue 7).
+ * Order: cold starts first (nothing else of ours running), then the warm systems side by side,
+ * each measurement done for both back to back with the order alternating, so drift from
+ * whatever else runs on the machine hits both sides alike.
+ */
+import { cpus, loadavg } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startMainApp } from '../../fixtures/main-app/index.js';
+import { coldStarts } from './coldstart.js';
+import { checkComplete, measureLatency, measureThroughput } from './measure.js';
+import { readOptions } from './options.js';
+import { PAGES } from './pages.js';
+import { elapsedSeconds, progress, RESULTS_DIR } from './paths.js';
+import { killAll, killAllNow, sweepMarked } from './procs.js';
+import { sampleTreePss } from './pss.js';
+import { markdown, ratios, targets } from './report.js';
+import type { Completeness, Latency, Memory, Results, Throughput } from './results.js';
+import { chromeSpec } from './spec.js';
+import { round } from './stats.js';
+import { startSystems, stopSystems } from './systems.js';
+
+const APPLIANCE_CONCURRENCY = 4;
+const MB = 1024 * 1024;
+
+async function main(): Promise<void> {
+  const opts = readOptions(process.env);
+  const loadavgStart = loadavg().map((v) => v.toFixed(2)).join(' ');
+  progress(`${opts.quick ? 'quick smoke run' : 'full run'}; appliance env knobs: ${JSON.stringify(opts.applianceEnv)}`);
+
+  const mainApp = await startMainApp({});
+  // The first fetch() loads undici; pay that now, not inside the first cold start.
+  await fetch(`${mainApp.url}/t/invoice`).then((r) => r.arrayBuffer());
+
+  const applianceEnv: Record<string, string> = {
+    TARGET_URL: mainApp.url,
+    LISTEN_ADDRESS: '127.0.0.1',
+    METRICS_PORT: '0',
+    IDLE_TIMEOUT: '0',
+    LOG_LEVEL: 'warn',
+    CONCURRENCY: String(APPLIANCE_CONCURRENCY),
+    ...opts.applianceEnv,
+  };
+  const spec = chromeSpec(applianceEnv);
+
+  const cold = await coldStarts(opts, applianceEnv, spec, mainApp.url);
+  const sys = await startSystems(mainApp, applianceEnv, spec);
+  const memory: Memory = {
+    applianceMB: 0,
+    baselineMB: 0,
+    applianceIdleMB: round((await sampleTreePss(sys.appliance.pid)) / MB),
+    baselineIdleMB: round((await sampleTreePss(sys.baselineInfo.pid)) / MB),
+    samples: { appliance: 0, baseline: 0 },
+  };
+
+  const completeness: Record<string, Completeness> = {};
+  for (const page of Object.values(PAGES)) completeness[page.name] = await checkComplete(sys, page);
+
+  let applianceFirst = false;
+  const alternate = (): boolean => (applianceFirst = !applianceFirst);
+  const latency: Record<string, Latency> = {};
+  for (const page of Object.values(PAGES)) latency[page.name] = await measureLatency(sys, page, opts, alternate());
+
+  const throughput: Record<string, Throughput> = {};
+  throughput['invoice-c1'] = await measureThroughput(sys, PAGES.invoice, 1, opts, alternate(), { http: false });
+  throughput['invoice-c4'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: true });
+  throughput['report-c4'] = await measureThroughput(sys, PAGES.report, 4, opts, alternate(), { http: false, memory });
+
+  await stopSystems(sys);
+  await mainApp.close();
+
+  const measured = {
+    meta: {
+      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      quick: opts.quick,
+      node: process.version,
+      chromium: sys.baselineInfo.version,
+      cpus: cpus().length,
+      loadavgStart,
+      loadavgEnd: loadavg().map((v) => v.toFixed(2)).join(' '),
+      seconds: round(elapsedSeconds(), 0),
+      applianceEnv: opts.applianceEnv,
+      settings: {
+        samples: opts.samples,
+        warmup: opts.warmup,
+        throughputSeconds: opts.durationMs / 1000,
+        coldReps: opts.coldReps,
+        directReps: opts.directReps,
+        applianceConcurrency: Number(applianceEnv.CONCURRENCY),
+      },
+    },
+    completeness,
+    latency,
+    throughput,
+    memory: { ...memory, applianceMB: round(memory.applianceMB), baselineMB: round(memory.baselineMB) },
+    cold,
+  };
+  const withRatios = { ...measured, ratios: ratios(measured) };
+  const results: Results = { ...withRatios, targets: targets(withRatios) };
+  const md = markdown(results);
+
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${opts.outName}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(RESULTS_DIR, `${opts.outName}.md`), md);
+  process.stdout.write(`\n${md}\n`);
+  progress(`wrote test/bench/results/${opts.outName}.json and .md`);
+}
+
+// Whatever happens, nothing we started outlives us.
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    progress(`${sig}: stopping everything`);
+    void killAll().finally(() => {
+      sweepMarked();
+      process.exit(130);
+    });
+  });
+}
+
+let code = 0;
+try {
+  await main();
+} catch (err) {
+  progress(`FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  code = 1;
+}
+await killAll();
+const left = sweepMarked();
+if (left > 0) progress(`killed ${left} leftover process(es) of this run`);
+process.exit(code);
