@@ -1,0 +1,182 @@
+// Helpers for the compose-stack tests: run docker / compose, inspect containers, talk to the
+// proxy. Kept apart from test/support/stack.ts so these tests do not load the appliance itself.
+
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+/** In CI the repository is a fresh clone next to `shared/`. */
+export const SHARED_DOCKER = join(ROOT, '..', 'shared', 'docker');
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs argv (no shell) and rejects with the tail of its output when it exits non-zero. */
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      cmd,
+      args,
+      { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          const tail = `${stdout}\n${stderr}`.trim().split('\n').slice(-40).join('\n');
+          reject(new CommandError(`${cmd} ${args.join(' ')} failed (${err.message.split('\n')[0]}):\n${tail}`, stdout, stderr));
+        } else resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+/** The three shared scripts: Docker engine, the local node base image, `docker compose`. */
+export async function ensureDocker(): Promise<void> {
+  for (const [script, ...args] of [['ensure-dockerd'], ['base-image', '24'], ['ensure-compose']] as const) {
+    const path = join(SHARED_DOCKER, script);
+    if (!existsSync(path)) throw new Error(`${path} not found: the docker tests expect ../shared/docker next to the repository`);
+    await run(path, [...args], { timeoutMs: 20 * 60_000 });
+  }
+}
+
+export interface ComposeProject {
+  name: string;
+  env: NodeJS.ProcessEnv;
+  /** Container name of the appliance (`container_name` in compose.yaml). */
+  pdfContainer: string;
+  proxyUrl: string;
+  compose(args: string[], timeoutMs?: number): Promise<RunResult>;
+}
+
+export function composeProject(name: string, proxyPort: number, extraEnv: Record<string, string>): ComposeProject {
+  const env = { ...process.env, COMPOSE_PROJECT_NAME: name, PROXY_PORT: String(proxyPort), ...extraEnv };
+  return {
+    name,
+    env,
+    pdfContainer: `${name}-pdf`,
+    proxyUrl: `http://127.0.0.1:${proxyPort}`,
+    compose: (args, timeoutMs) => run('docker', ['compose', '-p', name, ...args], { env, timeoutMs }),
+  };
+}
+
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface ContainerState {
+  Status: string;
+  Running: boolean;
+  ExitCode: number;
+  OOMKilled: boolean;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: string; FailingStreak: number; Log: HealthLogEntry[] | null };
+}
+
+export async function containerState(container: string): Promise<ContainerState> {
+  const { stdout } = await run('docker', ['inspect', '--format', '{{json .State}}', container]);
+  return JSON.parse(stdout) as ContainerState;
+}
+
+export async function dockerExec(container: string, args: string[]): Promise<string> {
+  return (await run('docker', ['exec', container, ...args])).stdout;
+}
+
+export interface ProcInfo {
+  pid: number;
+  uid: number;
+  name: string;
+}
+
+// Runs inside the container: the slim image has no `ps`, but it has node and /proc.
+const LIST_PROCESSES = `
+const fs = require('fs'); const out = [];
+for (const d of fs.readdirSync('/proc')) {
+  if (!/^\\d+$/.test(d)) continue;
+  try {
+    const s = fs.readFileSync('/proc/' + d + '/status', 'utf8');
+    out.push({ pid: Number(d), uid: Number(/^Uid:\\s+(\\d+)/m.exec(s)[1]), name: /^Name:\\s+(.*)$/m.exec(s)[1] });
+  } catch {}
+}
+console.log(JSON.stringify(out));`;
+
+export async function processesIn(container: string): Promise<ProcInfo[]> {
+  return JSON.parse(await dockerExec(container, ['node', '-e', LIST_PROCESSES])) as ProcInfo[];
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls until `probe` returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export interface ProxyStatus {
+  starts: Record<string, number>;
+  replays: number;
+  machines: { app: string; id: string; listening: boolean }[];
+}
+
+export async function proxyStatus(proxyUrl: string): Promise<ProxyStatus> {
+  const res = await fetch(`${proxyUrl}/__fly/status`);
+  if (!res.ok) throw new Error(`/__fly/status answered ${res.status}`);
+  return (await res.json()) as ProxyStatus;
+}
+
+/** Signs in through the proxy like the login form does; returns the Cookie header to send. */
+export async function login(proxyUrl: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${proxyUrl}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password }).toString(),
+  });
+  await res.arrayBuffer();
+  const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]!);
+  if (res.status !== 303 || cookies.length === 0) throw new Error(`login as ${username}: HTTP ${res.status}, no session cookie`);
+  return cookies.join('; ');
+}
+
+export async function fetchBytes(url: string, init: RequestInit = {}, timeoutMs = 120_000): Promise<{ status: number; headers: Headers; body: Buffer; ms: number }> {
+  const started = performance.now();
+  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), ...init });
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, body, ms: Math.round(performance.now() - started) };
+}
