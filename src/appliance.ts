@@ -38,6 +38,7 @@ export async function startAppliance({ config, log, onIdleExit }: StartOptions):
   launched.catch(() => undefined);
 
   const limiter = new Limiter(config);
+  metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));
   const guard = createGuard({ mainOrigin: config.targetOrigin, allowOrigins: config.allowOrigins });
   const cache = config.assetCacheBytes > 0 ? new AssetCache({ maxBytes: config.assetCacheBytes, maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024) }) : null;
 
@@ -50,7 +51,16 @@ export async function startAppliance({ config, log, onIdleExit }: StartOptions):
   });
 
   const app = createApp({ config, browser, limiter, idle, log, metrics, guard, cache, draining: () => draining });
-  const server = createServer({ maxHeaderSize: 32 * 1024, requestTimeout: config.renderTimeoutMs + config.queueTimeoutMs + 30_000 }, app);
+  const server = createServer(
+    {
+      // Over this, Node answers 431 itself; the request target is held to 8 KiB in request-checks.ts (414).
+      maxHeaderSize: 32 * 1024,
+      // A client dribbling its header block (slowloris) holds a socket for at most this long.
+      headersTimeout: 20_000,
+      requestTimeout: config.renderTimeoutMs + config.queueTimeoutMs + 30_000,
+    },
+    app,
+  );
   server.keepAliveTimeout = 65_000;
   await listen(server, config.port, config.listenAddress);
 

@@ -11,49 +11,67 @@ export interface SlotTimings {
   queuedMs: number;
 }
 
+export interface LimiterCounts {
+  running: number;
+  queued: number;
+}
+
 /**
  * At most `concurrency` renders at once, at most `queueSize` waiting behind them; beyond that
  * the caller is refused at once (never unbounded tabs). A waiter gives up after
  * `queueTimeoutMs`, and a waiter whose client went away leaves the queue immediately: p-limit
  * still calls its function later, which then returns without doing anything.
+ *
+ * `running` and `queued` are our own counts rather than p-limit's: p-limit counts a slot as
+ * active from the moment it is granted (a microtask before the task starts) and keeps
+ * counting abandoned waiters it still has to skip, so its numbers are off by one at the edges.
  */
 export class Limiter {
   private readonly limit: LimitFunction;
   private waiting = 0;
+  private active = 0;
 
-  constructor(private readonly opts: LimiterOptions) {
+  constructor(
+    private readonly opts: LimiterOptions,
+    /** Told after every change of the counts (metrics gauges follow it). */
+    private readonly onChange: (counts: LimiterCounts) => void = () => undefined,
+  ) {
     this.limit = pLimit(opts.concurrency);
   }
 
+  /** Tasks executing now; never more than `concurrency`. */
   get running(): number {
-    return this.limit.activeCount;
+    return this.active;
   }
 
+  /** Callers waiting for a slot now (abandoned waiters are not counted). */
   get queued(): number {
     return this.waiting;
   }
 
   /** True when a new request would be refused. */
   get full(): boolean {
-    return this.limit.activeCount >= this.opts.concurrency && this.waiting >= this.opts.queueSize;
+    return this.waiting + this.active >= this.opts.concurrency + this.opts.queueSize;
   }
 
   run<T>(task: (timings: SlotTimings) => Promise<T>, signal: AbortSignal): Promise<T> {
-    if (this.full) fail({ kind: 'overloaded' });
     if (signal.aborted) fail({ kind: 'client-gone' });
+    if (this.full) fail({ kind: 'overloaded' });
 
     const enqueuedAt = performance.now();
     this.waiting++;
+    this.changed();
     let left = false;
     const leave = (): void => {
-      if (!left) {
-        left = true;
-        this.waiting--;
-      }
+      if (left) return;
+      left = true;
+      this.waiting--;
+      this.changed();
     };
 
     return new Promise<T>((resolve, reject) => {
       const giveUp = (err: RenderFailure): void => {
+        if (left) return;
         leave();
         cleanup();
         reject(err);
@@ -67,15 +85,28 @@ export class Limiter {
       signal.addEventListener('abort', onAbort, { once: true });
 
       this.limit(async () => {
-        if (left) return; // gave up while waiting: free the slot at once
+        if (left) return; // gave up while waiting: hand the slot on at once
+        // Count the task as running before it leaves the queue, so `full` never dips in between.
+        this.active++;
         leave();
         cleanup();
         try {
           resolve(await task({ queuedMs: performance.now() - enqueuedAt }));
         } catch (err) {
           reject(err);
+        } finally {
+          this.active--;
+          this.changed();
         }
       }).catch(reject);
     });
+  }
+
+  private changed(): void {
+    try {
+      this.onChange({ running: this.active, queued: this.waiting });
+    } catch {
+      // An observer must never break admission control.
+    }
   }
 }

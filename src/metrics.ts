@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LimiterCounts } from './limits.js';
 
 /**
  * Prometheus metrics. They observe; nothing in the appliance reads them to decide anything.
@@ -6,7 +7,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pdf_appliance_process_' });
+  // The gauges of "now" read the limiter when scraped, so they are exact at scrape time
+  // whatever order requests start and finish in.
+  let live: (() => LimiterCounts) | null = null;
+  collectDefaultMetrics({ register: registry, prefix: 'pdf_appliance_' });
   const durations = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   const m = {
     registry,
@@ -20,8 +24,22 @@ export function createMetrics() {
     navigation: new Histogram({ name: 'pdf_appliance_navigation_seconds', help: 'Time from navigation start until the page was ready to print', buckets: durations, registers: [registry] }),
     print: new Histogram({ name: 'pdf_appliance_print_seconds', help: 'Time spent in Chromium printing the PDF', buckets: durations, registers: [registry] }),
     render: new Histogram({ name: 'pdf_appliance_request_seconds', help: 'Whole PDF request duration', buckets: durations, registers: [registry] }),
-    inFlight: new Gauge({ name: 'pdf_appliance_renders_in_flight', help: 'Renders holding a slot now', registers: [registry] }),
-    queueDepth: new Gauge({ name: 'pdf_appliance_queue_depth', help: 'Requests waiting for a slot now', registers: [registry] }),
+    inFlight: new Gauge({
+      name: 'pdf_appliance_renders_in_flight',
+      help: 'Renders holding a slot now',
+      registers: [registry],
+      collect() {
+        if (live) this.set(live().running);
+      },
+    }),
+    queueDepth: new Gauge({
+      name: 'pdf_appliance_queue_depth',
+      help: 'Requests waiting for a slot now',
+      registers: [registry],
+      collect() {
+        if (live) this.set(live().queued);
+      },
+    }),
     browserLaunches: new Counter({ name: 'pdf_appliance_browser_launches_total', help: 'Chromium launches (first, relaunch after crash, recycle)', registers: [registry] }),
     browserCrashes: new Counter({ name: 'pdf_appliance_browser_crashes_total', help: 'Unexpected Chromium disconnections', registers: [registry] }),
     browserRecycles: new Counter({ name: 'pdf_appliance_browser_recycles_total', help: 'Planned browser replacements after MAX_RENDERS_PER_BROWSER', registers: [registry] }),
@@ -51,6 +69,10 @@ export function createMetrics() {
       labelNames: ['answer'] as const,
       registers: [registry],
     }),
+    /** Lets the in-flight and queue-depth gauges read the limiter at scrape time. */
+    track(source: () => LimiterCounts): void {
+      live = source;
+    },
   };
   return m;
 }
