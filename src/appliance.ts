@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AssetCache } from './asset-cache.js';
-import { BrowserSupervisor } from './browser.js';
+import { launchBrowser, type BrowserSupervisor } from './browser.js';
 import type { Config } from './config.js';
 import { IdleClock } from './idle.js';
 import { Limiter } from './limits.js';
@@ -25,17 +25,18 @@ export interface Appliance {
 export interface StartOptions {
   config: Config;
   log: Logger;
+  /** A supervisor already launching Chromium (main() starts it before loading the rest). */
+  browser?: BrowserSupervisor;
+  metrics?: Metrics;
   /** Called after an idle shutdown completed; main() exits 0 here, tests observe it. */
   onIdleExit?: () => void;
 }
 
 /** Wires the appliance together and starts it. Listens at once; Chromium launches alongside. */
-export async function startAppliance({ config, log, onIdleExit }: StartOptions): Promise<Appliance> {
-  const metrics = createMetrics();
-  const browser = new BrowserSupervisor({ config, log, metrics });
-  // Chromium's launch is the slowest part of a cold start: begin it before anything else.
-  const launched = browser.start();
-  launched.catch(() => undefined);
+export async function startAppliance(opts: StartOptions): Promise<Appliance> {
+  const { config, log, onIdleExit } = opts;
+  const metrics = opts.metrics ?? createMetrics();
+  const browser = opts.browser ?? launchBrowser({ config, log, metrics });
 
   const limiter = new Limiter(config);
   metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));

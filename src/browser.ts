@@ -309,3 +309,10 @@ export class BrowserSupervisor {
 function errMessage(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
+
+/** Chromium's launch is the slowest part of a cold start: callers begin it before anything else. */
+export function launchBrowser(opts: SupervisorOptions): BrowserSupervisor {
+  const browser = new BrowserSupervisor(opts);
+  browser.start().catch(() => undefined);
+  return browser;
+}

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { startAppliance } from './appliance.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 
@@ -18,7 +17,16 @@ try {
 }
 
 const log = createLogger(config.logLevel);
-const appliance = await startAppliance({ config, log, onIdleExit: () => process.exit(0) }).catch((err: unknown) => {
+
+// Cold start: Chromium's launch runs in its own process, so start it first and load the rest
+// of the appliance (express, the render path) while it boots.
+const { launchBrowser } = await import('./browser.js');
+const { createMetrics } = await import('./metrics.js');
+const metrics = createMetrics();
+const browser = launchBrowser({ config, log, metrics });
+const { startAppliance } = await import('./appliance.js');
+
+const appliance = await startAppliance({ config, log, browser, metrics, onIdleExit: () => process.exit(0) }).catch((err: unknown) => {
   log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'could not start');
   process.exit(1);
 });

@@ -1,5 +1,4 @@
 // Writes the page's author/description/keywords into the PDF, which Chrome does not do itself.
-import { PDFDocument } from 'pdf-lib';
 
 export interface PdfMetadata {
   title?: string;
@@ -26,6 +25,9 @@ export async function applyMetadata(pdf: Uint8Array, meta: PdfMetadata): Promise
   if (title === undefined && author === undefined && subject === undefined && keywords === undefined) {
     return pdf;
   }
+  // Loaded on first use: pdf-lib costs ~100 ms of module loading, which a cold start (and
+  // every page without author/subject/keywords) should not pay.
+  const { PDFDocument } = await import('pdf-lib');
   // updateMetadata: false keeps Chrome's Producer/Creator/CreationDate instead of pdf-lib's.
   const doc = await PDFDocument.load(pdf, { updateMetadata: false });
   if (title !== undefined) doc.setTitle(title);
@@ -33,7 +35,6 @@ export async function applyMetadata(pdf: Uint8Array, meta: PdfMetadata): Promise
   if (subject !== undefined) doc.setSubject(subject);
   // pdf-lib joins the list with spaces; one element keeps the page's own separators.
   if (keywords !== undefined) doc.setKeywords([keywords]);
-  // Chrome declares PDF 1.4, which predates object streams; writing a classic xref table keeps
-  // the file valid for that version and readable by old viewers.
+  // A classic xref table (no object streams) keeps the file readable by old viewers.
   return doc.save({ useObjectStreams: false, updateFieldAppearances: false });
 }
