@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { getuid } from 'node:process';
 import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import type { Config } from './config.js';
@@ -193,8 +194,13 @@ export class BrowserSupervisor {
     // Chromium refuses its sandbox as root. Fly Machines are VMs where a non-root user gets a
     // working sandbox; docker's default seccomp profile does not allow it. `auto` tries it
     // and falls back with a warning; `on` insists; `off` never tries.
-    const trySandbox = sandbox === 'on' || (sandbox === 'auto' && !isRoot);
-    if (trySandbox) {
+    let trySandbox = sandbox === 'on' || (sandbox === 'auto' && !isRoot);
+    if (trySandbox && sandbox === 'auto' && !userNamespacesWork()) {
+      // The sandbox needs user namespaces; docker's default seccomp profile forbids them. A
+      // failed Chromium launch costs seconds of cold start, this check a few milliseconds.
+      this.opts.log.warn('Chromium sandbox unavailable here (user namespaces are not permitted); running with --no-sandbox (set CHROME_SANDBOX=on to refuse)');
+      trySandbox = false;
+    } else if (trySandbox) {
       try {
         const b = await this.spawn(chromePath, true);
         this.sandboxed = true;
@@ -203,7 +209,7 @@ export class BrowserSupervisor {
         if (sandbox === 'on') throw err;
         this.opts.log.warn({ err: errMessage(err) }, 'Chromium sandbox unavailable here; running with --no-sandbox (set CHROME_SANDBOX=on to refuse)');
       }
-    } else if (sandbox === 'auto') {
+    } else if (sandbox === 'auto' && isRoot) {
       this.opts.log.warn('running as root: Chromium sandbox disabled (--no-sandbox); run as a non-root user to enable it');
     }
     const b = await this.spawn(chromePath, false);
@@ -315,4 +321,19 @@ export function launchBrowser(opts: SupervisorOptions): BrowserSupervisor {
   const browser = new BrowserSupervisor(opts);
   browser.start().catch(() => undefined);
   return browser;
+}
+
+let userNamespaces: boolean | undefined;
+
+/** Whether this process may create a user namespace, which Chromium's sandbox needs. Asked once. */
+function userNamespacesWork(): boolean {
+  userNamespaces ??= probeUserNamespaces();
+  return userNamespaces;
+}
+
+function probeUserNamespaces(): boolean {
+  const r = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore', timeout: 2000 });
+  // No `unshare` binary: cannot tell, so let Chromium try.
+  if (r.error) return true;
+  return r.status === 0;
 }
