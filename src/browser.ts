@@ -4,6 +4,7 @@ import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppete
 import type { Config } from './config.js';
 import { fail } from './errors.js';
 import type { Logger } from './log.js';
+import { createLockdownProfile, LOCKDOWN_ARGS, LOCKDOWN_IGNORE_DEFAULT_ARGS } from './lockdown.js';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -218,10 +219,35 @@ export class BrowserSupervisor {
   }
 
   private async spawn(executablePath: string, sandbox: boolean): Promise<Browser> {
-    const browser = await puppeteer.launch({
+    const profile = await createLockdownProfile();
+    let browser: Browser;
+    try {
+      browser = await this.launchWith(executablePath, sandbox, profile.userDataDir);
+    } catch (err) {
+      await profile.remove();
+      throw err;
+    }
+    // The profile goes when the process does (crash, recycle or close alike); close() waits for it.
+    const proc = browser.process();
+    const removed = proc && proc.exitCode === null
+      ? new Promise<void>((resolve) => proc.once('exit', () => void profile.remove().then(resolve)))
+      : profile.remove();
+    profileRemoval.set(browser, removed);
+    this.chromeVersion ??= await browser.version().catch(() => null);
+    // Chromium opens with an about:blank tab nobody uses; it holds renderer processes worth
+    // ~80 MB (measured: idle footprint 377 → 297 MB once closed). Renders use their own
+    // contexts, so close it off the cold-start path.
+    void browser.pages().then((pages) => Promise.all(pages.map((p) => p.close())), () => undefined).catch(() => undefined);
+    return browser;
+  }
+
+  private launchWith(executablePath: string, sandbox: boolean, userDataDir: string): Promise<Browser> {
+    return puppeteer.launch({
       executablePath,
       headless: true,
-      args: [...BASE_ARGS, ...(sandbox ? [] : ['--no-sandbox'])],
+      userDataDir,
+      args: [...BASE_ARGS, ...LOCKDOWN_ARGS, ...(sandbox ? [] : ['--no-sandbox'])],
+      ignoreDefaultArgs: [...LOCKDOWN_IGNORE_DEFAULT_ARGS],
       // The process owns signals: a SIGTERM must drain renders first, not kill Chromium.
       handleSIGINT: false,
       handleSIGTERM: false,
@@ -231,12 +257,6 @@ export class BrowserSupervisor {
       defaultViewport: { width: 1024, height: 768 },
       timeout: 30_000,
     });
-    this.chromeVersion ??= await browser.version().catch(() => null);
-    // Chromium opens with an about:blank tab nobody uses; it holds renderer processes worth
-    // ~80 MB (measured: idle footprint 377 → 297 MB once closed). Renders use their own
-    // contexts, so close it off the cold-start path.
-    void browser.pages().then((pages) => Promise.all(pages.map((p) => p.close())), () => undefined).catch(() => undefined);
-    return browser;
   }
 
   private prepareSpare(gen: Generation): void {
@@ -309,8 +329,12 @@ export class BrowserSupervisor {
     gen.spare = null;
     if (spare) await spare.then((ws) => ws.context.close()).catch(() => undefined);
     await gen.browser.close().catch(() => undefined);
+    await profileRemoval.get(gen.browser);
   }
 }
+
+/** Each browser's profile directory removal, settled once its process exited. */
+const profileRemoval = new WeakMap<Browser, Promise<void>>();
 
 function errMessage(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);

@@ -17,6 +17,7 @@ export type Failure =
   | { kind: 'forbidden'; reason: string }
   | { kind: 'method-not-allowed' }
   | { kind: 'bad-request'; reason: string }
+  | { kind: 'uri-too-long' }
   | { kind: 'client-gone' }
   | { kind: 'shutting-down' };
 
@@ -39,6 +40,7 @@ const REASON: Record<number, string> = {
   404: 'Not found',
   405: 'Method not allowed',
   410: 'Gone',
+  414: 'URI too long',
   502: 'The page could not be rendered',
   503: 'Busy, try again shortly',
   504: 'The page took too long to render',
@@ -73,6 +75,8 @@ export function toHttp(err: unknown, retryAfterSeconds = 5): HttpAnswer {
       return text(405, { allow: 'GET, HEAD' });
     case 'bad-request':
       return text(400);
+    case 'uri-too-long':
+      return text(414);
     case 'client-gone':
       // Nobody reads this; nginx's convention for "client closed request".
       return text(499, {}, 'Client closed request');

@@ -4,7 +4,9 @@ const PDF_EXT = /\.pdf$/i;
 // Path separators and characters reserved on Windows: a name from a page title must not
 // steer where the browser saves the file.
 const UNSAFE = /[/\\:*?"<>|]+/g;
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+// C0/C1 controls, and bidi controls (U+200E/F, U+202A–E, U+2066–9) that could make
+// "invoice<RLO>fdp.exe" display as "invoiceexe.pdf".
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 // Bounded well under the common 255-byte file-name limit even when every character is multi-byte.
 const MAX_NAME_CHARS = 120;
 const FALLBACK_BASE = 'document';

@@ -9,6 +9,7 @@ import type { Limiter } from './limits.js';
 import { loggableUrl, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { render, type RenderDeps } from './render.js';
+import { requestTargetTooLong } from './request-checks.js';
 import { parseReplaySrc } from './replay-src.js';
 import { buildTargetUrl, forwardedHeaders, originFor, pagePathFor, type Target } from './target.js';
 
@@ -75,8 +76,9 @@ export function createApp(deps: ServerDeps): express.Express {
   return app;
 }
 
-/** Checks that apply before any routing: loop guard, shared secret. */
+/** Checks that apply before any routing: request size, loop guard, shared secret. */
 function guardRequest(req: Request, config: Config): void {
+  if (requestTargetTooLong(req.originalUrl)) fail({ kind: 'uri-too-long' });
   if (req.headers[APPLIANCE_HEADER] !== undefined) fail({ kind: 'loop' });
   if (config.replaySecret !== null) {
     const given = req.headers[config.replaySecretHeader];
@@ -121,17 +123,10 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
       return;
     }
 
-    metrics.queueDepth.set(deps.limiter.queued + 1);
     const result = await deps.limiter.run(async (slot) => {
       queueMs = slot.queuedMs;
       metrics.queueWait.observe(queueMs / 1000);
-      metrics.queueDepth.set(deps.limiter.queued);
-      metrics.inFlight.set(deps.limiter.running);
-      try {
-        return await render(target, deps, log, client.signal);
-      } finally {
-        metrics.inFlight.set(deps.limiter.running - 1);
-      }
+      return render(target, deps, log, client.signal);
     }, client.signal);
     timings = result.timings;
     metrics.navigation.observe(result.timings.navigationMs / 1000);
@@ -156,7 +151,6 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
     const answer = sendError(res, err, log, req, fields);
     metrics.renders.inc({ outcome: outcomeOf(err), status: String(answer.status) });
   } finally {
-    metrics.queueDepth.set(deps.limiter.queued);
     endActivity();
     const totalMs = performance.now() - started;
     metrics.render.observe(totalMs / 1000);

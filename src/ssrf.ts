@@ -20,6 +20,20 @@ export { classifyIp } from './ip-ranges.js';
 
 export type Verdict = { allow: true } | { allow: false; reason: string };
 
+/**
+ * A short, fixed label for a denial reason, for metrics: reasons carry hostnames and
+ * addresses, which would make an unbounded label set. Kept next to the reasons it reads.
+ */
+export type DenyCategory = 'scheme' | 'address' | 'resolution' | 'dns' | 'invalid';
+
+export function denyCategory(reason: string): DenyCategory {
+  if (reason.startsWith('scheme ')) return 'scheme';
+  if (reason.startsWith('cannot resolve host ')) return 'dns';
+  if (reason.startsWith('host ') && reason.includes(' resolves to ')) return 'resolution';
+  if (reason.startsWith('private address ') || reason.endsWith(' is loopback by definition')) return 'address';
+  return 'invalid';
+}
+
 export interface GuardOptions {
   /** The main app's origin; always allowed even though it is usually private. */
   mainOrigin: string;

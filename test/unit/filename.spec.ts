@@ -121,3 +121,9 @@ test.describe('contentDisposition', () => {
     expect(contentDisposition('report', 'inline')).toBe('inline; filename="report.pdf"');
   });
 });
+
+test('bidi controls are stripped so a name cannot disguise its extension', () => {
+  const name = chooseFilename({ meta: 'invoice\u202Efdp.exe', pathname: '/x' });
+  expect(name).not.toMatch(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+  expect(contentDisposition(name, 'inline')).not.toMatch(/%E2%80%AE/i);
+});
