@@ -122,7 +122,6 @@ export class BrowserSupervisor {
         if (attempt === 0 && !gen.browser.connected && !this.closing) continue;
         fail({ kind: 'browser-unavailable', reason: 'could not open a page' }, err);
       }
-      if (this.opts.prewarm !== false && !gen.retired && gen.browser.connected) this.prepareSpare(gen);
       return ws;
     }
   }
@@ -229,6 +228,9 @@ export class BrowserSupervisor {
     }
     // The profile goes when the process does (crash, recycle or close alike); close() waits for it.
     const proc = browser.process();
+    // puppeteer leaves errors on Chromium's stdio pipes unhandled; an ECONNRESET there as
+    // Chromium dies would crash the appliance (and exit non-zero: Fly would restart it).
+    for (const stream of proc?.stdio ?? []) stream?.on('error', () => undefined);
     const removed = proc && proc.exitCode === null
       ? new Promise<void>((resolve) => proc.once('exit', () => void profile.remove().then(resolve)))
       : profile.remove();
@@ -282,7 +284,12 @@ export class BrowserSupervisor {
         release: () => {
           if (released) return;
           released = true;
-          context.close().catch(() => undefined).finally(() => this.endLease(gen));
+          context.close().catch(() => undefined).finally(() => {
+            this.endLease(gen);
+            // The next render's workspace is prepared now, once this render is done: preparing
+            // it while a render runs measurably slows that render down (they share the CPU).
+            if (this.opts.prewarm !== false && !gen.retired && gen.browser.connected) this.prepareSpare(gen);
+          });
         },
       };
     } catch (err) {
