@@ -1,6 +1,7 @@
 import { spawn, fork, type ChildProcess, type SpawnOptions, type ForkOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { treeOf } from '../support/pss.js';
 
 /**
  * Marks every process this run starts, Chromium included (it inherits the environment), so a
@@ -32,34 +33,8 @@ export function forkTracked(modulePath: string, args: string[], opts: ForkOption
   return track(fork(modulePath, args, { ...opts, detached: true }));
 }
 
-/** PIDs below `root` (children, grandchildren…), from /proc's parent links. */
-export function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // The command name may contain spaces and parentheses: the fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(fields[1]);
-    const list = children.get(ppid) ?? [];
-    list.push(Number(name));
-    children.set(ppid, list);
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(root);
-  return out;
-}
+/** PIDs below `root` (children, grandchildren…). */
+export const descendants = treeOf;
 
 /** A zombie counts as gone: it holds no memory and only its parent (or init) can reap it. */
 function alive(pid: number): boolean {

@@ -1,4 +1,5 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { treeOf } from './pss.js';
 import { Writable } from 'node:stream';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -115,23 +116,7 @@ export async function spawnAppliance(env: Record<string, string>, opts: { waitLi
   return { proc, url, lines, exited, waitForLog, descendants: () => descendantsOf(proc.pid!) };
 }
 
-export function descendantsOf(pid: number): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' });
-  const children = new Map<number, number[]>();
-  for (const line of out.trim().split('\n')) {
-    const [p, pp] = line.trim().split(/\s+/).map(Number) as [number, number];
-    children.set(pp, [...(children.get(pp) ?? []), p]);
-  }
-  const result: number[] = [];
-  const walk = (p: number): void => {
-    for (const c of children.get(p) ?? []) {
-      result.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return result;
-}
+export const descendantsOf = treeOf;
 
 /** PIDs from `pids` that still exist in any state (a zombie counts: nobody reaped it). */
 export function stillAlive(pids: number[]): number[] {
