@@ -11,6 +11,6 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   retries: 0,
-  reporter: [['list']],
+  reporter: process.env.CI ? [['list'], ['./test/support/summary-reporter.ts']] : [['list']],
   outputDir: 'test-results/docker',
 });
