@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseDuration } from './duration.js';
 import { parseFormat, parseMargin, type PdfDefaults } from './page-options.js';
+import { DEFAULT_SECRET_HEADER } from './protocol.js';
 import { normalizeOrigin } from './ssrf.js';
 
 /** Everything the appliance reads from its environment, validated once at start. */
@@ -38,8 +39,7 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-/** Sent on every request the appliance makes to the main app, and refused on arrival (loop guard). */
-export const APPLIANCE_HEADER = 'x-pdf-appliance';
+export { APPLIANCE_HEADER } from './protocol.js';
 
 /** The identity and locale headers a main app needs to render a page as the user sees it. */
 export const DEFAULT_FORWARD_HEADERS = [
@@ -186,7 +186,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     forwardHeaders: [...new Set([...DEFAULT_FORWARD_HEADERS, ...forwardExtra])],
     allowOrigins,
     replaySecret,
-    replaySecretHeader: (read('REPLAY_SECRET_HEADER') ?? 'x-pdf-appliance-secret').toLowerCase(),
+    replaySecretHeader: (read('REPLAY_SECRET_HEADER') ?? DEFAULT_SECRET_HEADER).toLowerCase(),
     assetCacheBytes: int('ASSET_CACHE_MB', 32, 0, 4096) * 1024 * 1024,
     flyMachineId: read('FLY_MACHINE_ID') ?? null,
     version,

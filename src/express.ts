@@ -8,8 +8,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { APPLIANCE_HEADER, DEFAULT_SECRET_HEADER } from './protocol.js';
+
 /** Requests the appliance itself makes to the main app carry `x-pdf-appliance: 1`. */
-export const APPLIANCE_HEADER = 'x-pdf-appliance';
+export { APPLIANCE_HEADER };
 
 export interface PdfReplayOptions {
   /** The appliance's Fly app name. */
@@ -27,7 +29,6 @@ export interface PdfReplayOptions {
 export type NextFn = (err?: unknown) => void;
 export type ReplayMiddleware = (req: IncomingMessage, res: ServerResponse, next: NextFn) => void;
 
-const DEFAULT_SECRET_HEADER = 'x-pdf-appliance-secret';
 const REPLAY_JSON_TYPE = 'application/vnd.fly.replay+json';
 // Header-form field values are separated by `;` and `=`, so those (and anything that is not
 // a visible ASCII char) would corrupt the header; refuse them at startup rather than per request.
