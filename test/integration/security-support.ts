@@ -3,12 +3,11 @@
 
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
-import { baseEnv } from '../support/stack.js';
+import { baseEnv, logSink } from '../support/stack.js';
 
 export interface Contact {
   listener: string;
@@ -141,12 +140,7 @@ export async function startSecurityStack(env: Record<string, string> = {}): Prom
   const cdn = await startMainApp({ host: '127.0.0.4', instanceId: 'cdn' });
   const main = await startMainApp({ instanceId: 'main' });
   const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logs.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
+  const sink = logSink(logs);
   const config = loadConfig({ ...baseEnv(main.url), ALLOW_ORIGINS: cdn.url, ...env });
   const app = await startAppliance({ config, log: createLogger(config.logLevel, sink) });
   return {

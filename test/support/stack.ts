@@ -39,12 +39,7 @@ export async function startStack(env: Record<string, string> = {}, mainOpts: Mai
   const recorder = await startRecorder();
   const main = await startMainApp({ thirdPartyOrigin: recorder.url, ...mainOpts });
   const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logs.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
+  const sink = logSink(logs);
   // The recorder plays a public CDN: allow it through the SSRF guard (it is on loopback).
   const config = loadConfig({ ...baseEnv(main.url), ALLOW_ORIGINS: recorder.url, ...env });
   const log = createLogger(config.logLevel, sink);
@@ -61,6 +56,16 @@ export async function startStack(env: Record<string, string> = {}, mainOpts: Mai
       await recorder.close();
     },
   };
+}
+
+/** A stream for the appliance's logger that keeps every line it writes, for assertions. */
+export function logSink(lines: string[]): Writable {
+  return new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
 }
 
 export interface Spawned {
