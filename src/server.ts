@@ -119,7 +119,8 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
     if (deps.limiter.full) {
       overflow(req, res, deps);
       metrics.renders.inc({ outcome: 'overflow', status: String(res.statusCode) });
-      log.info({ ...fields, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'overflow');
+      // Logged once, by the request line in `finally`, like every other outcome.
+      Object.assign(fields, { status: res.statusCode, failure: 'overflow' });
       return;
     }
 
