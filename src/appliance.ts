@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AssetCache } from './asset-cache.js';
-import { launchBrowser, type BrowserSupervisor } from './browser.js';
-import type { Config } from './config.js';
-import { IdleClock } from './idle.js';
-import { Limiter } from './limits.js';
-import type { Logger } from './log.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { createApp } from './server.js';
-import { createGuard } from './ssrf.js';
+import { AssetCache } from './cache/asset-cache.js';
+import { launchBrowser, type BrowserSupervisor } from './browser/supervisor.js';
+import type { Config } from './config/config.js';
+import { IdleClock } from './admission/idle-clock.js';
+import { Limiter } from './admission/limiter.js';
+import type { Logger } from './observability/log.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createApp } from './http/server.js';
+import { createGuard } from './security/ssrf.js';
 
 export interface Appliance {
   url: string;

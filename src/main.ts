@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { createLogger } from './observability/log.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -20,8 +20,8 @@ const log = createLogger(config.logLevel);
 
 // Cold start: Chromium's launch runs in its own process, so start it first and load the rest
 // of the appliance (express, the render path) while it boots.
-const { launchBrowser } = await import('./browser.js');
-const { createMetrics } = await import('./metrics.js');
+const { launchBrowser } = await import('./browser/supervisor.js');
+const { createMetrics } = await import('./observability/metrics.js');
 const metrics = createMetrics();
 const browser = launchBrowser({ config, log, metrics });
 const { startAppliance } = await import('./appliance.js');

@@ -1,7 +1,7 @@
 import { getuid } from 'node:process';
-import { BASE_ARGS } from '../../src/browser.js';
-import { loadConfig } from '../../src/config.js';
-import { planPrint } from '../../src/page-options.js';
+import { BASE_ARGS } from '../../src/browser/supervisor.js';
+import { loadConfig } from '../../src/config/config.js';
+import { planPrint } from '../../src/render/print-plan.js';
 import type { ChromeSpec } from './launch.js';
 
 /**
@@ -20,7 +20,7 @@ export function chromeSpec(applianceEnv: Record<string, string>): ChromeSpec {
     executablePath: config.chromePath,
     args: [...BASE_ARGS, ...(sandbox ? [] : ['--no-sandbox'])],
     pdf: plan.pdf,
-    // Same as src/browser.ts's launch (not exported there).
+    // Same as src/browser/supervisor.ts's launch (not exported there).
     viewport: { width: 1024, height: 768 },
   };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { test, expect } from '@playwright/test';
 import type { Page } from 'puppeteer-core';
-import { RENDERER_HEAP_MB } from '../../src/browser.js';
+import { RENDERER_HEAP_MB } from '../../src/browser/supervisor.js';
 import { isPdf } from '../support/pdf.js';
 import { descendantsOf, get, startStack, stillAlive, type InProcess } from '../support/stack.js';
 

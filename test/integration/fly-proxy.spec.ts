@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFlyProxy, loadProxyConfig, REPLAY_CONTENT_TYPE, type FlyProxy, type ProxyConfig } from '../../fixtures/fly-proxy/index.js';
-import { parseReplaySrc } from '../../src/replay-src.js';
+import { parseReplaySrc } from '../../src/http/replay-src.js';
 
 // Every "app" here is a tiny node:http server on loopback; every test closes what it opened.
 

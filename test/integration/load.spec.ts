@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import type { BrowserSupervisor } from '../../src/browser.js';
+import type { BrowserSupervisor } from '../../src/browser/supervisor.js';
 import { isPdf } from '../support/pdf.js';
 import { get, startStack, type InProcess } from '../support/stack.js';
 

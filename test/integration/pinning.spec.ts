@@ -3,9 +3,9 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { parseReplaySrc } from '../../src/replay-src.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/observability/log.js';
+import { parseReplaySrc } from '../../src/http/replay-src.js';
 import { startFlyProxy, type FlyProxy } from '../../fixtures/fly-proxy/index.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { readPdf } from '../support/pdf.js';

@@ -1,8 +1,8 @@
 import { test, expect } from '@playwright/test';
 import { Writable } from 'node:stream';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/observability/log.js';
 import { startFlyProxy, type FlyProxy } from '../../fixtures/fly-proxy/index.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { isPdf } from '../support/pdf.js';

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/observability/log.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { baseEnv, logSink } from '../support/stack.js';
 

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createGuard } from '../../src/ssrf.js';
+import { createGuard } from '../../src/security/ssrf.js';
 import { isPdf, readPdf } from '../support/pdf.js';
 import { get } from '../support/stack.js';
 import {

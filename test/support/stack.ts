@@ -5,8 +5,8 @@ import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/observability/log.js';
 import { startMainApp, type MainApp, type MainAppOptions } from '../../fixtures/main-app/index.js';
 import { startRecorder, type Recorder } from '../../fixtures/third-party.js';
 

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { AssetCache, type AssetRequest, type AssetResponse, type Fetcher } from '../../src/asset-cache.js';
+import { AssetCache, type AssetRequest, type AssetResponse, type Fetcher } from '../../src/cache/asset-cache.js';
 
 // Everything here is in memory: a scripted fake upstream and a hand-driven clock.
 

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { parse } from 'smol-toml';
-import { loadConfig, type Config } from '../../src/config.js';
-import { parseDuration } from '../../src/duration.js';
-import { HEALTH_PATH } from '../../src/server.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { parseDuration } from '../../src/config/duration.js';
+import { HEALTH_PATH } from '../../src/http/server.js';
 
 // fly.toml, the Dockerfile and the compose proxy config restate numbers the appliance owns
 // (port, health path, concurrency, queue, drain time). These tests make them fail together

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { IdleClock } from '../../src/idle.js';
+import { IdleClock } from '../../src/admission/idle-clock.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

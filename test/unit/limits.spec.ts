@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { RenderFailure } from '../../src/errors.js';
-import { Limiter, type LimiterCounts } from '../../src/limits.js';
+import { RenderFailure } from '../../src/http/errors.js';
+import { Limiter, type LimiterCounts } from '../../src/admission/limiter.js';
 
 /** A task the test finishes by hand. */
 function gate() {

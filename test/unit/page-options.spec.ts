@@ -6,7 +6,7 @@ import {
   planPrint,
   type PdfDefaults,
   type RawPageHints,
-} from '../../src/page-options.js';
+} from '../../src/render/print-plan.js';
 
 const defaults: PdfDefaults = {
   format: 'A4',

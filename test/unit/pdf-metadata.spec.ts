@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import * as pdfjs from 'pdfjs-dist/legacy/build/pdf.mjs';
-import { applyMetadata } from '../../src/pdf-metadata.js';
+import { applyMetadata } from '../../src/output/pdf-metadata.js';
 
 const CREATED = new Date('2026-01-02T03:04:05Z');
 

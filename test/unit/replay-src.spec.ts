@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { parseReplaySrc } from '../../src/replay-src.js';
+import { parseReplaySrc } from '../../src/http/replay-src.js';
 
 test('parses the header Fly sends', () => {
   expect(parseReplaySrc('instance=91857e31b72e83;region=ams;t=1700000000123456;state=invoice-42')).toEqual({

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { getuid } from 'node:process';
 import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
-import type { Config } from './config.js';
-import { fail } from './errors.js';
-import type { Logger } from './log.js';
+import type { Config } from '../config/config.js';
+import { fail } from '../http/errors.js';
+import type { Logger } from '../observability/log.js';
 import { createLockdownProfile, LOCKDOWN_ARGS, LOCKDOWN_IGNORE_DEFAULT_ARGS } from './lockdown.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /**
  * Renderer JavaScript heap cap, MB. V8 sizes it from the machine's RAM (¼ of it, up to 4 GB),

@@ -1,4 +1,4 @@
-import { APPLIANCE_HEADER, type Config } from './config.js';
+import { APPLIANCE_HEADER, type Config } from '../config/config.js';
 import type { ReplaySrc } from './replay-src.js';
 
 /** What the appliance will load for one request, and with which headers. */

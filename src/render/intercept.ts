@@ -8,12 +8,12 @@ import {
   type Page,
   type Protocol,
 } from 'puppeteer-core';
-import { AssetCache, type AssetResponse } from './asset-cache.js';
-import { APPLIANCE_HEADER } from './config.js';
-import type { Failure } from './errors.js';
-import { loggableUrl, type Logger } from './log.js';
-import type { Metrics } from './metrics.js';
-import { denyCategory, type Verdict } from './ssrf.js';
+import { AssetCache, type AssetResponse } from '../cache/asset-cache.js';
+import { APPLIANCE_HEADER } from '../config/config.js';
+import type { Failure } from '../http/errors.js';
+import { loggableUrl, type Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import { denyCategory, type Verdict } from '../security/ssrf.js';
 
 export interface InterceptionOptions {
   /** The main app's origin: the only one that gets the user's headers. */

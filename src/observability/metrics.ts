@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LimiterCounts } from './limits.js';
+import type { LimiterCounts } from '../admission/limiter.js';
 
 /**
  * Prometheus metrics. They observe; nothing in the appliance reads them to decide anything.

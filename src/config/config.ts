@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { parseDuration } from './duration.js';
-import { parseFormat, parseMargin, type PdfDefaults } from './page-options.js';
-import { DEFAULT_SECRET_HEADER } from './protocol.js';
-import { normalizeOrigin } from './ssrf.js';
+import { parseFormat, parseMargin, type PdfDefaults } from '../render/print-plan.js';
+import { DEFAULT_SECRET_HEADER } from '../protocol.js';
+import { normalizeOrigin } from '../security/ssrf.js';
 
 /** Everything the appliance reads from its environment, validated once at start. */
 export interface Config {
@@ -39,7 +39,7 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-export { APPLIANCE_HEADER } from './protocol.js';
+export { APPLIANCE_HEADER } from '../protocol.js';
 
 /** The identity and locale headers a main app needs to render a page as the user sees it. */
 export const DEFAULT_FORWARD_HEADERS = [

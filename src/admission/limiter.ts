@@ -1,5 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { fail, RenderFailure } from './errors.js';
+import { fail, RenderFailure } from '../http/errors.js';
 
 export interface LimiterOptions {
   concurrency: number;

@@ -1,15 +1,15 @@
 import type { Page } from 'puppeteer-core';
-import type { AssetCache } from './asset-cache.js';
-import type { BrowserSupervisor } from './browser.js';
-import type { Config } from './config.js';
-import { fail, RenderFailure, type Failure } from './errors.js';
+import type { AssetCache } from '../cache/asset-cache.js';
+import type { BrowserSupervisor } from '../browser/supervisor.js';
+import type { Config } from '../config/config.js';
+import { fail, RenderFailure, type Failure } from '../http/errors.js';
 import { intercept } from './intercept.js';
-import { loggableUrl, type Logger } from './log.js';
-import type { Metrics } from './metrics.js';
-import { collectPageHints, planPrint, type PrintPlan } from './page-options.js';
-import { applyMetadata } from './pdf-metadata.js';
-import type { Verdict } from './ssrf.js';
-import type { Target } from './target.js';
+import { loggableUrl, type Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import { collectPageHints, planPrint, type PrintPlan } from './print-plan.js';
+import { applyMetadata } from '../output/pdf-metadata.js';
+import type { Verdict } from '../security/ssrf.js';
+import type { Target } from '../http/target.js';
 
 export interface RenderDeps {
   config: Pick<Config, 'renderTimeoutMs' | 'quietWindowMs' | 'pdf' | 'javascript'>;
