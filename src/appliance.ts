@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { AssetCache } from './cache/asset-cache.js';
 import { launchBrowser, type BrowserSupervisor } from './browser/supervisor.js';
@@ -8,7 +9,7 @@ import { Limiter } from './admission/limiter.js';
 import type { Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createApp } from './http/server.js';
-import { createGuard } from './security/ssrf.js';
+import { createGuard, selfAddress } from './security/ssrf.js';
 
 export interface Appliance {
   url: string;
@@ -40,7 +41,9 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
 
   const limiter = new Limiter(config);
   metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));
-  const guard = createGuard({ mainOrigin: config.targetOrigin, allowOrigins: config.allowOrigins });
+  // The port is known once listening (PORT=0 picks one): filled in below.
+  const self = selfAddress(config.flyAppName, config.port, addressesReaching(config.listenAddress));
+  const guard = createGuard({ mainOrigin: config.targetOrigin, allowOrigins: config.allowOrigins, self });
   const cache = config.assetCacheBytes > 0 ? new AssetCache({ maxBytes: config.assetCacheBytes, maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024) }) : null;
 
   let draining = false;
@@ -84,6 +87,7 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
 
   idle.start();
   const addr = server.address() as AddressInfo;
+  self.port = addr.port;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
   const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : null;
@@ -114,6 +118,14 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   }
 
   return { url, metricsUrl, config, metrics, browser, idle, limiter, shutdown };
+}
+
+/** Every address a request to `listenAddress` could arrive on: all of this machine's for a wildcard. */
+function addressesReaching(listenAddress: string): string[] {
+  const local = ['127.0.0.1', '::1', '0.0.0.0', '::'];
+  if (listenAddress !== '0.0.0.0' && listenAddress !== '::') return [...local, listenAddress];
+  const all = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  return [...local, ...all];
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

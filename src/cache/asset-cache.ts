@@ -6,17 +6,20 @@ import CachePolicy from 'http-cache-semantics';
  * so without this every PDF re-downloads the main app's assets.
  *
  * It behaves as a *shared* HTTP cache (RFC 9111, via http-cache-semantics) with stricter rules
- * on top, because the requests it sees usually carry a user's cookies: anything that might be
- * personal is never stored, and responses only ever move between requests through a stored
- * entry that passed those rules (never handed directly from one in-flight request to another).
+ * on top: anything that might be personal is never stored, and responses only ever move between
+ * requests through a stored entry that passed those rules (never handed directly from one
+ * in-flight request to another). A request carrying credentials (the user's cookies,
+ * Authorization, any forwarded identity header) never stores anything and is served only
+ * entries whose origin declared them public (`public` or `s-maxage`, RFC 9111 §3.5): a response
+ * stored from an anonymous render is not what a signed-in user would have been sent.
  */
 
 export interface AssetRequest {
   url: string;
   method: string;
   headers: Record<string, string>;
-  /** True when the request carries the user's cookie/authorization (main-app origin). */
-  credentialed: boolean;
+  /** True when the request carries the user's identity; credential headers imply it. */
+  credentialed?: boolean;
 }
 
 export interface AssetResponse {
@@ -70,6 +73,8 @@ interface Entry {
   readonly varyFields: readonly string[];
   /** The values those fields had in the request that produced the entry. */
   readonly variant: Readonly<Record<string, string | undefined>>;
+  /** The origin declared it shareable (`public`, `s-maxage`): requests with credentials may use it. */
+  shareable: boolean;
 }
 
 interface Flight {
@@ -162,9 +167,13 @@ export class AssetCache {
       return { response: await fetcher(req.url, req.headers, signal), outcome: 'bypass' };
     }
     const ctx = this.context(req);
+    // A request with credentials only ever uses what the origin declared public; and only
+    // such a response is stored from it (RFC 9111 §3.5).
+    const usable = (e: Entry | undefined): e is Entry => e !== undefined && (!ctx.credentialed || e.shareable);
 
     for (let waits = 0; ; waits++) {
-      const entry = this.lookup(ctx);
+      const found = this.lookup(ctx);
+      const entry = usable(found) ? found : undefined;
       if (entry && entry.policy.satisfiesWithoutRevalidation(this.policyRequest(ctx, ctx.headers))) {
         return this.serveHit(entry);
       }
@@ -183,8 +192,20 @@ export class AssetCache {
       }
       // Fetched from upstream after this request arrived, so it is as fresh as our own fetch
       // would be (RFC 9111 §4 collapsed requests), even when the policy says "always revalidate".
-      if (produced && variantMatches(produced, ctx.headers)) return this.serveHit(produced);
+      if (usable(produced) && variantMatches(produced, ctx.headers)) return this.serveHit(produced);
     }
+  }
+
+  /**
+   * For a request carrying credentials: a fresh stored response the origin declared public, or
+   * null. Never fetches, never stores.
+   */
+  lookupPublic(url: string, headers: Record<string, string>): AssetResponse | null {
+    const h = lowerCaseKeys(headers);
+    const entry = this.lookup({ url, headers: h } as Ctx);
+    if (!entry || !entry.shareable) return null;
+    if (!entry.policy.satisfiesWithoutRevalidation({ url, method: 'GET', headers: h })) return null;
+    return this.serveHit(entry).response;
   }
 
   stats(): AssetCacheStats {
@@ -350,13 +371,15 @@ export class AssetCache {
     const keep =
       generation === this.generation &&
       this.lru.has(entry) &&
-      this.mayStore(policy, 200, stringHeaders(merged), entry.body.length, ctx.credentialed);
+      this.mayStore(policy, 200, stringHeaders(merged), entry.body.length) &&
+      (!ctx.credentialed || declaresPublic(stringHeaders(merged)));
     if (!keep) {
       this.remove(entry);
       this.markUnshareable(ctx.url);
       return { response, outcome: 'revalidated' };
     }
     entry.policy = policy;
+    entry.shareable = declaresPublic(stringHeaders(merged));
     this.touch(entry);
     return { response, outcome: 'revalidated', produced: entry };
   }
@@ -373,14 +396,15 @@ export class AssetCache {
         { status: response.status, headers },
         { shared: true },
       );
-      if (!this.mayStore(policy, response.status, headers, body.length, ctx.credentialed)) return undefined;
+      if (!this.mayStore(policy, response.status, headers, body.length)) return undefined;
+      if (ctx.credentialed && !declaresPublic(headers)) return undefined;
       // Fresh for no time and nothing to revalidate with: storing would only cost memory.
       if (policy.timeToLive() <= 0 && !hasValidators(policy)) return undefined;
 
       const varyFields = parseVary(headers['vary']);
       const variant: Record<string, string | undefined> = {};
       for (const f of varyFields) variant[f] = ctx.headers[f];
-      const entry: Entry = { url: ctx.url, policy, body: ownBuffer(body), varyFields, variant };
+      const entry: Entry = { url: ctx.url, policy, body: ownBuffer(body), varyFields, variant, shareable: declaresPublic(headers) };
 
       // The new response replaces whatever this request would have selected.
       for (const old of [...(this.byUrl.get(ctx.url) ?? [])]) {
@@ -395,7 +419,7 @@ export class AssetCache {
     }
   }
 
-  private mayStore(policy: Policy, status: number, headers: Headers, size: number, credentialed: boolean): boolean {
+  private mayStore(policy: Policy, status: number, headers: Headers, size: number): boolean {
     if (status !== 200 || !policy.storable()) return false;
     if (size > this.maxEntryBytes) return false;
     if ('set-cookie' in headers) return false;
@@ -404,9 +428,6 @@ export class AssetCache {
     // library change can ever let a personal response in.
     if (directives.has('private') || directives.has('no-store')) return false;
     if (parseVary(headers['vary']).some((f) => FORBIDDEN_VARY.has(f))) return false;
-    // A response to a request carrying a user's cookies is assumed personal unless the origin
-    // explicitly declares it shareable.
-    if (credentialed && !directives.has('public') && !directives.has('s-maxage')) return false;
     return true;
   }
 
@@ -453,6 +474,11 @@ function clockedPolicy(now: () => number): PolicyClass {
       return now();
     }
   };
+}
+
+function declaresPublic(headers: Headers): boolean {
+  const d = cacheControl(headers['cache-control']);
+  return d.has('public') || d.has('s-maxage');
 }
 
 function hasValidators(policy: Policy): boolean {

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { parseDuration } from './duration.js';
 import { parseFormat, parseMargin, type PdfDefaults } from '../render/print-plan.js';
 import { DEFAULT_SECRET_HEADER } from '../protocol.js';
@@ -33,8 +34,47 @@ export interface Config {
   replaySecret: string | null;
   replaySecretHeader: string;
   assetCacheBytes: number;
+  /** Private memory one renderer process may use before its render is stopped (RENDER_MEMORY_MB). */
+  renderMemoryBytes: number;
+  /** What Chromium's whole process tree may use: the machine's (or container's) memory minus a reserve. */
+  memoryLimitBytes: number;
+  /** Where users reach the main app, when TARGET_URL is an address only the appliance knows (PUBLIC_URL). */
+  publicOrigin: string | null;
+  flyAppName: string | null;
   flyMachineId: string | null;
   version: string;
+}
+
+/** What the machine offers, read once; tests pass their own. */
+export interface Machine {
+  memoryBytes: number;
+}
+
+/** The memory limit of this container (cgroup v2 or v1) when there is one, else the machine's. */
+export function detectMachine(): Machine {
+  const total = totalmem();
+  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      const n = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isFinite(n) && n > 0 && n < total) return { memoryBytes: n };
+    } catch {
+      // not this cgroup version
+    }
+  }
+  return { memoryBytes: total };
+}
+
+const MB = 1024 * 1024;
+/** Node, the kernel and Chromium's browser, GPU and utility processes: kept out of the renders' share. */
+const RESERVED_MB = 320;
+
+/**
+ * RENDER_MEMORY_MB when unset: three quarters of the memory left after the reserve, shared by
+ * CONCURRENCY renders, between 128 MB and 2 GB. On a 1 GB machine with CONCURRENCY=3: 176 MB.
+ */
+export function defaultRenderMemoryMb(machineBytes: number, concurrency: number): number {
+  const share = ((machineBytes / MB - RESERVED_MB) * 0.75) / concurrency;
+  return Math.max(128, Math.min(2048, Math.floor(share)));
 }
 
 export class ConfigError extends Error {}
@@ -75,7 +115,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
+export function loadConfig(env: Env = process.env, version = '0.0.0', machine: Machine = detectMachine()): Config {
   const read = (name: string): string | undefined => {
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -154,8 +194,25 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
   if (replaySecret !== null && replaySecret.length < 16) {
     throw new ConfigError('REPLAY_SECRET is too short: use at least 16 characters');
   }
+  const replaySecretHeader = (read('REPLAY_SECRET_HEADER') ?? DEFAULT_SECRET_HEADER).toLowerCase();
+  if (!/^[a-z0-9-]+$/.test(replaySecretHeader)) fail('REPLAY_SECRET_HEADER', 'a header name');
+  // The secret proves the request came through Fly's proxy; forwarding it would hand it to the main app's pages.
+  if (forwardExtra.includes(replaySecretHeader)) {
+    throw new ConfigError(`FORWARD_HEADERS names ${replaySecretHeader}, the header carrying REPLAY_SECRET: it must never be forwarded`);
+  }
+
+  let publicOrigin: string | null = null;
+  const publicUrl = read('PUBLIC_URL');
+  if (publicUrl !== undefined) {
+    try {
+      publicOrigin = normalizeOrigin(publicUrl);
+    } catch {
+      fail('PUBLIC_URL', 'an http(s) origin such as https://example.com');
+    }
+  }
 
   const concurrency = int('CONCURRENCY', 3, 1, 64);
+  const renderMemoryMb = int('RENDER_MEMORY_MB', defaultRenderMemoryMb(machine.memoryBytes, concurrency), 64, 65_536);
   return {
     port: int('PORT', 3000, 0, 65535),
     listenAddress: read('LISTEN_ADDRESS') ?? '0.0.0.0',
@@ -186,8 +243,12 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     forwardHeaders: [...new Set([...DEFAULT_FORWARD_HEADERS, ...forwardExtra])],
     allowOrigins,
     replaySecret,
-    replaySecretHeader: (read('REPLAY_SECRET_HEADER') ?? DEFAULT_SECRET_HEADER).toLowerCase(),
+    replaySecretHeader,
     assetCacheBytes: int('ASSET_CACHE_MB', 32, 0, 4096) * 1024 * 1024,
+    renderMemoryBytes: renderMemoryMb * MB,
+    memoryLimitBytes: Math.max(renderMemoryMb * MB, machine.memoryBytes - RESERVED_MB * MB),
+    publicOrigin,
+    flyAppName: read('FLY_APP_NAME') ?? null,
     flyMachineId: read('FLY_MACHINE_ID') ?? null,
     version,
   };

@@ -10,7 +10,9 @@ export type Failure =
   | { kind: 'upstream-status'; status: number; wwwAuthenticate?: string }
   /** The main app answered 5xx, was unreachable, or the page left the main app's origin. */
   | { kind: 'bad-gateway'; reason: string }
-  | { kind: 'timeout'; phase: 'render' | 'queue' }
+  | { kind: 'timeout'; phase: 'render' | 'queue'; limitMs?: number }
+  /** A renderer of the page died: killed over RENDER_MEMORY_MB (`certain`), or crashed, most likely out of memory. */
+  | { kind: 'out-of-memory'; budgetMb: number; certain: boolean }
   | { kind: 'overloaded' }
   | { kind: 'browser-unavailable'; reason: string }
   | { kind: 'loop' }
@@ -62,7 +64,17 @@ export function toHttp(err: unknown, retryAfterSeconds = 5): HttpAnswer {
     case 'bad-gateway':
       return text(502);
     case 'timeout':
-      return f.phase === 'render' ? text(504) : text(503, { 'retry-after': String(retryAfterSeconds) });
+      return f.phase === 'render'
+        ? text(504, {}, f.limitMs ? `Rendering took longer than RENDER_TIMEOUT (${f.limitMs / 1000} s). Lighten the page or raise it.` : undefined)
+        : text(503, { 'retry-after': String(retryAfterSeconds) });
+    case 'out-of-memory':
+      return text(
+        502,
+        {},
+        f.certain
+          ? `The page needs more memory than RENDER_MEMORY_MB (${f.budgetMb}). Lighten the page or raise it.`
+          : `The page crashed its renderer, likely out of memory (RENDER_MEMORY_MB=${f.budgetMb}).`,
+      );
     case 'overloaded':
     case 'browser-unavailable':
     case 'shutting-down':

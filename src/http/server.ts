@@ -8,10 +8,12 @@ import type { IdleClock } from '../admission/idle-clock.js';
 import type { Limiter } from '../admission/limiter.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { render, type RenderDeps } from '../render/render.js';
+import type { RenderJob } from '../render/job.js';
+import { render, type RenderDeps, type RenderResult } from '../render/render.js';
 import { requestTargetTooLong } from './request-checks.js';
 import { parseReplaySrc } from './replay-src.js';
-import { buildTargetUrl, forwardedHeaders, originFor, pagePathFor, type Target } from './target.js';
+import { BOUNCE_STATE, parseRenderRequest, publicLocation, publicOriginFor, type IncomingRender } from './request.js';
+import { buildTargetUrl, originFor } from './target.js';
 
 export const HEALTH_PATH = '/healthz';
 
@@ -24,9 +26,6 @@ export interface ServerDeps extends RenderDeps {
   /** Set while draining for shutdown: new PDF requests get 503. */
   draining: () => boolean;
 }
-
-/** `state` we put in our own fly-replay bounce: marks a request that was already bounced once. */
-const BOUNCE_STATE = 'pdf-bounced';
 
 export function createApp(deps: ServerDeps): express.Express {
   const { config, log, metrics } = deps;
@@ -69,7 +68,9 @@ export function createApp(deps: ServerDeps): express.Express {
     // appliance up this way (e.g. on login) before the user asks for a PDF.
     deps.idle.touch();
     const origin = originFor(config, req.headers.host);
-    const url = buildTargetUrl(origin, pathOnly, requestTarget.slice(pathOnly.length)) ?? `${origin}/`;
+    const replaySrc = parseReplaySrc(typeof req.headers['fly-replay-src'] === 'string' ? req.headers['fly-replay-src'] : undefined);
+    const home = publicOriginFor(req, config, origin, replaySrc) ?? origin;
+    const url = buildTargetUrl(home, pathOnly, requestTarget.slice(pathOnly.length)) ?? `${home}/`;
     res.redirect(302, url);
   });
 
@@ -108,38 +109,42 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
   });
   const fields: Record<string, unknown> = { method: req.method, path: req.path };
   let queueMs = 0;
-  let timings: { navigationMs: number; printMs: number } | null = null;
+  let timings: RenderResult['timings'] | null = null;
+  let job: RenderJob | null = null;
 
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') fail({ kind: 'method-not-allowed' });
     if (deps.draining()) fail({ kind: 'shutting-down' });
-    const target = targetFor(req, config);
-    fields.target = loggableUrl(target.url);
+    const incoming = parseRenderRequest(req, config);
+    job = incoming.job;
+    fields.target = loggableUrl(job.url);
 
     if (deps.limiter.full) {
-      overflow(req, res, deps);
+      overflow(res, deps, incoming);
       metrics.renders.inc({ outcome: 'overflow', status: String(res.statusCode) });
       // Logged once, by the request line in `finally`, like every other outcome.
       Object.assign(fields, { status: res.statusCode, failure: 'overflow' });
       return;
     }
 
+    const renderJob = job;
     const result = await deps.limiter.run(async (slot) => {
       queueMs = slot.queuedMs;
       metrics.queueWait.observe(queueMs / 1000);
-      return render(target, deps, log, client.signal);
+      // RENDER_TIMEOUT runs from the moment the request holds a slot, and bounds everything
+      // after it, getting a workspace included.
+      return render(renderJob, deps, log, client.signal, AbortSignal.timeout(config.renderTimeoutMs));
     }, client.signal);
     timings = result.timings;
     metrics.navigation.observe(result.timings.navigationMs / 1000);
     metrics.print.observe(result.timings.printMs / 1000);
     metrics.pdfBytes.observe(result.pdf.byteLength);
 
-    const filename = chooseFilename({ meta: result.plan.filename, title: result.plan.metadata.title, pathname: decodePathSafe(target.pathname) });
-    const download = new URLSearchParams(target.url.split('?')[1] ?? '').has('download');
+    const filename = chooseFilename({ meta: result.plan.filename, title: result.plan.metadata.title, pathname: decodePathSafe(job.pathname) });
     res.status(200).set({
       'content-type': 'application/pdf',
       'content-length': String(result.pdf.byteLength),
-      'content-disposition': contentDisposition(filename, download ? 'attachment' : 'inline'),
+      'content-disposition': contentDisposition(filename, job.download ? 'attachment' : 'inline'),
       'cache-control': 'private, no-store',
       'x-content-type-options': 'nosniff',
     });
@@ -149,7 +154,7 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
     fields.bytes = result.pdf.byteLength;
     fields.status = 200;
   } catch (err) {
-    const answer = sendError(res, err, log, req, fields);
+    const answer = sendError(res, err, log, req, fields, job, retryAfter(deps));
     metrics.renders.inc({ outcome: outcomeOf(err), status: String(answer.status) });
   } finally {
     endActivity();
@@ -158,6 +163,7 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
     log.info({
       ...fields,
       queueMs: Math.round(queueMs),
+      workspaceMs: timings ? Math.round(timings.workspaceMs) : undefined,
       navigationMs: timings ? Math.round(timings.navigationMs) : undefined,
       printMs: timings ? Math.round(timings.printMs) : undefined,
       ms: Math.round(totalMs),
@@ -165,31 +171,15 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
   }
 }
 
-function targetFor(req: Request, config: Config): Target {
-  const mapped = pagePathFor(req.originalUrl);
-  if (!mapped) fail({ kind: 'bad-request', reason: 'no page named by this path' });
-  const origin = originFor(config, req.headers.host);
-  const url = buildTargetUrl(origin, mapped.path, mapped.query);
-  if (!url) fail({ kind: 'bad-request', reason: 'path does not map to the main app' });
-  const replaySrc = parseReplaySrc(header(req, 'fly-replay-src'));
-  return {
-    url,
-    origin,
-    pathname: mapped.path,
-    headers: forwardedHeaders(config, req.headers, replaySrc, pinnedInstance(replaySrc.state)),
-  };
-}
-
 /**
  * Slots and queue are full. On Fly, ask the proxy to try another machine of this app, once:
  * the bounce carries a state marker (with the main app's instance, so pinning survives the
  * hop), and a request that carries it gets a plain 503 instead of bouncing forever.
  */
-function overflow(req: Request, res: Response, deps: ServerDeps): void {
-  const src = parseReplaySrc(header(req, 'fly-replay-src'));
-  const alreadyBounced = src.state?.startsWith(BOUNCE_STATE) ?? false;
-  if (deps.config.flyMachineId && !alreadyBounced) {
-    const state = src.instance ? `${BOUNCE_STATE}:${src.instance}` : BOUNCE_STATE;
+function overflow(res: Response, deps: ServerDeps, incoming: IncomingRender): void {
+  if (deps.config.flyMachineId && !incoming.bounced) {
+    const instance = incoming.job.context['fly-prefer-instance-id'];
+    const state = instance ? `${BOUNCE_STATE}:${instance}` : BOUNCE_STATE;
     deps.metrics.overflow.inc({ answer: 'replay' });
     res.status(307).set('fly-replay', `elsewhere=true;state=${state}`).end();
     return;
@@ -199,17 +189,14 @@ function overflow(req: Request, res: Response, deps: ServerDeps): void {
   res.status(answer.status).set(answer.headers).type('text/plain').send(answer.body);
 }
 
-function pinnedInstance(state: string | undefined): string | undefined {
-  const m = state?.startsWith(`${BOUNCE_STATE}:`) ? state.slice(BOUNCE_STATE.length + 1) : undefined;
-  return m && /^[A-Za-z0-9._-]{1,64}$/.test(m) ? m : undefined;
-}
-
 function retryAfter(deps: ServerDeps): number {
   return Math.max(1, Math.ceil(deps.config.renderTimeoutMs / 1000 / 6));
 }
 
-function sendError(res: Response, err: unknown, log: Logger, req: Request, fields: Record<string, unknown> = {}) {
-  const answer = toHttp(err);
+function sendError(res: Response, err: unknown, log: Logger, req: Request, fields: Record<string, unknown> = {}, job: RenderJob | null = null, retryAfterSeconds?: number) {
+  const answer = toHttp(err, retryAfterSeconds);
+  // The main app's redirect (to its login page, say) must point where the user can follow it.
+  if (job && answer.headers.location) answer.headers.location = publicLocation(answer.headers.location, job);
   const failure = err instanceof RenderFailure ? err.failure : null;
   const detail = { ...fields, status: answer.status, failure: failure?.kind, reason: failure && 'reason' in failure ? failure.reason : undefined };
   if (!failure) log.error({ ...detail, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
@@ -232,11 +219,6 @@ function outcomeOf(err: unknown): string {
     default:
       return err.failure.kind;
   }
-}
-
-function header(req: Request, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function decodePathSafe(p: string): string {

@@ -63,6 +63,19 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    workspaces: new Counter({
+      name: 'pdf_appliance_workspaces_total',
+      help: 'Workspaces handed to renders, by how (hot: same identity as it stood; assigned: clean; opened: new context; switched: reset from another identity)',
+      labelNames: ['how'] as const,
+      registers: [registry],
+    }),
+    workspaceRetirements: new Counter({ name: 'pdf_appliance_workspace_retirements_total', help: 'Workspaces closed and replaced (failed render, crash, age)', registers: [registry] }),
+    memoryKills: new Counter({
+      name: 'pdf_appliance_memory_kills_total',
+      help: 'Renderer processes stopped for memory, by budget (render-budget: RENDER_MEMORY_MB; tree-budget: the machine)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     overflow: new Counter({
       name: 'pdf_appliance_overflow_total',
       help: 'Requests refused because slots and queue were full, by answer (replay or 503)',

@@ -44,7 +44,7 @@
  * inside the template to change it. When a page has a header (footer) and its top (bottom) margin
  * is below 15mm, the margin is enlarged to 15mm so there is room to show it.
  */
-import type { PaperFormat, PDFOptions } from 'puppeteer-core';
+import type { PaperFormat, PDFOptions, Protocol } from 'puppeteer-core';
 
 export interface PdfDefaults {
   format: string;
@@ -411,4 +411,33 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
   if (waitFor !== undefined) plan.waitFor = waitFor;
   if (filename !== undefined) plan.filename = filename;
   return plan;
+}
+
+/**
+ * The plan's options as Chromium's Page.printToPDF parameters (inches), the translation
+ * puppeteer's page.pdf() makes; the appliance prints over its own CDP session (streamed, and
+ * bounded by the render deadline rather than a fixed 30 s).
+ */
+export function printParams(pdf: PDFOptions): Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'> {
+  const paper = PAPER_MM[String(pdf.format ?? 'letter').toLowerCase()] ?? PAPER_MM.letter;
+  const inches = (length: string | number | undefined): number => (length === undefined ? 0 : lengthToMm(String(length)) / 25.4);
+  const params: Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'> = {
+    landscape: pdf.landscape ?? false,
+    displayHeaderFooter: pdf.displayHeaderFooter ?? false,
+    headerTemplate: pdf.headerTemplate ?? '',
+    footerTemplate: pdf.footerTemplate ?? '',
+    printBackground: pdf.printBackground ?? false,
+    scale: pdf.scale ?? 1,
+    paperWidth: paper.width / 25.4,
+    paperHeight: paper.height / 25.4,
+    marginTop: inches(pdf.margin?.top),
+    marginBottom: inches(pdf.margin?.bottom),
+    marginLeft: inches(pdf.margin?.left),
+    marginRight: inches(pdf.margin?.right),
+    pageRanges: pdf.pageRanges ?? '',
+    preferCSSPageSize: pdf.preferCSSPageSize ?? false,
+    generateTaggedPDF: pdf.tagged ?? false,
+    generateDocumentOutline: pdf.outline ?? false,
+  };
+  return params;
 }

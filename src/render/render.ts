@@ -1,18 +1,18 @@
-import type { Page } from 'puppeteer-core';
 import type { AssetCache } from '../cache/asset-cache.js';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
+import { NavigationError, type Workspace } from '../browser/workspace.js';
 import type { Config } from '../config/config.js';
 import { fail, RenderFailure, type Failure } from '../http/errors.js';
-import { intercept } from './intercept.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { collectPageHints, planPrint, type PrintPlan } from './print-plan.js';
 import { applyMetadata } from '../output/pdf-metadata.js';
 import type { Verdict } from '../security/ssrf.js';
-import type { Target } from '../http/target.js';
+import type { RenderJob } from './job.js';
+import { collectPageHints, planPrint, printParams, type PrintPlan, type RawPageHints } from './print-plan.js';
+import { RequestPolicy } from './request-policy.js';
 
 export interface RenderDeps {
-  config: Pick<Config, 'renderTimeoutMs' | 'quietWindowMs' | 'pdf' | 'javascript'>;
+  config: Pick<Config, 'renderTimeoutMs' | 'quietWindowMs' | 'pdf' | 'javascript' | 'renderMemoryBytes'>;
   browser: BrowserSupervisor;
   guard: { check(url: string): Promise<Verdict> };
   cache: AssetCache | null;
@@ -22,25 +22,18 @@ export interface RenderDeps {
 export interface RenderResult {
   pdf: Uint8Array;
   plan: PrintPlan;
-  timings: { navigationMs: number; printMs: number };
+  timings: { workspaceMs: number; navigationMs: number; printMs: number };
 }
 
 /**
- * One render: a fresh isolated browser context, the main app's page loaded as the user,
+ * One render: a workspace for the user's identity, the main app's page loaded as the user,
  * waited for only as long as it needs, printed. The main document's status decides whether
- * there is a PDF at all. Everything is bounded by RENDER_TIMEOUT; `signal` aborts when the
- * client goes away.
+ * there is a PDF at all. Every wait — for a workspace included — is bounded by the deadline
+ * (`deadline`, RENDER_TIMEOUT from the moment the request got its slot); `signal` aborts when
+ * the client goes away.
  */
-export async function render(target: Target, deps: RenderDeps, log: Logger, signal: AbortSignal): Promise<RenderResult> {
-  const { config } = deps;
-  const ws = await deps.browser.workspace();
-  // Started only now: a timer started before the await could fire while workspace() waits
-  // (a slow launch), before the listener below exists, and the render would then have no
-  // limit at all. Getting a browser has its own bound (the launch timeout).
-  const deadline = AbortSignal.timeout(config.renderTimeoutMs);
-  const { page } = ws;
-
-  // The first reason to stop wins: a redirect seen by interception, a crash, the deadline...
+export async function render(job: RenderJob, deps: RenderDeps, log: Logger, signal: AbortSignal, deadline: AbortSignal): Promise<RenderResult> {
+  // The first reason to stop wins: a redirect seen by the request policy, a crash, the deadline...
   let stopReason: Failure | null = null;
   let rejectStop!: (e: RenderFailure) => void;
   const stopped = new Promise<never>((_, reject) => {
@@ -52,122 +45,155 @@ export async function render(target: Target, deps: RenderDeps, log: Logger, sign
     stopReason = failure;
     rejectStop(new RenderFailure(failure));
   };
-  const onDeadline = (): void => stop({ kind: 'timeout', phase: 'render' });
+  const onDeadline = (): void => stop({ kind: 'timeout', phase: 'render', limitMs: deps.config.renderTimeoutMs });
   const onClientGone = (): void => stop({ kind: 'client-gone' });
   deadline.addEventListener('abort', onDeadline, { once: true });
   signal.addEventListener('abort', onClientGone, { once: true });
+  if (deadline.aborted) onDeadline();
   if (signal.aborted) onClientGone();
-  const onCrash = (): void => {
-    deps.metrics.pageCrashes.inc();
-    stop({ kind: 'bad-gateway', reason: 'renderer crashed (out of memory?)' });
-  };
-  page.on('error', onCrash);
-  const onClose = (): void => stop({ kind: 'browser-unavailable', reason: 'page closed under the render' });
-  page.on('close', onClose);
+  // One signal for everything below: whichever of the two fires first.
+  const bounded = AbortSignal.any([deadline, signal]);
+  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, stopped]);
 
-  const net = intercept(page, {
-    origin: target.origin,
-    headers: target.headers,
+  const t0 = performance.now();
+  let lease: Awaited<ReturnType<BrowserSupervisor['acquire']>>;
+  try {
+    lease = await race(deps.browser.acquire(job.identity, job.origin, bounded));
+  } catch (err) {
+    deadline.removeEventListener('abort', onDeadline);
+    signal.removeEventListener('abort', onClientGone);
+    throw classify(err, stopReason);
+  }
+  const { ws } = lease;
+  const policy = new RequestPolicy({
+    mainOrigin: job.origin,
+    identity: job.identity,
+    context: job.context,
     guard: deps.guard,
     cache: deps.cache,
     log,
     metrics: deps.metrics,
     stop,
   });
-
+  ws.onCrash = () => {
+    deps.metrics.pageCrashes.inc();
+    const killed = deps.browser.memoryKilledWithin(2000);
+    stop({ kind: 'out-of-memory', budgetMb: Math.round(deps.config.renderMemoryBytes / 2 ** 20), certain: killed });
+  };
+  ws.begin(policy);
+  let clean = false;
   try {
-    const t0 = performance.now();
-    // Chromium fails the navigation for some answers (a 401 it cannot authenticate) after the
-    // response arrived: the recorded response decides, not the navigation error.
-    const response = await Promise.race([navigate(page, target.url), stopped]).catch((err: unknown) => {
-      if (net.mainDocument() && !stopReason) return net.mainDocument();
+    const workspaceMs = performance.now() - t0;
+    const t1 = performance.now();
+    await race(ws.navigate(job.url)).catch((err: unknown) => {
+      // A status the policy acted on (a redirect, a 404) ends the navigation early: that decides.
+      if (stopReason) throw new RenderFailure(stopReason);
+      if (err instanceof NavigationError) fail({ kind: 'bad-gateway', reason: `navigation failed: ${err.message}` });
       throw err;
     });
-    checkMainResponse(net.mainDocument() ?? response);
-    const hints = await Promise.race([page.evaluate(collectPageHints), stopped]);
-    const plan = planPrint(hints, config.pdf);
+    if (!policy.mainDocument) fail({ kind: 'bad-gateway', reason: 'no response for the main document' });
+    const hints = await race(ws.evaluate<RawPageHints>(`(${collectPageHints.toString()})()`));
+    const plan = planPrint(hints, deps.config.pdf);
     for (const w of plan.warnings) {
-      log.warn({ page: loggableUrl(target.url), option: w.option, value: w.value, reason: w.reason }, 'ignored page print option');
+      log.warn({ page: loggableUrl(job.url), option: w.option, value: w.value, reason: w.reason }, 'ignored page print option');
     }
-    await Promise.race([settle(page, net, plan, config), stopped]);
-    const navigationMs = performance.now() - t0;
+    await race(settle(ws, plan, deps.config));
+    const navigationMs = performance.now() - t1;
 
-    const t1 = performance.now();
-    if (plan.media === 'screen') await Promise.race([page.emulateMediaType('screen'), stopped]);
-    const raw = await Promise.race([printPdf(page, plan, log, target.url), stopped]);
+    const t2 = performance.now();
+    if (plan.media === 'screen') await race(ws.emulateMedia('screen'));
+    const raw = await race(printPdf(ws, plan, log, job.url));
+    // The page may have gone over its memory budget since the last check: if that renderer is
+    // killed now, its crash (and so this render's failure) arrives within moments.
+    if (deps.browser.sweepMemory()) await race(delay(CRASH_NOTICE_MS));
     // Chromium already writes the Title; only the other fields need a rewrite of the file.
     const { author, subject, keywords } = plan.metadata;
     const pdf = await applyMetadata(raw, { author, subject, keywords });
-    const printMs = performance.now() - t1;
-    return { pdf, plan, timings: { navigationMs, printMs } };
+    const printMs = performance.now() - t2;
+    clean = true;
+    return { pdf, plan, timings: { workspaceMs, navigationMs, printMs } };
   } catch (err) {
-    throw classify(err, stopReason, page);
+    throw classify(err, stopReason);
   } finally {
     deadline.removeEventListener('abort', onDeadline);
     signal.removeEventListener('abort', onClientGone);
-    page.off('error', onCrash);
-    page.off('close', onClose);
-    net.detach();
-    ws.release();
+    ws.end();
+    // A render cut off mid-way leaves its tab in an unknown state (a page still loading, a
+    // script looping): that workspace is replaced, never reused.
+    lease.release(clean || isPageVerdict(stopReason));
   }
 }
 
-function navigate(page: Page, url: string) {
-  // `load` rather than networkidle: networkidle costs a fixed 500 ms even on a page with
-  // nothing pending. The quiet-window wait after `load` covers late fetches precisely.
-  // No timeout here: RENDER_TIMEOUT bounds the whole render.
-  return page.goto(url, { waitUntil: 'load', timeout: 0 });
+/** How long a killed renderer's crash takes to be reported, generously. */
+const CRASH_NOTICE_MS = 300;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
-function checkMainResponse(response: import('puppeteer-core').HTTPResponse | null): void {
-  if (!response) fail({ kind: 'bad-gateway', reason: 'no response for the main document' });
-  const status = response.status();
-  if (status >= 200 && status < 300) return;
-  if (status === 401) {
-    fail({ kind: 'upstream-status', status, wwwAuthenticate: response.headers()['www-authenticate'] });
-  }
-  if (status >= 400 && status < 500) fail({ kind: 'upstream-status', status });
-  fail({ kind: 'bad-gateway', reason: `main app answered ${status}` });
+/** Stops decided from the main app's answer: the tab itself is fine. */
+function isPageVerdict(f: Failure | null): boolean {
+  return f !== null && (f.kind === 'redirect' || f.kind === 'upstream-status');
 }
 
-async function printPdf(page: Page, plan: PrintPlan, log: Logger, url: string): Promise<Uint8Array> {
+async function printPdf(ws: Workspace, plan: PrintPlan, log: Logger, url: string): Promise<Uint8Array> {
+  // Web fonts must have arrived, or the PDF shows fallback fonts (the print does not wait).
+  await ws.evaluate('document.fonts.ready.then(() => true)', true);
   try {
-    return await page.pdf(plan.pdf);
+    return await collect(await ws.print(printParams(plan.pdf)));
   } catch (err) {
     // A page range past the end is the page author's mistake, not the user's: print it all.
-    if (plan.pdf.pageRanges && /Page range exceeds page count/i.test(String(err))) {
+    if (plan.pdf.pageRanges && /Page range exceeds page count|page range/i.test(String(err))) {
       log.warn({ page: loggableUrl(url), option: 'pdf-page-ranges', value: plan.pdf.pageRanges, reason: 'exceeds page count' }, 'ignored page print option');
-      return page.pdf({ ...plan.pdf, pageRanges: '' });
+      return collect(await ws.print(printParams({ ...plan.pdf, pageRanges: '' })));
     }
     throw err;
   }
 }
 
+async function collect(chunks: AsyncIterable<Buffer>): Promise<Uint8Array> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(c);
+  return Buffer.concat(parts);
+}
+
 /** Waits for what the page needs before printing — and nothing more. */
-async function settle(page: Page, net: ReturnType<typeof intercept>, plan: PrintPlan, config: RenderDeps['config']): Promise<void> {
+async function settle(ws: Workspace, plan: PrintPlan, config: RenderDeps['config']): Promise<void> {
   // Nothing pending at `load`: print at once. Otherwise wait until the network has been quiet
   // for a short window, so a page that fetches its data after load prints complete.
-  if (net.inFlight() > 0) await net.quiet(config.quietWindowMs);
-  if (plan.waitFor) await page.waitForSelector(plan.waitFor, { timeout: 0 });
+  if (ws.inFlight.count > 0) await ws.inFlight.quiet(config.quietWindowMs);
+  if (plan.waitFor) await ws.evaluate(waitForSelector(plan.waitFor), true);
   if (config.javascript) {
     // A page that set `window.pdfReady = false` is waited for until it sets it to true.
-    const manual = await page.evaluate(() => (window as unknown as { pdfReady?: unknown }).pdfReady === false);
+    const manual = await ws.evaluate<boolean>('window.pdfReady === false');
     if (manual) {
-      await page.waitForFunction(() => (window as unknown as { pdfReady?: unknown }).pdfReady === true, { timeout: 0, polling: 50 });
-      if (net.inFlight() > 0) await net.quiet(config.quietWindowMs);
+      await ws.evaluate(POLL_PDF_READY, true);
+      if (ws.inFlight.count > 0) await ws.inFlight.quiet(config.quietWindowMs);
     }
   }
 }
 
+const POLL_PDF_READY = `new Promise((resolve) => { const check = () => (window.pdfReady === true ? resolve(true) : setTimeout(check, 50)); check(); })`;
+
+/** An in-page wait for `selector` (already checked to parse): a mutation observer, no polling. */
+function waitForSelector(selector: string): string {
+  return `new Promise((resolve) => {
+    const sel = ${JSON.stringify(selector)};
+    if (document.querySelector(sel)) return resolve(true);
+    const mo = new MutationObserver(() => { if (document.querySelector(sel)) { mo.disconnect(); resolve(true); } });
+    mo.observe(document, { childList: true, subtree: true, attributes: true });
+  })`;
+}
+
 /** Turns whatever went wrong into the one failure the client should hear about. */
-function classify(err: unknown, stopReason: Failure | null, page: Page): RenderFailure {
+function classify(err: unknown, stopReason: Failure | null): RenderFailure {
   if (stopReason) return new RenderFailure(stopReason, err);
   if (err instanceof RenderFailure) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/net::ERR_(CONNECTION_REFUSED|NAME_NOT_RESOLVED|CONNECTION_RESET|EMPTY_RESPONSE|ADDRESS_UNREACHABLE|CONNECTION_CLOSED|INVALID_RESPONSE|TOO_MANY_REDIRECTS|TIMED_OUT|CONNECTION_FAILED|SSL|CERT)/.test(msg)) {
     return new RenderFailure({ kind: 'bad-gateway', reason: msg.split('\n')[0]! }, err);
   }
-  if (page.isClosed() || /Target closed|Session closed|Connection closed|Protocol error|detached/i.test(msg)) {
+  if (/Target closed|Session closed|Connection closed|Protocol error|detached|No target with given id/i.test(msg)) {
     return new RenderFailure({ kind: 'browser-unavailable', reason: msg.split('\n')[0]! }, err);
   }
   return new RenderFailure({ kind: 'bad-gateway', reason: msg.split('\n')[0]! }, err);

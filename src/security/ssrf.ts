@@ -24,10 +24,11 @@ export type Verdict = { allow: true } | { allow: false; reason: string };
  * A short, fixed label for a denial reason, for metrics: reasons carry hostnames and
  * addresses, which would make an unbounded label set. Kept next to the reasons it reads.
  */
-export type DenyCategory = 'scheme' | 'address' | 'resolution' | 'dns' | 'invalid';
+export type DenyCategory = 'scheme' | 'address' | 'resolution' | 'dns' | 'invalid' | 'self';
 
 export function denyCategory(reason: string): DenyCategory {
   if (reason.startsWith('scheme ')) return 'scheme';
+  if (reason.endsWith(' is this appliance')) return 'self';
   if (reason.startsWith('cannot resolve host ')) return 'dns';
   if (reason.startsWith('host ') && reason.includes(' resolves to ')) return 'resolution';
   if (reason.startsWith('private address ') || reason.endsWith(' is loopback by definition')) return 'address';
@@ -47,6 +48,28 @@ export interface GuardOptions {
   cacheMaxEntries?: number;
   /** A lookup slower than this is treated as a failure. Default 5000. */
   lookupTimeoutMs?: number;
+  /** The appliance's own names and port: refused before anything else, allow-listed or not. */
+  self?: SelfAddress;
+}
+
+/**
+ * How the appliance itself can be reached. A page that frames or fetches the appliance would
+ * have it render again (measured: one request, 7 renders, every slot held for 10 s).
+ */
+export interface SelfAddress {
+  /** Exact host names (FLY_APP_NAME.fly.dev, .flycast, .internal). */
+  names: string[];
+  /** Host name suffixes (`.FLY_APP_NAME.internal`: per-machine and per-region names). */
+  suffixes: string[];
+  /** The port the appliance listens on, and the addresses that reach it on that port. */
+  port: number;
+  addresses: Set<string>;
+}
+
+/** The names and addresses a page could use to reach this appliance (see SelfAddress). */
+export function selfAddress(flyAppName: string | null, port: number, listenAddresses: string[]): SelfAddress {
+  const names = flyAppName ? [`${flyAppName}.fly.dev`, `${flyAppName}.flycast`, `${flyAppName}.internal`] : [];
+  return { names, suffixes: flyAppName ? [`.${flyAppName}.internal`] : [], port, addresses: new Set(listenAddresses) };
 }
 
 export interface Guard {
@@ -213,6 +236,7 @@ export function createGuard(opts: GuardOptions): Guard {
     const originScheme = NETWORK_SCHEMES.get(url.protocol);
     if (originScheme === undefined) return deny(`scheme ${url.protocol} is never allowed`);
 
+    if (opts.self && (await isSelf(url, originScheme, opts.self))) return deny(`host ${url.host} is this appliance`);
     if (trusted.has(`${originScheme}//${url.host}`)) return ALLOW;
 
     const host = url.hostname;
@@ -225,6 +249,19 @@ export function createGuard(opts: GuardOptions): Guard {
       return literal.range === null ? ALLOW : deny(describe(host, literal));
     }
     return checkHostname(host);
+  }
+
+  /** By name, or by port plus an address (literal, or what the name resolves to) that reaches us. */
+  async function isSelf(url: URL, scheme: string, self: SelfAddress): Promise<boolean> {
+    const host = url.hostname.toLowerCase().replace(/\.$/, '');
+    if (self.names.includes(host) || self.suffixes.some((s) => host.endsWith(s))) return true;
+    const port = Number(url.port || (scheme === 'https:' ? 443 : 80));
+    if (port !== self.port) return false;
+    const bare = host.replace(/^\[(.*)\]$/, '$1');
+    if (self.addresses.has(bare) || isLocalhostName(bare)) return true;
+    if (inspectIp(bare).range !== 'invalid') return false;
+    const addresses = await resolve(bare).catch(() => [] as string[]);
+    return addresses.some((a) => self.addresses.has(a));
   }
 
   return { check };

@@ -1,5 +1,5 @@
 import { getuid } from 'node:process';
-import { BASE_ARGS } from '../../src/browser/supervisor.js';
+import { BASE_ARGS, jsHeapFlag } from '../../src/browser/supervisor.js';
 import { loadConfig } from '../../src/config/config.js';
 import { planPrint } from '../../src/render/print-plan.js';
 import type { ChromeSpec } from './launch.js';
@@ -18,7 +18,7 @@ export function chromeSpec(applianceEnv: Record<string, string>): ChromeSpec {
   const plan = planPrint({ meta: {}, title: '' }, config.pdf);
   return {
     executablePath: config.chromePath,
-    args: [...BASE_ARGS, ...(sandbox ? [] : ['--no-sandbox'])],
+    args: [...BASE_ARGS, jsHeapFlag(Math.round(config.renderMemoryBytes / 2 ** 20)), ...(sandbox ? [] : ['--no-sandbox'])],
     pdf: plan.pdf,
     // Same as src/browser/supervisor.ts's launch (not exported there).
     viewport: { width: 1024, height: 768 },

@@ -5,35 +5,36 @@ import { get, startStack, type InProcess } from '../support/stack.js';
 
 /**
  * Counts renders that hold a Chromium workspace right now, from outside the limiter: a
- * workspace is taken at the start of a render and released at its end, so this is exactly
+ * workspace is leased at the start of a render and released at its end, so this is exactly
  * "renders in flight" as Chromium sees them.
  */
 function watchWorkspaces(browser: BrowserSupervisor) {
   let open = 0;
   let peak = 0;
   let total = 0;
-  const original = browser.workspace.bind(browser);
-  browser.workspace = async () => {
+  const original = browser.acquire.bind(browser);
+  browser.acquire = async (...args) => {
     open++;
     total++;
     peak = Math.max(peak, open);
-    let ws;
+    let lease;
     try {
-      ws = await original();
+      lease = await original(...args);
     } catch (err) {
       open--;
       throw err;
     }
-    const release = ws.release;
     let released = false;
-    ws.release = () => {
-      if (!released) {
-        released = true;
-        open--;
-      }
-      release();
+    return {
+      ...lease,
+      release: (reusable: boolean) => {
+        if (!released) {
+          released = true;
+          open--;
+        }
+        lease.release(reusable);
+      },
     };
-    return ws;
   };
   return { get open() { return open; }, get peak() { return peak; }, get total() { return total; } };
 }

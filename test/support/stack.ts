@@ -44,6 +44,8 @@ export async function startStack(env: Record<string, string> = {}, mainOpts: Mai
   const config = loadConfig({ ...baseEnv(main.url), ALLOW_ORIGINS: recorder.url, ...env });
   const log = createLogger(config.logLevel, sink);
   const app = await startAppliance({ config, log });
+  // A test's deadline starts with its first request; Chromium's launch is not what it measures.
+  await app.browser.ready();
   return {
     main,
     recorder,

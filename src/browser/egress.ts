@@ -1,0 +1,209 @@
+import type { CDPSession, Protocol } from 'puppeteer-core';
+
+/**
+ * The one place a request leaves Chromium: a single Fetch interception on the browser target
+ * sees every request of every tab, frame, worker and service worker, once (one Node round
+ * trip per request; the page-level and browser-level layers it replaces cost two). Each
+ * request is routed by its frame or target id to the workspace that owns it, and the
+ * workspace's current render decides (render/request-policy.ts). A request nobody owns does
+ * not leave.
+ *
+ * Document responses are paused as well (status and Location decide whether there is a PDF
+ * at all), and every HTTP auth challenge is cancelled: the page gets its 401, nobody's
+ * credentials are offered, and Chromium's per-context auth cache (which nothing can clear)
+ * stays empty.
+ */
+
+export interface PausedRequest {
+  /** Fetch's id for this hop. */
+  id: string;
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  resourceType: Protocol.Network.ResourceType;
+  frameId: string;
+  /** Set at the response stage. */
+  status?: number;
+  responseHeaders?: Protocol.Fetch.HeaderEntry[];
+  /** This hop follows a redirect of an earlier one. */
+  redirected: boolean;
+}
+
+export type Verdict =
+  | { action: 'continue'; headers?: Record<string, string> }
+  | { action: 'fulfill'; status: number; headers: Record<string, string | string[]>; body: Buffer }
+  | { action: 'fail'; reason: Protocol.Network.ErrorReason };
+
+export const REFUSE: Verdict = { action: 'fail', reason: 'BlockedByClient' };
+export const CONTINUE: Verdict = { action: 'continue' };
+
+/** Where a request came from, as far as its owner needs to know. */
+export type Source =
+  /** A frame of the owner's tab (in-process with its top-level frame). */
+  | { kind: 'frame' }
+  /** A cross-site frame (out of process), a worker, or anything else that is a target of its own. */
+  | { kind: 'target'; type: string };
+
+export interface EgressOwner {
+  onRequest(req: PausedRequest, source: Source): Promise<Verdict>;
+  onDocumentResponse(req: PausedRequest, source: Source): Promise<Verdict>;
+  onAuthChallenge(): void;
+}
+
+interface Claim {
+  owner: EgressOwner;
+  source: Source;
+}
+
+/** How long a request from a frame we have not heard of yet waits for its frame to be announced. */
+const UNKNOWN_FRAME_WAIT_MS = 250;
+
+export interface EgressEvents {
+  /** A request was refused because nobody owned it (counted by the caller's metrics). */
+  unowned(url: string, type: string): void;
+}
+
+export class Egress {
+  private readonly claims = new Map<string, Claim>();
+  private readonly contexts = new Map<string, EgressOwner>();
+  private readonly waiting = new Map<string, Array<() => void>>();
+
+  private constructor(
+    private readonly session: CDPSession,
+    private readonly events: EgressEvents,
+  ) {}
+
+  static async install(session: CDPSession, events: EgressEvents): Promise<Egress> {
+    const egress = new Egress(session, events);
+    session.on('Fetch.requestPaused', (e) => void egress.onPaused(e));
+    session.on('Fetch.authRequired', (e) => void egress.onAuth(e));
+    await session.send('Fetch.enable', {
+      handleAuthRequests: true,
+      patterns: [
+        { urlPattern: '*', requestStage: 'Request' },
+        { urlPattern: '*', resourceType: 'Document', requestStage: 'Response' },
+      ],
+    });
+    return egress;
+  }
+
+  /** A browser context is owned: targets in it that no frame claim covers (workers) route here. */
+  claimContext(contextId: string, owner: EgressOwner): void {
+    this.contexts.set(contextId, owner);
+  }
+
+  releaseContext(contextId: string): void {
+    this.contexts.delete(contextId);
+  }
+
+  /** A frame or target id is owned; requests carrying it go to `owner`. */
+  claim(id: string, owner: EgressOwner, source: Source): void {
+    this.claims.set(id, { owner, source });
+    const waiters = this.waiting.get(id);
+    if (waiters) {
+      this.waiting.delete(id);
+      for (const w of waiters) w();
+    }
+  }
+
+  release(id: string, owner: EgressOwner): void {
+    if (this.claims.get(id)?.owner === owner) this.claims.delete(id);
+  }
+
+  private async onPaused(e: Protocol.Fetch.RequestPausedEvent): Promise<void> {
+    const req: PausedRequest = {
+      id: e.requestId,
+      url: e.request.url,
+      method: e.request.method,
+      headers: e.request.headers as Record<string, string>,
+      resourceType: e.resourceType,
+      frameId: e.frameId,
+      redirected: e.redirectedRequestId !== undefined,
+    };
+    const atResponse = e.responseStatusCode !== undefined || e.responseErrorReason !== undefined;
+    if (atResponse) {
+      req.status = e.responseStatusCode;
+      req.responseHeaders = e.responseHeaders;
+    }
+    let verdict: Verdict;
+    try {
+      const claim = await this.ownerOf(e.frameId);
+      if (!claim) {
+        this.events.unowned(req.url, e.resourceType);
+        verdict = REFUSE;
+      } else {
+        verdict = atResponse ? await claim.owner.onDocumentResponse(req, claim.source) : await claim.owner.onRequest(req, claim.source);
+      }
+    } catch {
+      // Fail closed: a request we could not decide on does not leave.
+      verdict = REFUSE;
+    }
+    await this.apply(e.requestId, verdict, atResponse).catch(() => undefined); // the request may be gone (tab closed)
+  }
+
+  private apply(requestId: string, v: Verdict, atResponse: boolean): Promise<unknown> {
+    switch (v.action) {
+      case 'continue':
+        if (atResponse) return this.session.send('Fetch.continueResponse', { requestId });
+        return this.session.send('Fetch.continueRequest', v.headers ? { requestId, headers: toEntries(v.headers) } : { requestId });
+      case 'fulfill':
+        return this.session.send('Fetch.fulfillRequest', {
+          requestId,
+          responseCode: v.status,
+          responseHeaders: toEntries(v.headers),
+          body: v.body.toString('base64'),
+        });
+      case 'fail':
+        return this.session.send('Fetch.failRequest', { requestId, errorReason: v.reason });
+    }
+  }
+
+  private async onAuth(e: Protocol.Fetch.AuthRequiredEvent): Promise<void> {
+    this.claims.get(e.frameId)?.owner.onAuthChallenge();
+    await this.session
+      .send('Fetch.continueWithAuth', { requestId: e.requestId, authChallengeResponse: { response: 'CancelAuth' } })
+      .catch(() => undefined);
+  }
+
+  /**
+   * The frame announcement (from the tab's own session) and the paused request (from the
+   * browser session) travel separately, so a frame's first request can arrive first: it waits
+   * briefly. Ids that are targets of their own (workers, service workers) are looked up.
+   */
+  private async ownerOf(id: string): Promise<Claim | undefined> {
+    const known = this.claims.get(id);
+    if (known) return known;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        const list = this.waiting.get(id);
+        if (list) {
+          const rest = list.filter((w) => w !== done);
+          if (rest.length) this.waiting.set(id, rest);
+          else this.waiting.delete(id);
+        }
+        resolve();
+      }, UNKNOWN_FRAME_WAIT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const list = this.waiting.get(id) ?? [];
+      list.push(done);
+      this.waiting.set(id, list);
+    });
+    const claimed = this.claims.get(id);
+    if (claimed) return claimed;
+    const info = await this.session.send('Target.getTargetInfo', { targetId: id }).then((r) => r.targetInfo, () => undefined);
+    const owner = info?.browserContextId !== undefined ? this.contexts.get(info.browserContextId) : undefined;
+    return owner && info ? { owner, source: { kind: 'target', type: info.type } } : undefined;
+  }
+}
+
+function toEntries(h: Record<string, string | string[]>): Protocol.Fetch.HeaderEntry[] {
+  const out: Protocol.Fetch.HeaderEntry[] = [];
+  for (const [name, value] of Object.entries(h)) {
+    if (Array.isArray(value)) for (const v of value) out.push({ name, value: v });
+    else out.push({ name, value });
+  }
+  return out;
+}

@@ -1,0 +1,440 @@
+import { randomBytes } from 'node:crypto';
+import type { CDPSession, Connection, Protocol } from 'puppeteer-core';
+import type { Identity } from '../security/credentials.js';
+import { CONTINUE, REFUSE, type Egress, type EgressOwner, type PausedRequest, type Source, type Verdict } from './egress.js';
+import { InFlight } from './in-flight.js';
+import { PAGE_SCRIPT } from './page-script.js';
+
+/**
+ * One tab in a browser context of its own, kept from render to render. Measured on a 2-core
+ * machine: a new context and tab per render costs a renderer process start each time (invoice
+ * p50 620 ms, 1.6 PDFs/s at c=4); navigating a kept tab costs 130 ms (5–7 PDFs/s).
+ *
+ * Isolation rules:
+ * - A workspace serves one identity at a time. The same identity renders again as it is.
+ * - Another identity gets it only after switchTo(): the old document is replaced by an empty
+ *   one (so none of its scripts, timers, workers or unload handlers can run later), its
+ *   requests have drained, and every kind of state the context holds is cleared — cookies,
+ *   storage of every origin that loaded a document or worker, the HTTP cache, history,
+ *   window.name, session storage. What cannot be cleared is never created: no auth challenge
+ *   is ever answered (egress.ts), service and shared workers are refused.
+ * - Anything uncertain (a crash, a command cut off by a deadline, requests that would not
+ *   drain) retires the workspace instead (see `reusable`).
+ */
+
+export type WorkspaceState = 'idle' | 'rendering' | 'switching' | 'closed';
+
+/** What a request looks like from the tab that made it. */
+export interface RequestFacts {
+  source: Source;
+  /** A navigation of the tab's top-level frame. */
+  mainFrameNavigation: boolean;
+  /** A navigation of any other frame. */
+  subframeNavigation: boolean;
+  /** The frame that made it, and every frame above it, shows `origin` (see fromMainAppFrame). */
+  fromFrameOn(origin: string): boolean;
+}
+
+/** The render currently using the workspace decides on its requests. */
+export interface Tenant {
+  onRequest(req: PausedRequest, facts: RequestFacts): Promise<Verdict>;
+  onDocumentResponse(req: PausedRequest, facts: RequestFacts): Promise<Verdict>;
+  /** A WebSocket was attempted (the launch lockdown fails it before any request check). */
+  webSocketRefused(url: string): void;
+  /** The top-level frame committed a document (also one without a request: about:blank, an error page). */
+  mainFrameCommitted(url: string): void;
+}
+
+interface FrameInfo {
+  parent: string | undefined;
+  origin: string | undefined;
+  /** Moved out of the tab's process (cross-site): its requests are no longer this frame's. */
+  remote: boolean;
+}
+
+export interface WorkspaceDeps {
+  session: CDPSession;
+  connection: Connection;
+  egress: Egress;
+  viewport: { width: number; height: number };
+}
+
+const PRINT_CHUNK = 1 << 20;
+/** Bounds the wait for a switched-out page's requests to end; past it the workspace is retired. */
+const DRAIN_MS = 500;
+
+export class Workspace implements EgressOwner {
+  state: WorkspaceState = 'idle';
+  /** Identity.key of the renders this workspace holds state for; null when clean. */
+  identityKey: string | null = null;
+  /** The main app origin of the last identity: a switch parks the tab on it (same site, same process). */
+  private origin: string | null = null;
+  renders = 0;
+  readonly createdAt = Date.now();
+  /** Set when the workspace must not be used again (crash, cut-off command, auth challenge seen). */
+  retired: string | null = null;
+  readonly inFlight = new InFlight();
+  /** Called when a renderer of this tab dies (crash or memory kill) while it is in use. */
+  onCrash: (() => void) | null = null;
+
+  private tenant: Tenant | null = null;
+  private mediaChanged = false;
+  private readonly frames = new Map<string, FrameInfo>();
+  /** Frames inside cross-site frames: never the main app's own. */
+  private readonly foreignFrames = new Set<string>();
+  private readonly children = new Map<string, { type: string; session: CDPSession }>();
+  /** Origins whose documents or workers ran here: their storage is cleared on a switch. */
+  private readonly origins = new Set<string>();
+  private mainLoaderId: string | undefined;
+  private readonly loaded = new Set<string>();
+  private loadWaiters: Array<() => void> = [];
+  /** The empty document a switch parks the tab on: fulfilled here, never fetched. */
+  private parkUrl: string | null = null;
+
+  private constructor(
+    private readonly deps: WorkspaceDeps,
+    readonly contextId: string,
+    readonly targetId: string,
+    private readonly page: CDPSession,
+  ) {}
+
+  static async open(deps: WorkspaceDeps): Promise<Workspace> {
+    const { session } = deps;
+    const { browserContextId } = await session.send('Target.createBrowserContext', { disposeOnDetach: true });
+    try {
+      const { targetId } = await session.send('Target.createTarget', { url: 'about:blank', browserContextId });
+      const { sessionId } = await session.send('Target.attachToTarget', { targetId, flatten: true });
+      const page = deps.connection.session(sessionId);
+      if (!page) throw new Error('no session for the new tab');
+      const ws = new Workspace(deps, browserContextId, targetId, page);
+      await ws.setUp();
+      return ws;
+    } catch (err) {
+      await session.send('Target.disposeBrowserContext', { browserContextId }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async setUp(): Promise<void> {
+    const { egress } = this.deps;
+    egress.claimContext(this.contextId, this);
+    egress.claim(this.targetId, this, { kind: 'frame' });
+    this.frames.set(this.targetId, { parent: undefined, origin: undefined, remote: false });
+    this.listen(this.page, true);
+    await Promise.all([
+      this.page.send('Page.enable'),
+      this.page.send('Page.setLifecycleEventsEnabled', { enabled: true }),
+      this.page.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0 }),
+      this.page.send('Inspector.enable'),
+      this.page.send('Page.addScriptToEvaluateOnNewDocument', { source: PAGE_SCRIPT }),
+      this.page.send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false }),
+      this.page.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }),
+    ]);
+  }
+
+  /** Events of the tab's own session (`top`) or of a cross-site frame's or worker's session. */
+  private listen(s: CDPSession, top: boolean): void {
+    // Network request ids are unique across the browser, and one request's events may come on
+    // two sessions (a frame's navigation starts in its parent's, finishes in its own).
+    const key = (id: string): string => id;
+    s.on('Network.requestWillBeSent', (e: Protocol.Network.RequestWillBeSentEvent) => {
+      // A redirect continues the same request; data: URLs never touch the network.
+      if (!e.redirectResponse && !e.request.url.startsWith('data:')) this.inFlight.start(key(e.requestId));
+    });
+    s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) => this.tenant?.webSocketRefused(e.url));
+    s.on('Network.loadingFinished', (e: Protocol.Network.LoadingFinishedEvent) => this.inFlight.finish(key(e.requestId)));
+    s.on('Network.loadingFailed', (e: Protocol.Network.LoadingFailedEvent) => this.inFlight.finish(key(e.requestId)));
+    s.on('Inspector.targetCrashed', () => {
+      this.retire('renderer crashed');
+      this.onCrash?.();
+    });
+    s.on('Target.attachedToTarget', (e: Protocol.Target.AttachedToTargetEvent) => void this.adopt(e));
+    s.on('Target.detachedFromTarget', (e: Protocol.Target.DetachedFromTargetEvent) => {
+      const id = e.targetId ?? [...this.children].find(([, c]) => c.session.id() === e.sessionId)?.[0];
+      if (id !== undefined) {
+        this.children.delete(id);
+        this.deps.egress.release(id, this);
+      }
+    });
+    if (top) {
+      s.on('Page.frameAttached', (e: Protocol.Page.FrameAttachedEvent) => {
+        this.frames.set(e.frameId, { parent: e.parentFrameId, origin: undefined, remote: false });
+        this.deps.egress.claim(e.frameId, this, { kind: 'frame' });
+      });
+      s.on('Page.frameNavigated', (e: Protocol.Page.FrameNavigatedEvent) => {
+        const f = this.frames.get(e.frame.id) ?? { parent: e.frame.parentId, origin: undefined, remote: false };
+        f.origin = e.frame.securityOrigin;
+        f.remote = false;
+        this.frames.set(e.frame.id, f);
+        if (e.frame.id === this.targetId) {
+          this.mainLoaderId = e.frame.loaderId;
+          this.tenant?.mainFrameCommitted(e.frame.url);
+        }
+      });
+      s.on('Page.frameDetached', (e: Protocol.Page.FrameDetachedEvent) => {
+        if (e.reason === 'swap') {
+          const f = this.frames.get(e.frameId);
+          if (f) f.remote = true;
+          return;
+        }
+        this.frames.delete(e.frameId);
+        this.deps.egress.release(e.frameId, this);
+      });
+      s.on('Page.lifecycleEvent', (e: Protocol.Page.LifecycleEventEvent) => {
+        if (e.name !== 'load' || e.frameId !== this.targetId) return;
+        this.loaded.add(e.loaderId);
+        const waiters = this.loadWaiters;
+        this.loadWaiters = [];
+        for (const w of waiters) w();
+      });
+    } else {
+      // Frames inside a cross-site frame: route their requests here, as foreign frames.
+      s.on('Page.frameAttached', (e: Protocol.Page.FrameAttachedEvent) => {
+        this.foreignFrames.add(e.frameId);
+        this.deps.egress.claim(e.frameId, this, { kind: 'target', type: 'iframe' });
+      });
+    }
+  }
+
+  /** A cross-site frame or a worker of this tab: set it up before it may run, then let it go. */
+  private async adopt(e: Protocol.Target.AttachedToTargetEvent): Promise<void> {
+    const child = this.deps.connection.session(e.sessionId);
+    const { targetId, type } = e.targetInfo;
+    if (!child) return;
+    this.children.set(targetId, { type, session: child });
+    this.deps.egress.claim(targetId, this, { kind: 'target', type });
+    this.listen(child, false);
+    // Cross-site frames and dedicated workers are the page's: watched like it. Anything else
+    // (a service worker the page registers) is let go at once; its requests are refused by
+    // type (request-policy.ts), which makes the registration fail.
+    const setUp: Array<Promise<unknown>> = [];
+    if (type === 'iframe') {
+      setUp.push(
+        child.send('Page.enable'),
+        child.send('Inspector.enable'),
+        child.send('Page.addScriptToEvaluateOnNewDocument', { source: PAGE_SCRIPT }),
+      );
+    }
+    if (type === 'iframe' || type === 'worker') {
+      setUp.push(
+        child.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0 }),
+        child.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }),
+      );
+    }
+    await Promise.all(setUp).catch(() => undefined);
+    await child.send('Runtime.runIfWaitingForDebugger').catch(() => undefined);
+  }
+
+  // --- egress --------------------------------------------------------------------------
+
+  async onRequest(req: PausedRequest, source: Source): Promise<Verdict> {
+    const facts = this.factsOf(req, source);
+    if (this.state === 'switching') {
+      // Only the park navigation gets through, answered here with an empty document.
+      if (facts.mainFrameNavigation && req.url === this.parkUrl) {
+        return { action: 'fulfill', status: 200, headers: { 'content-type': 'text/html', 'cache-control': 'no-store' }, body: Buffer.alloc(0) };
+      }
+      return REFUSE;
+    }
+    const tenant = this.tenant;
+    if (!tenant) return REFUSE; // nothing may leave between renders
+    if (req.resourceType === 'Document' || source.kind === 'target') this.noteOrigin(req.url);
+    return tenant.onRequest(req, facts);
+  }
+
+  async onDocumentResponse(req: PausedRequest, source: Source): Promise<Verdict> {
+    const tenant = this.tenant;
+    if (!tenant) return CONTINUE; // the park document, fulfilled above
+    return tenant.onDocumentResponse(req, this.factsOf(req, source));
+  }
+
+  onAuthChallenge(): void {
+    // Cancelled by egress.ts before any credential was offered, so no auth cache entry exists;
+    // retired all the same, in case some other path ever answers one.
+    this.retire('HTTP auth challenge seen');
+  }
+
+  private factsOf(req: PausedRequest, source: Source): RequestFacts {
+    const navigation = req.resourceType === 'Document';
+    const mainFrame = source.kind === 'frame' && req.frameId === this.targetId;
+    return {
+      source,
+      mainFrameNavigation: navigation && mainFrame,
+      subframeNavigation: navigation && !mainFrame,
+      fromFrameOn: (origin) => source.kind === 'frame' && this.fromFrameOn(req.frameId, origin),
+    };
+  }
+
+  /** True when the frame and all its ancestors are in this tab's process and show `origin`. */
+  private fromFrameOn(frameId: string, origin: string): boolean {
+    if (this.foreignFrames.has(frameId)) return false;
+    for (let id: string | undefined = frameId, depth = 0; id !== undefined && depth < 64; depth++) {
+      const f = this.frames.get(id);
+      if (!f || f.remote || f.origin !== origin) return false;
+      id = f.parent;
+    }
+    return true;
+  }
+
+  private noteOrigin(url: string): void {
+    try {
+      const o = new URL(url).origin;
+      if (o !== 'null') this.origins.add(o);
+    } catch {
+      // not a URL with an origin (data:, about:): no storage of its own
+    }
+  }
+
+  // --- the render's view -------------------------------------------------------------
+
+  begin(tenant: Tenant): void {
+    this.state = 'rendering';
+    this.tenant = tenant;
+    this.renders++;
+  }
+
+  end(): void {
+    // Commands on a session run in order: this reset lands before the next render's first.
+    if (this.mediaChanged) void this.page.send('Emulation.setEmulatedMedia', { media: '' }).catch(() => undefined);
+    this.mediaChanged = false;
+    this.tenant = null;
+    this.onCrash = null;
+    this.inFlight.abandon();
+    if (this.state === 'rendering') this.state = 'idle';
+  }
+
+  retire(reason: string): void {
+    this.retired ??= reason;
+  }
+
+  /** Navigates the top-level frame and resolves once the resulting document fired `load`. */
+  async navigate(url: string): Promise<void> {
+    this.inFlight.clear();
+    // Until the new document commits, the frame still shows the previous render's (loaded)
+    // document: only a loader announced after this point counts.
+    this.mainLoaderId = undefined;
+    this.loaded.clear();
+    const r = await this.page.send('Page.navigate', { url });
+    if (r.errorText) throw new NavigationError(r.errorText);
+    // The page may replace its document before `load` (a script redirect): wait for whatever
+    // document the top-level frame shows now.
+    for (;;) {
+      const loader = this.mainLoaderId;
+      if (loader !== undefined && this.loaded.has(loader)) return;
+      await new Promise<void>((resolve) => this.loadWaiters.push(resolve));
+    }
+  }
+
+  /** Runs `expression` in the top-level frame; the page's own script settings do not apply. */
+  async evaluate<T>(expression: string, awaitPromise = false): Promise<T> {
+    const r = await this.page.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise });
+    if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text);
+    return r.result.value as T;
+  }
+
+  /** CSS media for the rest of this render (`screen` for pages that print their screen styles). */
+  async emulateMedia(media: 'screen' | 'print'): Promise<void> {
+    this.mediaChanged = true;
+    await this.page.send('Emulation.setEmulatedMedia', { media });
+  }
+
+  /** Prints and yields the PDF as Chromium streams it: the document is never held whole here. */
+  async print(params: Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'>): Promise<AsyncIterable<Buffer>> {
+    const { stream } = await this.page.send('Page.printToPDF', { ...params, transferMode: 'ReturnAsStream' });
+    if (!stream) throw new Error('printToPDF returned no stream');
+    return readStream(this.page, stream);
+  }
+
+  // --- identity ----------------------------------------------------------------------
+
+  /** Gives a clean workspace to `identity`: its cookies go into the jar of `origin`. */
+  async assign(identity: Identity, origin: string): Promise<void> {
+    if (identity.cookies.length > 0) await setJarCookies(this.deps.session, this.contextId, origin, identity);
+    this.identityKey = identity.key;
+    this.origin = origin;
+  }
+
+  /**
+   * Hands the workspace from its current identity to another (or to nobody: clean), in order:
+   * park, drain, clear, assign. Throws when it cannot be made clean; the caller retires it.
+   */
+  async switchTo(identity: Identity | null, origin: string | null = this.origin): Promise<void> {
+    this.state = 'switching';
+    this.identityKey = null;
+    try {
+      // 1. Replace the old document. Page.navigate answers once the new one committed, i.e.
+      //    after the old one's unload handlers ran; everything it asks for meanwhile is refused.
+      this.parkUrl = `${origin ?? 'http://park.invalid'}/.well-known/pdf-appliance-park-${randomBytes(8).toString('hex')}`;
+      const r = await this.page.send('Page.navigate', { url: this.parkUrl });
+      if (r.errorText) throw new Error(`park navigation failed: ${r.errorText}`);
+      // 2. No response of the old page may land after the reset.
+      const drained = await Promise.race([this.inFlight.quiet(0).then(() => true), delay(DRAIN_MS).then(() => false)]);
+      if (!drained) throw new Error('requests of the previous page did not drain');
+      // 3. Clear what the context holds.
+      const origins = [...this.origins];
+      this.origins.clear();
+      const { session } = this.deps;
+      await Promise.all([
+        session.send('Storage.clearCookies', { browserContextId: this.contextId }),
+        ...origins.map((o) => this.page.send('Storage.clearDataForOrigin', { origin: o, storageTypes: 'all' })),
+        this.page.send('Network.clearBrowserCache'),
+        this.page.send('Runtime.evaluate', { expression: 'window.name = ""; try { sessionStorage.clear() } catch {}' }),
+      ]);
+      await this.page.send('Page.resetNavigationHistory');
+      this.state = 'idle';
+      if (identity && origin) await this.assign(identity, origin);
+    } finally {
+      this.parkUrl = null;
+      if (this.state === 'switching') this.state = 'idle';
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.tenant = null;
+    this.inFlight.abandon();
+    const { egress, session } = this.deps;
+    egress.releaseContext(this.contextId);
+    egress.release(this.targetId, this);
+    for (const id of this.frames.keys()) egress.release(id, this);
+    for (const id of this.foreignFrames) egress.release(id, this);
+    for (const id of this.children.keys()) egress.release(id, this);
+    await session.send('Target.disposeBrowserContext', { browserContextId: this.contextId }).catch(() => undefined);
+  }
+}
+
+export class NavigationError extends Error {}
+
+async function* readStream(session: CDPSession, handle: string): AsyncGenerator<Buffer> {
+  try {
+    for (;;) {
+      const r = await session.send('IO.read', { handle, size: PRINT_CHUNK });
+      if (r.data.length > 0) yield Buffer.from(r.data, r.base64Encoded ? 'base64' : 'utf8');
+      if (r.eof) return;
+    }
+  } finally {
+    await session.send('IO.close', { handle }).catch(() => undefined);
+  }
+}
+
+/**
+ * The user's cookies, as the main app's own: host-only, path /, strict, HttpOnly (the page's
+ * script never saw them in the user's browser either), Secure on https. One at a time when the
+ * jar refuses the batch, so one odd cookie does not cost the user their session.
+ */
+async function setJarCookies(session: CDPSession, browserContextId: string, origin: string, identity: Identity): Promise<void> {
+  const u = new URL(origin);
+  const secure = u.protocol === 'https:';
+  // With origin-bound cookies the jar matches scheme and port too; it does not infer them from `url`.
+  const sourcePort = Number(u.port || (secure ? 443 : 80));
+  const sourceScheme = secure ? ('Secure' as const) : ('NonSecure' as const);
+  const cookies = identity.cookies.map((c) => ({ name: c.name, value: c.value, url: `${origin}/`, path: '/', sameSite: 'Strict' as const, httpOnly: true, secure, sourcePort, sourceScheme }));
+  const ok = await session.send('Storage.setCookies', { browserContextId, cookies }).then(() => true, () => false);
+  if (ok) return;
+  for (const c of cookies) await session.send('Storage.setCookies', { browserContextId, cookies: [c] }).catch(() => undefined);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
