@@ -14,8 +14,6 @@ export { BASE_ARGS, jsHeapFlag } from './chromium.js';
 /** The viewport of every render (CSS pixels); print layout uses the paper size instead. */
 export const VIEWPORT = { width: 1024, height: 768 } as const;
 
-/** How long a workspace keeps one user's document before it is switched to clean. */
-const LINGER_MS = 30_000;
 /** Renders a workspace serves before it is replaced with a fresh context and renderer. */
 const WORKSPACE_MAX_RENDERS = 100;
 
@@ -43,7 +41,7 @@ interface Generation {
 }
 
 export interface SupervisorOptions {
-  config: Pick<Config, 'chromePath' | 'sandbox' | 'maxRendersPerBrowser' | 'javascript' | 'renderTimeoutMs' | 'concurrency' | 'renderMemoryBytes' | 'memoryLimitBytes'>;
+  config: Pick<Config, 'chromePath' | 'sandbox' | 'maxRendersPerBrowser' | 'javascript' | 'renderTimeoutMs' | 'concurrency' | 'renderMemoryBytes' | 'memoryLimitBytes' | 'workspaceLingerMs'>;
   log: Logger;
   metrics: Metrics;
 }
@@ -224,7 +222,7 @@ export class BrowserSupervisor {
     const pool = new WorkspacePool({
       size: config.concurrency,
       maxRenders: WORKSPACE_MAX_RENDERS,
-      lingerMs: LINGER_MS,
+      lingerMs: config.workspaceLingerMs,
       open: () => Workspace.open({ session: chromium.session, connection: chromium.connection, egress, viewport: VIEWPORT }),
       onRetire: (_ws, reason) => {
         metrics.workspaceRetirements.inc();

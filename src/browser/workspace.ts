@@ -142,6 +142,12 @@ export class Workspace implements EgressOwner {
       if (!e.redirectResponse && !e.request.url.startsWith('data:')) this.inFlight.start(key(e.requestId));
     });
     s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) => this.tenant?.webSocketRefused(e.url));
+    // An auth challenge is cancelled (egress.ts) and the page gets its 401; Chromium then never
+    // reports the end of that response's body if the page does not read it (measured), which
+    // would hold the print until RENDER_TIMEOUT. Its headers are its end for us.
+    s.on('Network.responseReceived', (e: Protocol.Network.ResponseReceivedEvent) => {
+      if (e.response.status === 401 || e.response.status === 407) this.inFlight.finish(key(e.requestId));
+    });
     s.on('Network.loadingFinished', (e: Protocol.Network.LoadingFinishedEvent) => this.inFlight.finish(key(e.requestId)));
     s.on('Network.loadingFailed', (e: Protocol.Network.LoadingFailedEvent) => this.inFlight.finish(key(e.requestId)));
     s.on('Inspector.targetCrashed', () => {

@@ -24,6 +24,8 @@ export interface Config {
   concurrency: number;
   queueSize: number;
   maxRendersPerBrowser: number;
+  /** How long a workspace keeps one user's document after a render before it is cleaned (WORKSPACE_LINGER). */
+  workspaceLingerMs: number;
   javascript: boolean;
   /** How long the page's network must be quiet after `load` before printing. */
   quietWindowMs: number;
@@ -229,6 +231,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
     concurrency,
     queueSize: int('QUEUE_SIZE', concurrency * 4, 0, 10_000),
     maxRendersPerBrowser: int('MAX_RENDERS_PER_BROWSER', 200, 1, 1_000_000),
+    workspaceLingerMs: duration('WORKSPACE_LINGER', '30s', 's', 1000),
     javascript: bool('JAVASCRIPT', true),
     quietWindowMs: duration('QUIET_WINDOW', '40ms', 'ms', 0),
     pdf: {
