@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { APPLIANCE_HEADER, DEFAULT_SECRET_HEADER } from './protocol.js';
+import { APPLIANCE_HEADER, DEFAULT_SECRET_HEADER, isPdfPath, pathOf } from './protocol.js';
 
 /** Requests the appliance itself makes to the main app carry `x-pdf-appliance: 1`. */
 export { APPLIANCE_HEADER };
@@ -74,19 +74,7 @@ function jsonForm(opts: PdfReplayOptions & { secret: string }): string {
   return JSON.stringify(body);
 }
 
-function pathnameOf(req: IncomingMessage): string {
-  const raw = (req.url ?? '/').split(/[?#]/, 1)[0] ?? '/';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
-/** True for paths the appliance prints: the last segment ends in `.pdf`. */
-export function isPdfPath(pathname: string): boolean {
-  return pathname.endsWith('.pdf') && !pathname.endsWith('/.pdf');
-}
+export { isPdfPath };
 
 /**
  * Replays every `*.pdf` request (any method: the appliance answers 405 itself, which keeps the
@@ -101,7 +89,7 @@ export function pdfReplay(opts: PdfReplayOptions): ReplayMiddleware {
   return function pdfReplayMiddleware(req, res, next) {
     // Loop guard: the appliance fetching the main app must never be sent back to itself.
     if (req.headers[APPLIANCE_HEADER] !== undefined) return next();
-    if (!isPdfPath(pathnameOf(req))) return next();
+    if (!isPdfPath(pathOf(req.url ?? '/'))) return next();
 
     res.statusCode = 307;
     // A replay decision is per request; no shared cache may keep it.

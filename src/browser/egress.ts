@@ -8,8 +8,9 @@ import type { CDPSession, Protocol } from 'puppeteer-core';
  * workspace's current render decides (render/request-policy.ts). A request nobody owns does
  * not leave.
  *
- * Document responses are paused as well (status and Location decide whether there is a PDF
- * at all), and every HTTP auth challenge is cancelled: the page gets its 401, nobody's
+ * A render's own page is also paused at its response (status and Location decide whether
+ * there is a PDF at all: `interceptResponse`, asked for that one request only; a page of 1000
+ * frames would otherwise pay a second round trip per frame), and every HTTP auth challenge is cancelled: the page gets its 401, nobody's
  * credentials are offered, and Chromium's per-context auth cache (which nothing can clear)
  * stays empty.
  */
@@ -30,7 +31,7 @@ export interface PausedRequest {
 }
 
 export type Verdict =
-  | { action: 'continue'; headers?: Record<string, string> }
+  | { action: 'continue'; headers?: Record<string, string>; interceptResponse?: boolean }
   | { action: 'fulfill'; status: number; headers: Record<string, string | string[]>; body: Buffer }
   | { action: 'fail'; reason: Protocol.Network.ErrorReason };
 
@@ -79,10 +80,7 @@ export class Egress {
     session.on('Fetch.authRequired', (e) => void egress.onAuth(e));
     await session.send('Fetch.enable', {
       handleAuthRequests: true,
-      patterns: [
-        { urlPattern: '*', requestStage: 'Request' },
-        { urlPattern: '*', resourceType: 'Document', requestStage: 'Response' },
-      ],
+      patterns: [{ urlPattern: '*', requestStage: 'Request' }],
     });
     return egress;
   }
@@ -145,7 +143,11 @@ export class Egress {
     switch (v.action) {
       case 'continue':
         if (atResponse) return this.session.send('Fetch.continueResponse', { requestId });
-        return this.session.send('Fetch.continueRequest', v.headers ? { requestId, headers: toEntries(v.headers) } : { requestId });
+        return this.session.send('Fetch.continueRequest', {
+          requestId,
+          ...(v.headers ? { headers: toEntries(v.headers) } : {}),
+          ...(v.interceptResponse ? { interceptResponse: true } : {}),
+        });
       case 'fulfill':
         return this.session.send('Fetch.fulfillRequest', {
           requestId,

@@ -86,7 +86,8 @@ export class Workspace implements EgressOwner {
   /** Origins whose documents or workers ran here: their storage is cleared on a switch. */
   private readonly origins = new Set<string>();
   private mainLoaderId: string | undefined;
-  private readonly loaded = new Set<string>();
+  /** The loader whose document fired `load` last (Page.loadEventFired is the top frame's only). */
+  private loadedLoaderId: string | undefined;
   private loadWaiters: Array<() => void> = [];
   /** The empty document a switch parks the tab on: fulfilled here, never fetched. */
   private parkUrl: string | null = null;
@@ -123,7 +124,6 @@ export class Workspace implements EgressOwner {
     this.listen(this.page, true);
     await Promise.all([
       this.page.send('Page.enable'),
-      this.page.send('Page.setLifecycleEventsEnabled', { enabled: true }),
       this.page.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0 }),
       this.page.send('Inspector.enable'),
       this.page.send('Page.addScriptToEvaluateOnNewDocument', { source: PAGE_SCRIPT }),
@@ -186,9 +186,8 @@ export class Workspace implements EgressOwner {
         this.frames.delete(e.frameId);
         this.deps.egress.release(e.frameId, this);
       });
-      s.on('Page.lifecycleEvent', (e: Protocol.Page.LifecycleEventEvent) => {
-        if (e.name !== 'load' || e.frameId !== this.targetId) return;
-        this.loaded.add(e.loaderId);
+      s.on('Page.loadEventFired', () => {
+        this.loadedLoaderId = this.mainLoaderId;
         const waiters = this.loadWaiters;
         this.loadWaiters = [];
         for (const w of waiters) w();
@@ -319,14 +318,14 @@ export class Workspace implements EgressOwner {
     // Until the new document commits, the frame still shows the previous render's (loaded)
     // document: only a loader announced after this point counts.
     this.mainLoaderId = undefined;
-    this.loaded.clear();
+    this.loadedLoaderId = undefined;
     const r = await this.page.send('Page.navigate', { url });
     if (r.errorText) throw new NavigationError(r.errorText);
     // The page may replace its document before `load` (a script redirect): wait for whatever
     // document the top-level frame shows now.
     for (;;) {
       const loader = this.mainLoaderId;
-      if (loader !== undefined && this.loaded.has(loader)) return;
+      if (loader !== undefined && this.loadedLoaderId === loader) return;
       await new Promise<void>((resolve) => this.loadWaiters.push(resolve));
     }
   }

@@ -2,6 +2,7 @@ import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import { APPLIANCE_HEADER, type Config } from '../config/config.js';
+import { isPdfPath, pathOf } from '../protocol.js';
 import { fail, RenderFailure, toHttp } from './errors.js';
 import { chooseFilename, contentDisposition } from './filename.js';
 import type { IdleClock } from '../admission/idle-clock.js';
@@ -62,8 +63,8 @@ export function createApp(deps: ServerDeps): express.Express {
 
   app.use((req, res) => {
     const requestTarget = req.originalUrl;
-    const pathOnly = requestTarget.split('?')[0]!;
-    if (pathOnly.endsWith('.pdf')) return handlePdf(req, res, deps);
+    const pathOnly = pathOf(requestTarget);
+    if (isPdfPath(pathOnly)) return handlePdf(req, res, deps);
     // Everything else goes back to the main app. It counts as activity: a main app warms the
     // appliance up this way (e.g. on login) before the user asks for a PDF.
     deps.idle.touch();

@@ -1,4 +1,5 @@
 import { APPLIANCE_HEADER, type Config } from '../config/config.js';
+import { isPdfPath, pathOf } from '../protocol.js';
 import type { ReplaySrc } from './replay-src.js';
 
 /** What the appliance will load for one request, and with which headers. */
@@ -26,10 +27,9 @@ export function pagePathFor(requestTarget: string): { path: string; query: strin
     if (!m) return null;
     raw = m[1] || '/';
   }
-  const q = raw.indexOf('?');
-  const path = q === -1 ? raw : raw.slice(0, q);
-  const query = q === -1 ? '' : raw.slice(q);
-  if (!path.endsWith('.pdf')) return null;
+  const path = pathOf(raw);
+  const query = raw.slice(path.length).split('#')[0]!;
+  if (!isPdfPath(path)) return null;
   let page = path.slice(0, -'.pdf'.length);
   if (page.endsWith('/index')) page = page.slice(0, -'index'.length);
   else if (page === '' || page.endsWith('/')) return null; // `/.pdf`, `/a/.pdf`: no page named

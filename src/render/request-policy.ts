@@ -104,6 +104,8 @@ export class RequestPolicy implements Tenant {
     if (identity) Object.assign(headers, this.o.identity.headers);
     // The cache fetches from Node, outside the jar: it can act for the user only where the
     // user's identity goes anyway, and carries the user's cookies itself then.
+    // The page itself: its answer (status, Location) is looked at before Chromium shows it.
+    if (facts.mainFrameNavigation && !this.mainDocument) return { action: 'continue', headers, interceptResponse: true };
     const cached = identity || this.o.identity.anonymous ? await this.fromCache(req, this.withCookies(headers), this.o.identity.anonymous) : null;
     return cached ?? { action: 'continue', headers };
   }
