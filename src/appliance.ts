@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { AssetCache } from './cache/asset-cache.js';
 import { launchBrowser, type BrowserSupervisor } from './browser/supervisor.js';
@@ -9,7 +8,8 @@ import { Limiter } from './admission/limiter.js';
 import type { Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createApp } from './http/server.js';
-import { createGuard, selfAddress } from './security/ssrf.js';
+import { egressGuard } from './security/egress-guard.js';
+import type { Guard, SelfAddress } from './security/ssrf.js';
 
 export interface Appliance {
   url: string;
@@ -26,8 +26,9 @@ export interface Appliance {
 export interface StartOptions {
   config: Config;
   log: Logger;
-  /** A supervisor already launching Chromium (main() starts it before loading the rest). */
+  /** A supervisor already launching Chromium (main() starts it before loading the rest), with the guard it was given. */
   browser?: BrowserSupervisor;
+  guard?: { guard: Guard; self: SelfAddress };
   metrics?: Metrics;
   /** Called after an idle shutdown completed; main() exits 0 here, tests observe it. */
   onIdleExit?: () => void;
@@ -37,13 +38,11 @@ export interface StartOptions {
 export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   const { config, log, onIdleExit } = opts;
   const metrics = opts.metrics ?? createMetrics();
-  const browser = opts.browser ?? launchBrowser({ config, log, metrics });
+  const { guard, self } = opts.guard ?? egressGuard(config);
+  const browser = opts.browser ?? launchBrowser({ config, log, metrics, guard });
 
   const limiter = new Limiter(config);
   metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));
-  // The port is known once listening (PORT=0 picks one): filled in below.
-  const self = selfAddress(config.flyAppName, config.port, addressesReaching(config.listenAddress));
-  const guard = createGuard({ mainOrigin: config.targetOrigin, allowOrigins: config.allowOrigins, self });
   const cache = config.assetCacheBytes > 0 ? new AssetCache({ maxBytes: config.assetCacheBytes, maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024) }) : null;
 
   let draining = false;
@@ -118,14 +117,6 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   }
 
   return { url, metricsUrl, config, metrics, browser, idle, limiter, shutdown };
-}
-
-/** Every address a request to `listenAddress` could arrive on: all of this machine's for a wildcard. */
-function addressesReaching(listenAddress: string): string[] {
-  const local = ['127.0.0.1', '::1', '0.0.0.0', '::'];
-  if (listenAddress !== '0.0.0.0' && listenAddress !== '::') return [...local, listenAddress];
-  const all = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
-  return [...local, ...all];
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

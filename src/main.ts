@@ -22,11 +22,13 @@ const log = createLogger(config.logLevel);
 // of the appliance (express, the render path) while it boots.
 const { launchBrowser } = await import('./browser/supervisor.js');
 const { createMetrics } = await import('./observability/metrics.js');
+const { egressGuard } = await import('./security/egress-guard.js');
 const metrics = createMetrics();
-const browser = launchBrowser({ config, log, metrics });
+const guard = egressGuard(config);
+const browser = launchBrowser({ config, log, metrics, guard: guard.guard });
 const { startAppliance } = await import('./appliance.js');
 
-const appliance = await startAppliance({ config, log, browser, metrics, onIdleExit: () => process.exit(0) }).catch((err: unknown) => {
+const appliance = await startAppliance({ config, log, browser, guard, metrics, onIdleExit: () => process.exit(0) }).catch((err: unknown) => {
   log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'could not start');
   process.exit(1);
 });

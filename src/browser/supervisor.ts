@@ -5,6 +5,8 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Identity } from '../security/credentials.js';
 import { launchChromium, type Chromium } from './chromium.js';
 import { Egress } from './egress.js';
+import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
+import type { Guard } from '../security/ssrf.js';
 import { MemoryWatch } from './memory-watch.js';
 import { WorkspacePool, type Acquisition } from './pool.js';
 import { Workspace } from './workspace.js';
@@ -41,6 +43,8 @@ interface Generation {
 }
 
 export interface SupervisorOptions {
+  /** The SSRF guard: Chromium's connections pass it at the egress proxy. */
+  guard: Pick<Guard, 'connectTo'>;
   config: Pick<Config, 'chromePath' | 'sandbox' | 'maxRendersPerBrowser' | 'javascript' | 'renderTimeoutMs' | 'concurrency' | 'renderMemoryBytes' | 'memoryLimitBytes' | 'workspaceLingerMs'>;
   log: Logger;
   metrics: Metrics;
@@ -57,6 +61,8 @@ export class BrowserSupervisor {
   private nextId = 1;
   private closing = false;
   private consecutiveFailures = 0;
+  /** One for the life of the supervisor: every Chromium it launches connects through it. */
+  private proxy: Promise<EgressProxy> | null = null;
   state: BrowserState = 'starting';
   sandboxed: boolean | null = null;
   chromeVersion: string | null = null;
@@ -164,6 +170,22 @@ export class BrowserSupervisor {
     // no Chromium outlives close().
     const launching = this.current?.catch(() => undefined);
     await Promise.all([...gens.map((g) => this.closeGeneration(g)), launching]);
+    await this.proxy?.then((p) => p.close(), () => undefined);
+  }
+
+  private egressProxy(): Promise<EgressProxy> {
+    this.proxy ??= startEgressProxy({
+      guard: this.opts.guard,
+      log: this.opts.log,
+      refused: (host, port, reason) => {
+        this.opts.metrics.blockedRequests.inc({ reason: 'connect' });
+        this.opts.log.warn({ host: `${host}:${port}`, reason }, 'blocked connection');
+      },
+    });
+    this.proxy.catch(() => {
+      this.proxy = null;
+    });
+    return this.proxy;
   }
 
   private async launch(): Promise<Generation> {
@@ -173,7 +195,9 @@ export class BrowserSupervisor {
     for (;;) {
       if (this.closing) fail({ kind: 'shutting-down' });
       try {
+        const proxy = await this.egressProxy();
         const chromium = await launchChromium({
+          egressProxyPort: proxy.port,
           chromePath: config.chromePath,
           sandbox: config.sandbox,
           javascript: config.javascript,

@@ -105,7 +105,10 @@ export function isNeverForwarded(name: string): boolean {
   return NEVER_FORWARD.test(name.toLowerCase());
 }
 
+// The headless shell first (isHeadlessShell in browser/chromium.ts says why).
 const CHROME_CANDIDATES = [
+  '/usr/lib/chromium/chromium-headless-shell',
+  '/usr/bin/chromium-headless-shell',
   '/usr/bin/chromium',
   '/usr/bin/chromium-browser',
   '/usr/bin/google-chrome-stable',
@@ -158,7 +161,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
 
   const chromePath = read('CHROME_PATH') ?? CHROME_CANDIDATES.find((p) => existsSync(p));
   if (!chromePath) {
-    throw new ConfigError(`CHROME_PATH is not set and no Chromium was found in ${CHROME_CANDIDATES.slice(0, 4).join(', ')}`);
+    throw new ConfigError(`CHROME_PATH is not set and no Chromium was found in ${CHROME_CANDIDATES.slice(0, 5).join(', ')}`);
   }
   if (!existsSync(chromePath)) fail('CHROME_PATH', 'the path of a Chromium or Chrome executable');
 

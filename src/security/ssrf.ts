@@ -74,7 +74,15 @@ export function selfAddress(flyAppName: string | null, port: number, listenAddre
 
 export interface Guard {
   check(url: string): Promise<Verdict>;
+  /**
+   * The same decision for a connection (`host` as a name or a literal address, and a port),
+   * with the address to connect to: the one that was vetted, so that a name cannot resolve to
+   * something else between the check and the connect (DNS rebinding).
+   */
+  connectTo(host: string, port: number): Promise<Connect>;
 }
+
+export type Connect = { allow: true; address: string } | { allow: false; reason: string };
 
 const ALLOW: Verdict = { allow: true };
 const deny = (reason: string): Verdict => ({ allow: false, reason });
@@ -251,6 +259,34 @@ export function createGuard(opts: GuardOptions): Guard {
     return checkHostname(host);
   }
 
+  const trustedHostPorts = new Set(
+    [...trusted].map((o) => {
+      const u = new URL(o);
+      return `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}`;
+    }),
+  );
+
+  async function connectTo(rawHost: string, port: number): Promise<Connect> {
+    const host = rawHost.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
+    const bracketed = host.includes(':') ? `[${host}]` : host;
+    if (host === '') return { allow: false, reason: 'empty host' };
+    if (opts.self && (await isSelf(new URL(`http://${bracketed}:${port}`), 'http:', opts.self))) return { allow: false, reason: `host ${bracketed}:${port} is this appliance` };
+    const literal = inspectIp(host);
+    if (literal.range !== 'invalid') {
+      if (trustedHostPorts.has(`${bracketed}:${port}`) || literal.range === null) return { allow: true, address: host };
+      return { allow: false, reason: describe(host, literal) };
+    }
+    if (trustedHostPorts.has(`${host}:${port}`)) {
+      const addresses = await resolve(host).catch(() => [] as string[]);
+      return addresses.length > 0 ? { allow: true, address: addresses[0]! } : { allow: false, reason: `cannot resolve host ${host}` };
+    }
+    const verdict = await checkHostname(host);
+    if (!verdict.allow) return verdict;
+    // Every answer passed; connect to one of them, not to whatever a second lookup returns.
+    const addresses = await resolve(host);
+    return { allow: true, address: addresses[0]! };
+  }
+
   /** By name, or by port plus an address (literal, or what the name resolves to) that reaches us. */
   async function isSelf(url: URL, scheme: string, self: SelfAddress): Promise<boolean> {
     const host = url.hostname.toLowerCase().replace(/\.$/, '');
@@ -264,5 +300,5 @@ export function createGuard(opts: GuardOptions): Guard {
     return addresses.some((a) => self.addresses.has(a));
   }
 
-  return { check };
+  return { check, connectTo };
 }

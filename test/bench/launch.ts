@@ -1,4 +1,5 @@
 import puppeteer, { type Browser, type PDFOptions } from 'puppeteer-core';
+import { isHeadlessShell } from '../../src/browser/chromium.js';
 
 /**
  * How the baseline and the bare cold-start process launch Chromium and print. Computed once by
@@ -15,7 +16,7 @@ export interface ChromeSpec {
 export function launch(spec: ChromeSpec): Promise<Browser> {
   return puppeteer.launch({
     executablePath: spec.executablePath,
-    headless: true,
+    headless: isHeadlessShell(spec.executablePath) ? 'shell' : true,
     args: spec.args,
     pipe: true,
     defaultViewport: spec.viewport,

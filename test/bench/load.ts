@@ -8,9 +8,9 @@ import { runLoops, type LoopJob } from './loops.js';
 import { looksLikeWholePdf } from './pages.js';
 import { serve } from './rpc.js';
 
-async function fetchPdf(url: string): Promise<{ ms: number }> {
+async function fetchPdf(url: string, cookie: string | undefined): Promise<{ ms: number }> {
   const t0 = performance.now();
-  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(60_000), headers: cookie ? { cookie } : {} });
   const body = new Uint8Array(await res.arrayBuffer());
   const ms = performance.now() - t0;
   if (res.status !== 200) throw new Error(`HTTP ${res.status}${res.headers.get('retry-after') ? ' (retry-after)' : ''}`);
@@ -21,7 +21,11 @@ async function fetchPdf(url: string): Promise<{ ms: number }> {
 serve(async (job) => {
   if (job.kind !== 'loop' || typeof job.url !== 'string') throw new Error(`unknown job ${JSON.stringify(job)}`);
   const url = job.url;
-  return runLoops(job as unknown as LoopJob, () => fetchPdf(url));
+  const loop = job as unknown as LoopJob;
+  // Each request is the next user's, round robin across all loops.
+  let next = 0;
+  const cookie = (): string | undefined => (loop.identities ? `session=bench-${next++ % loop.identities}` : undefined);
+  return runLoops(loop, () => fetchPdf(url, cookie()));
 });
 
 process.send!({ ready: { pid: process.pid } });

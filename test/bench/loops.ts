@@ -6,12 +6,17 @@
  */
 export interface LoopJob {
   concurrency: number;
-  /** Unmeasured renders first, one at a time. */
+  /** Unmeasured renders first, spread over the loops (so each loop's first render is one of them). */
   warmup: number;
   /** Exactly this many measured renders… */
   count?: number;
   /** …or as many as fit in this window. */
   durationMs?: number;
+  /**
+   * Over HTTP: how many signed-in users the requests come from, round robin (`session=bench-N`
+   * cookies). 1: one user's burst. Absent: anonymous.
+   */
+  identities?: number;
 }
 
 export interface Sample {
@@ -36,7 +41,15 @@ export async function runLoops(job: LoopJob, work: () => Promise<Sample>): Promi
     const key = prefix + (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 120);
     failures[key] = (failures[key] ?? 0) + 1;
   };
-  for (let i = 0; i < job.warmup; i++) await work().catch(fail('warm-up: '));
+  let warm = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(job.concurrency, Math.max(1, job.warmup)) }, async () => {
+      while (warm < job.warmup) {
+        warm++;
+        await work().catch(fail('warm-up: '));
+      }
+    }),
+  );
 
   const samples: number[] = [];
   const altSamples: number[] = [];

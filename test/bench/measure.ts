@@ -5,7 +5,7 @@ import type { BenchOptions } from './options.js';
 import { appliancePdfUrl, type BenchPage } from './pages.js';
 import { progress } from './paths.js';
 import { samplePeak } from './pss.js';
-import type { Completeness, Latency, Memory, Throughput } from './results.js';
+import type { Completeness, DefaultsMemory, Latency, Memory, Throughput } from './results.js';
 import { call } from './rpc.js';
 import { round, summarize } from './stats.js';
 import type { Systems } from './systems.js';
@@ -54,7 +54,8 @@ async function inOrder(applianceFirst: boolean, steps: [() => Promise<void>, () 
 }
 
 export async function measureLatency(sys: Systems, page: BenchPage, opts: BenchOptions, applianceFirst: boolean): Promise<Latency> {
-  const job: LoopJob = { concurrency: 1, warmup: opts.warmup, count: opts.samples };
+  // One signed-in user, as a PDF link is clicked.
+  const job: LoopJob = { concurrency: 1, warmup: opts.warmup, count: opts.samples, identities: 1 };
   let app!: LoopResult;
   let base!: LoopResult;
   await inOrder(applianceFirst, [
@@ -83,9 +84,11 @@ export async function measureThroughput(
   concurrency: number,
   opts: BenchOptions,
   applianceFirst: boolean,
-  extra: { http: boolean; memory?: Memory },
+  extra: { http: boolean; memory?: Memory; identities?: number },
 ): Promise<Throughput> {
-  const job: LoopJob = { concurrency, warmup: 1, durationMs: opts.durationMs };
+  // Warm-up: one render per loop, so every user's first render (its own workspace) is not in the window.
+  const warmup = extra.identities ? Math.max(concurrency, extra.identities) : 1;
+  const job: LoopJob = { concurrency, warmup, durationMs: opts.durationMs, ...(extra.identities ? { identities: extra.identities } : {}) };
   const mem = extra.memory;
   let app!: LoopResult;
   let base!: LoopResult;
@@ -110,13 +113,38 @@ export async function measureThroughput(
     },
   ]);
   const tp = (r: LoopResult) => ({ perSecond: round(r.perSecond, 2), ok: r.ok, windowMs: Math.round(r.windowMs) });
-  const out: Throughput = { concurrency, page: page.name, appliance: tp(app), baseline: tp(base), failures: nonEmpty({ appliance: app.failures, baseline: base.failures }) };
+  const out: Throughput = { concurrency, page: page.name, identities: extra.identities ?? 0, appliance: tp(app), baseline: tp(base), failures: nonEmpty({ appliance: app.failures, baseline: base.failures }) };
   if (extra.http) {
     const http = await viaHttp(sys, `${sys.baselineInfo.renderUrl}?path=${encodeURIComponent(page.path + page.query)}`, job, opts);
     out.baselineHttp = tp(http);
     if (Object.keys(http.failures).length) out.failures.baselineHttp = http.failures;
   }
-  progress(`throughput ${page.name} c=${concurrency}: appliance ${out.appliance.perSecond}/s, baseline ${out.baseline.perSecond}/s${mem ? `; peak PSS appliance ${Math.round(mem.applianceMB)} MB, baseline ${Math.round(mem.baselineMB)} MB` : ''}`);
+  progress(`throughput ${page.name} c=${concurrency}${extra.identities ? ` (${extra.identities} user${extra.identities > 1 ? 's' : ''})` : ''}: appliance ${out.appliance.perSecond}/s, baseline ${out.baseline.perSecond}/s${mem ? `; peak PSS appliance ${Math.round(mem.applianceMB)} MB, baseline ${Math.round(mem.baselineMB)} MB` : ''}`);
+  return out;
+}
+
+/**
+ * Peak PSS of a second appliance running the shipped defaults (CONCURRENCY, QUEUE_SIZE, ...)
+ * while `clients` users each keep one report render going, with the baseline under the same
+ * load beside it.
+ */
+export async function measureDefaultsMemory(sys: Systems, page: BenchPage, clients: number, opts: BenchOptions, defaults: { url: string; pid: number }): Promise<DefaultsMemory> {
+  const job: LoopJob = { concurrency: clients, warmup: clients, durationMs: opts.durationMs, identities: clients };
+  const appSampler = samplePeak(defaults.pid);
+  const app = await viaHttp(sys, appliancePdfUrl(defaults.url, page), job, opts);
+  const appPeak = await appSampler.stop();
+  const baseSampler = samplePeak(sys.baselineInfo.pid);
+  const base = await inBaseline(sys, page, { concurrency: clients, warmup: 1, durationMs: opts.durationMs }, opts);
+  const basePeak = await baseSampler.stop();
+  const out: DefaultsMemory = {
+    clients,
+    page: page.name,
+    applianceMB: round(appPeak.peakBytes / MB),
+    baselineMB: round(basePeak.peakBytes / MB),
+    appliancePerSecond: round(app.perSecond, 2),
+    failures: nonEmpty({ appliance: app.failures, baseline: base.failures }),
+  };
+  progress(`memory with shipped defaults, ${clients} users on ${page.name}: appliance peak PSS ${Math.round(out.applianceMB)} MB, baseline ${Math.round(out.baselineMB)} MB`);
   return out;
 }
 

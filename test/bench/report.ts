@@ -37,8 +37,12 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
   for (const run of ['invoice-c4', 'report-c4']) {
     const t = res.ratios[`throughput.${run}`];
     if (t === undefined) continue;
-    out.push({ name: `Throughput, ${run.replace('-c', ', c=')}`, goal: '≥ 0.9× baseline', value: x(t), pass: t >= 0.9 });
+    out.push({ name: `Throughput, ${run.replace('-c', ', c=')}, one user`, goal: '≥ 0.9× baseline', value: x(t), pass: t >= 0.9 });
   }
+  const multi = res.ratios['throughput.invoice-c4-8users'];
+  if (multi !== undefined) out.push({ name: 'Throughput, invoice, c=4, 8 users round robin', goal: '≥ 0.75× baseline', value: x(multi), pass: multi >= 0.75 });
+  const dm = res.defaultsMemory;
+  if (dm) out.push({ name: `Peak PSS, shipped defaults, ${dm.clients} users on the ${dm.page}`, goal: '≤ 600 MB', value: `${Math.round(dm.applianceMB)} MB`, pass: dm.applianceMB <= 600 });
   const js = res.latency.js;
   const invoice = res.latency.invoice;
   if (js && invoice) {
@@ -84,8 +88,9 @@ export function markdown(res: Results): string {
   L.push('');
   L.push('| run | appliance | baseline | ratio |');
   L.push('| --- | ---: | ---: | ---: |');
+  const users = (n: number): string => (n === 0 ? 'anonymous' : n === 1 ? 'one user' : `${n} users round robin`);
   for (const [run, t] of Object.entries(res.throughput)) {
-    L.push(`| ${t.page}, c=${t.concurrency} | ${t.appliance.perSecond.toFixed(2)} | ${t.baseline.perSecond.toFixed(2)} | ${x(res.ratios[`throughput.${run}`])} |`);
+    L.push(`| ${t.page}, c=${t.concurrency}, ${users(t.identities ?? 0)} | ${t.appliance.perSecond.toFixed(2)} | ${t.baseline.perSecond.toFixed(2)} | ${x(res.ratios[`throughput.${run}`])} |`);
   }
   L.push('');
 
@@ -96,6 +101,10 @@ export function markdown(res: Results): string {
   L.push('| --- | ---: | ---: | ---: |');
   L.push(`| peak, report at c=4 | ${Math.round(mem.applianceMB)} | ${Math.round(mem.baselineMB)} | ${x(res.ratios['memory.report-c4.peak'])} |`);
   L.push(`| idle, before the runs | ${Math.round(mem.applianceIdleMB)} | ${Math.round(mem.baselineIdleMB)} | ${x(mem.applianceIdleMB / mem.baselineIdleMB)} |`);
+  if (res.defaultsMemory) {
+    const dm = res.defaultsMemory;
+    L.push(`| peak, shipped defaults, ${dm.clients} users on the ${dm.page} (${dm.appliancePerSecond.toFixed(2)} PDFs/s) | ${Math.round(dm.applianceMB)} | ${Math.round(dm.baselineMB)} | ${x(dm.applianceMB / dm.baselineMB)} |`);
+  }
   L.push('');
 
   const c = res.cold;
@@ -109,7 +118,7 @@ export function markdown(res: Results): string {
   L.push(`| bare launch-and-print | ${ms(c.bare.medianMs)} | ${runs(c.bare.runs)} | 1.00× |`);
   L.push('');
 
-  L.push('### Targets (issue 7)');
+  L.push('### Targets');
   L.push('');
   L.push('| target | goal | measured | |');
   L.push('| --- | --- | --- | --- |');
@@ -133,6 +142,7 @@ export function markdown(res: Results): string {
   const failures = [
     ...Object.entries(res.latency).flatMap(([p, l]) => failureLines(`latency ${p}`, l.failures)),
     ...Object.entries(res.throughput).flatMap(([r, t]) => failureLines(`throughput ${r}`, t.failures)),
+    ...(res.defaultsMemory ? failureLines('shipped defaults', res.defaultsMemory.failures) : []),
   ];
   L.push(failures.length ? `- Failed requests: ${failures.join('; ')}.` : '- No failed requests.');
   L.push('');

@@ -17,6 +17,8 @@ export interface Latency {
 export interface Throughput {
   concurrency: number;
   page: string;
+  /** Signed-in users the requests came from (0: anonymous). */
+  identities: number;
   /** PDFs per second over the window, and how many. */
   appliance: { perSecond: number; ok: number; windowMs: number };
   baseline: { perSecond: number; ok: number; windowMs: number };
@@ -40,6 +42,16 @@ export interface Memory {
   applianceIdleMB: number;
   baselineIdleMB: number;
   samples: { appliance: number; baseline: number };
+}
+
+/** The shipped defaults under `clients` users at once, each with its own identity. */
+export interface DefaultsMemory {
+  clients: number;
+  page: string;
+  applianceMB: number;
+  baselineMB: number;
+  appliancePerSecond: number;
+  failures: Record<string, Record<string, number>>;
 }
 
 export interface Cold {
@@ -72,6 +84,7 @@ export interface Results {
   latency: Record<string, Latency>;
   throughput: Record<string, Throughput>;
   memory: Memory;
+  defaultsMemory: DefaultsMemory;
   cold: Cold;
   ratios: Record<string, number>;
   targets: Target[];

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMainApp } from '../../fixtures/main-app/index.js';
 import { coldStarts } from './coldstart.js';
-import { checkComplete, measureLatency, measureThroughput } from './measure.js';
+import { checkComplete, measureDefaultsMemory, measureLatency, measureThroughput } from './measure.js';
 import { readOptions } from './options.js';
 import { PAGES } from './pages.js';
 import { elapsedSeconds, progress, RESULTS_DIR } from './paths.js';
@@ -19,9 +19,11 @@ import { markdown, ratios, targets } from './report.js';
 import type { Completeness, Latency, Memory, Results, Throughput } from './results.js';
 import { chromeSpec } from './spec.js';
 import { round } from './stats.js';
-import { startSystems, stopSystems } from './systems.js';
+import { startAppliance, startSystems, stopSystems } from './systems.js';
 
 const APPLIANCE_CONCURRENCY = 4;
+/** Users at once for the memory figure with the shipped defaults (issue 12). */
+const DEFAULTS_CLIENTS = 8;
 const MB = 1024 * 1024;
 
 async function main(): Promise<void> {
@@ -63,9 +65,17 @@ async function main(): Promise<void> {
   for (const page of Object.values(PAGES)) latency[page.name] = await measureLatency(sys, page, opts, alternate());
 
   const throughput: Record<string, Throughput> = {};
-  throughput['invoice-c1'] = await measureThroughput(sys, PAGES.invoice, 1, opts, alternate(), { http: false });
-  throughput['invoice-c4'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: true });
-  throughput['report-c4'] = await measureThroughput(sys, PAGES.report, 4, opts, alternate(), { http: false, memory });
+  throughput['invoice-c1'] = await measureThroughput(sys, PAGES.invoice, 1, opts, alternate(), { http: false, identities: 1 });
+  throughput['invoice-c4'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: true, identities: 1 });
+  throughput['report-c4'] = await measureThroughput(sys, PAGES.report, 4, opts, alternate(), { http: false, memory, identities: 1 });
+  throughput['invoice-c4-8users'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: false, identities: 8 });
+
+  // The shipped defaults (CONCURRENCY and all), on their own: the benchmark's appliance is stopped first.
+  await sys.appliance.stop();
+  const { CONCURRENCY: _c, ...shippedEnv } = applianceEnv;
+  const defaults = await startAppliance({ ...shippedEnv, ...opts.applianceEnv });
+  const defaultsMemory = await measureDefaultsMemory(sys, PAGES.report, DEFAULTS_CLIENTS, opts, { url: defaults.url, pid: defaults.running.pid });
+  await defaults.running.stop();
 
   await stopSystems(sys);
   await mainApp.close();
@@ -94,6 +104,7 @@ async function main(): Promise<void> {
     latency,
     throughput,
     memory: { ...memory, applianceMB: round(memory.applianceMB), baselineMB: round(memory.baselineMB) },
+    defaultsMemory,
     cold,
   };
   const withRatios = { ...measured, ratios: ratios(measured) };

@@ -27,11 +27,18 @@ export async function startSystems(mainApp: MainApp, applianceEnv: Record<string
   const baselineReady = ready<Systems['baselineInfo']>(baseline, 60_000);
   const load = forkTracked(join(BENCH_DIST, 'load.js'), [], ipc);
   const loadReady = ready(load, 30_000);
+  const started = startAppliance(applianceEnv);
+  const [baselineInfo, , appliance] = await Promise.all([baselineReady, loadReady, started]);
+  return { main: mainApp, appliance: appliance.running, applianceUrl: appliance.url, baseline, baselineInfo, load };
+}
+
+/** An appliance process (`node dist/src/main.js`), ready once it delivered a whole PDF. */
+export async function startAppliance(env: Record<string, string>): Promise<{ running: Running; url: string }> {
   const port = await freePort();
-  const appliance = run(process.execPath, [join(ROOT, 'dist/src/main.js')], { cwd: ROOT, env: cleanEnv({ ...applianceEnv, PORT: String(port) }) });
-  const applianceUrl = `http://127.0.0.1:${port}`;
-  const [baselineInfo] = await Promise.all([baselineReady, loadReady, firstPdf(appliancePdfUrl(applianceUrl, PAGES.invoice), appliance.gone)]);
-  return { main: mainApp, appliance, applianceUrl, baseline, baselineInfo, load };
+  const running = run(process.execPath, [join(ROOT, 'dist/src/main.js')], { cwd: ROOT, env: cleanEnv({ ...env, PORT: String(port) }) });
+  const url = `http://127.0.0.1:${port}`;
+  await firstPdf(appliancePdfUrl(url, PAGES.invoice), running.gone);
+  return { running, url };
 }
 
 export async function stopSystems(sys: Systems): Promise<void> {

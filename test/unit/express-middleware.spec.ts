@@ -124,10 +124,13 @@ test.describe('pdfReplay', () => {
     expect(head.headers.get('fly-replay')).toBe('app=pdf');
   });
 
-  test('percent-encoded .pdf suffix is recognised', async () => {
+  test('a percent-encoded .pdf suffix is not a PDF here, as it is not at the appliance (no replay loop)', async () => {
     h = await startApp({ app: 'pdf' });
-    const res = await get(`${h.url}/docs/index%2Epdf`);
-    expect(res.status).toBe(307);
+    for (const path of ['/docs/index%2Epdf', '/docs/a.pd%66', '/docs/a%2epdf']) {
+      const res = await get(`${h.url}${path}`);
+      expect(res.status, path).not.toBe(307);
+    }
+    expect((await get(`${h.url}/docs/a.pdf`)).status).toBe(307);
   });
 
   test('rejects options that would corrupt the replay header', () => {
