@@ -2,7 +2,8 @@
 #   build     – full dependencies, `tsc` → dist/ (appliance + fixtures)
 #   deps      – production dependencies only, cached on the lockfile alone
 #   fixtures  – the fixture main app and the Fly-proxy emulator, for compose.yaml (local only)
-#   appliance – the shipped image (default target): Chromium, fonts, tini, dist/src, prod deps
+#   appliance – the shipped image (default target): Chromium's headless shell, fonts, tini,
+#               Ghostscript, dist/src, prod deps
 # No `# syntax=` line and no RUN --mount: the classic builder must be able to build this
 # without pulling a frontend image.
 
@@ -36,7 +37,10 @@ CMD ["node", "dist/fixtures/main-app/cli.js"]
 FROM ${NODE_IMAGE} AS appliance
 # One layer so that apt lists never end up in the image. Each package is there for a reason
 # (installed sizes measured in the README, "Test locally with docker"):
-#   chromium                the renderer (Debian's build; puppeteer-core brings no browser)
+#   chromium-headless-shell the renderer: Debian's Chromium without its browser UI (faster and
+#                           lighter per render, see src/browser/chromium.ts); puppeteer-core
+#                           brings no browser
+#   ghostscript             PDF/A output (PDF_STANDARD, pdf-standard), run as a separate program
 #   tini                    PID 1: forwards SIGTERM/SIGINT to node and reaps Chromium's zombies,
 #                           which node (not an init) would leave behind
 #   fonts-liberation        Arial/Times/Courier metric-compatible Latin faces pages ask for
@@ -45,7 +49,8 @@ FROM ${NODE_IMAGE} AS appliance
 #   fonts-noto-cjk          Chinese, Japanese, Korean (the biggest of the fonts by far)
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      chromium \
+      chromium-headless-shell \
+      ghostscript \
       tini \
       fonts-liberation \
       fonts-dejavu-core \
@@ -55,7 +60,7 @@ RUN apt-get update \
 
 WORKDIR /app
 ENV NODE_ENV=production \
-    CHROME_PATH=/usr/bin/chromium \
+    CHROME_PATH=/usr/lib/chromium/chromium-headless-shell \
     PORT=3000 \
     METRICS_PORT=9091
 COPY --from=deps /app/node_modules node_modules/

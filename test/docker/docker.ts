@@ -41,12 +41,23 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   });
 }
 
-/** The three shared scripts: Docker engine, the local node base image, `docker compose`. */
+/**
+ * Docker as it is: an engine that answers, `docker compose` v2 and the node base image. Each
+ * missing piece is provided by the workplace's helper scripts in ../shared/docker when they
+ * exist; without them, the first missing piece is named in one line.
+ */
 export async function ensureDocker(): Promise<void> {
-  for (const [script, ...args] of [['ensure-dockerd'], ['base-image', '24'], ['ensure-compose']] as const) {
-    const path = join(SHARED_DOCKER, script);
-    if (!existsSync(path)) throw new Error(`${path} not found: the docker tests expect ../shared/docker next to the repository`);
-    await run(path, [...args], { timeoutMs: 20 * 60_000 });
+  const works = (cmd: string, args: string[]): Promise<boolean> => run(cmd, args, { timeoutMs: 60_000 }).then(() => true, () => false);
+  const steps: Array<[string, () => Promise<boolean>, string[]]> = [
+    ['a Docker engine (docker info)', () => works('docker', ['info']), ['ensure-dockerd']],
+    ['the node:24-bookworm-slim image', () => works('docker', ['image', 'inspect', 'node:24-bookworm-slim']), ['base-image', '24']],
+    ['docker compose v2', () => works('docker', ['compose', 'version']), ['ensure-compose']],
+  ];
+  for (const [what, present, [script, ...args]] of steps) {
+    if (await present()) continue;
+    const helper = join(SHARED_DOCKER, script!);
+    if (!existsSync(helper)) throw new Error(`the docker tests need ${what}, and ${helper} is not there to provide it`);
+    await run(helper, args, { timeoutMs: 20 * 60_000 });
   }
 }
 

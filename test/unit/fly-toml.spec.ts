@@ -48,11 +48,18 @@ function seconds(v: number | string | undefined): number {
 }
 
 test.describe('fly.toml agrees with the appliance', () => {
+  test('ships no live TARGET_URL: the app name gives it, so a renamed app cannot send cookies to a placeholder', () => {
+    expect(fly.env?.['TARGET_URL']).toBeUndefined();
+    expect(read('fly.toml')).toMatch(/^\s*# TARGET_URL = /m);
+  });
+
   test('every [env] value is one the appliance accepts', () => {
     // loadConfig throws ConfigError naming the variable on a bad value; reaching here means none.
     expect(fly.env).toBeDefined();
     for (const name of Object.keys(fly.env ?? {})) expect(name).toMatch(/^[A-Z][A-Z0-9_]*$/);
-    expect(() => loadConfig({ ...fly.env, ...CHROME })).not.toThrow();
+    // Fly sets FLY_APP_NAME in every Machine: it names the main app when TARGET_URL is unset.
+    const c = loadConfig({ FLY_APP_NAME: fly.app, ...fly.env, ...CHROME });
+    expect(c.targetOrigin).toBe(`https://${fly.app.replace(/-pdf$/, '')}.fly.dev`);
   });
 
   test('internal_port is the port the appliance listens on', () => {
