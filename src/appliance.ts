@@ -4,6 +4,7 @@ import { AssetCache } from './cache/asset-cache.js';
 import { launchBrowser, type BrowserSupervisor } from './browser/supervisor.js';
 import type { Config } from './config/config.js';
 import { IdleClock } from './admission/idle-clock.js';
+import { Suspender } from './admission/suspend.js';
 import { Limiter } from './admission/limiter.js';
 import type { Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -47,10 +48,31 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
 
   let draining = false;
   let shutdownPromise: Promise<void> | null = null;
-  const idle = new IdleClock(config.idleTimeoutMs, () => {
+  const exitWhenIdle = (): void => {
     metrics.idleExits.inc();
     log.info({ idleTimeoutMs: config.idleTimeoutMs }, 'idle: shutting down');
     void shutdown('idle').then(() => onIdleExit?.());
+  };
+  const suspender = config.machinesApi
+    ? new Suspender({
+        api: config.machinesApi,
+        log,
+        onResume: (how) => {
+          metrics.resumes.inc({ how });
+          // A snapshot can be hours old: the clock counts afresh, Chromium is checked, no
+          // connection and no cached freshness from before it is trusted (the wall clock lags
+          // after a resume, so cached entries would look fresher than they are).
+          idle.resume();
+          cache?.clear();
+          void browser.afterResume();
+        },
+        onFallback: () => exitWhenIdle(),
+      })
+    : null;
+  const idle = new IdleClock(config.idleTimeoutMs, () => {
+    if (!suspender) return exitWhenIdle();
+    metrics.idleSuspends.inc();
+    void suspender.suspend();
   });
 
   const app = createApp({ config, browser, limiter, idle, log, metrics, guard, cache, draining: () => draining });
@@ -65,6 +87,11 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
     app,
   );
   server.keepAliveTimeout = 65_000;
+  // The request (or connection) that resumed a suspended Machine is the first thing it sees.
+  if (suspender) {
+    server.prependListener('connection', () => suspender.activity());
+    server.prependListener('request', () => suspender.activity());
+  }
   await listen(server, config.port, config.listenAddress);
 
   let metricsServer: Server | null = null;
@@ -102,6 +129,7 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
     shutdownPromise ??= (async () => {
       draining = true;
       idle.stop();
+      suspender?.stop();
       log.info({ reason, inFlight: idle.active }, 'shutting down');
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();

@@ -54,6 +54,13 @@ export class IdleClock {
     this.disarm();
   }
 
+  /** After a suspend the Machine was resumed: count idle time afresh from now. */
+  resume(): void {
+    this.fired = false;
+    this.lastActivity = Date.now();
+    if (this.inFlight === 0) this.arm();
+  }
+
   private arm(): void {
     this.disarm();
     if (this.timeoutMs === 0 || this.fired) return;

@@ -19,6 +19,8 @@ import type { Guard } from '../security/ssrf.js';
 
 export interface EgressProxy {
   port: number;
+  /** Ends every connection now: after a resume, none of them can be trusted to still be there. */
+  dropAll(): void;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,9 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
   });
   return {
     port: (server.address() as { port: number }).port,
+    dropAll: () => {
+      for (const s of sockets) s.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

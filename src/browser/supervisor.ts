@@ -16,6 +16,8 @@ export { BASE_ARGS, jsHeapFlag } from './chromium.js';
 /** The viewport of every render (CSS pixels); print layout uses the paper size instead. */
 export const VIEWPORT = { width: 1024, height: 768 } as const;
 
+/** How long a resumed Chromium has to answer before it is replaced. */
+const RESUME_CHECK_MS = 3000;
 /** Renders a workspace serves before it is replaced with a fresh context and renderer. */
 const WORKSPACE_MAX_RENDERS = 100;
 
@@ -134,6 +136,31 @@ export class BrowserSupervisor {
         if (signal.aborted) throw err;
         if (attempt === 0 && !gen.chromium.browser.connected && !this.closing) continue;
         fail({ kind: 'browser-unavailable', reason: 'could not prepare a workspace' }, err);
+      }
+    }
+  }
+
+  /**
+   * After a resume: the snapshot's connections (Chromium's, through the egress proxy) may be
+   * dead on the other side; Chromium itself may not have survived. Tunnels are dropped (Chromium
+   * opens new ones), and a Chromium that does not answer within a moment is replaced.
+   */
+  async afterResume(): Promise<void> {
+    const proxy = await this.proxy?.catch(() => null);
+    proxy?.dropAll();
+    const gen = await this.current?.catch(() => null);
+    if (!gen || this.closing) return;
+    const alive = await Promise.race([
+      gen.chromium.session.send('Browser.getVersion').then(() => true, () => false),
+      new Promise<boolean>((r) => setTimeout(() => r(false), RESUME_CHECK_MS)),
+    ]);
+    if (alive) return;
+    this.opts.log.warn({ generation: gen.id }, 'Chromium did not answer after the resume; replacing it');
+    if (gen.chromium.pid !== null) {
+      try {
+        process.kill(gen.chromium.pid, 'SIGKILL');
+      } catch {
+        // gone already: the disconnect handler relaunches
       }
     }
   }

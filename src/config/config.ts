@@ -18,6 +18,10 @@ export interface Config {
   sandbox: 'auto' | 'on' | 'off';
   logLevel: string;
   idleTimeoutMs: number; // 0 = never exit when idle
+  /** What idle means: exit 0 (Fly leaves the Machine stopped), or ask the Machines API to suspend it (IDLE_ACTION). */
+  idleAction: 'exit' | 'suspend';
+  /** For IDLE_ACTION=suspend: the Machines API and a token that may suspend this Machine. Never logged. */
+  machinesApi: { url: string; token: string; app: string; machine: string } | null;
   renderTimeoutMs: number;
   queueTimeoutMs: number;
   shutdownGraceMs: number;
@@ -216,6 +220,28 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
     }
   }
 
+  const idleAction = (read('IDLE_ACTION') ?? 'exit').toLowerCase();
+  if (idleAction !== 'exit' && idleAction !== 'suspend') fail('IDLE_ACTION', 'exit or suspend');
+  let machinesApi: Config['machinesApi'] = null;
+  if (idleAction === 'suspend') {
+    // Fly sets FLY_APP_NAME and FLY_MACHINE_ID in every Machine; the token is a secret the
+    // operator sets (fly secrets set FLY_API_TOKEN=...).
+    for (const name of ['FLY_APP_NAME', 'FLY_MACHINE_ID', 'FLY_API_TOKEN']) {
+      if (read(name) === undefined) throw new ConfigError(`IDLE_ACTION=suspend needs ${name}${name === 'FLY_API_TOKEN' ? ' (a token allowed to suspend this app\'s Machines: see the README, "Suspend instead of exit")' : ' (set by Fly in every Machine)'}`);
+    }
+    const apiUrl = read('MACHINES_API_URL') ?? 'http://_api.internal:4280';
+    let api: URL;
+    try {
+      api = new URL(apiUrl);
+    } catch {
+      return fail('MACHINES_API_URL', 'an http(s) URL such as http://_api.internal:4280');
+    }
+    if (api.protocol !== 'http:' && api.protocol !== 'https:') fail('MACHINES_API_URL', 'an http(s) URL such as http://_api.internal:4280');
+    const token = read('FLY_API_TOKEN')!;
+    if (/[\x00-\x20\x7f]/.test(token.replace(/^FlyV1 /, ''))) fail('FLY_API_TOKEN', 'a token without spaces or control characters');
+    machinesApi = { url: api.href.replace(/\/$/, ''), token, app: read('FLY_APP_NAME')!, machine: read('FLY_MACHINE_ID')! };
+  }
+
   const concurrency = int('CONCURRENCY', 3, 1, 64);
   const renderMemoryMb = int('RENDER_MEMORY_MB', defaultRenderMemoryMb(machine.memoryBytes, concurrency), 64, 65_536);
   return {
@@ -228,6 +254,8 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
     sandbox: sandbox as Config['sandbox'],
     logLevel,
     idleTimeoutMs: duration('IDLE_TIMEOUT', '15m', 'm', 1000),
+    idleAction: idleAction as Config['idleAction'],
+    machinesApi,
     renderTimeoutMs: duration('RENDER_TIMEOUT', '30s', 's', 100),
     queueTimeoutMs: duration('QUEUE_TIMEOUT', '10s', 's', 100),
     shutdownGraceMs: duration('SHUTDOWN_GRACE', '25s', 's', 0),

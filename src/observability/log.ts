@@ -18,6 +18,8 @@ const REDACT = [
   'cookie',
   'authorization',
   'secret',
+  'token',
+  '*.token',
 ];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {

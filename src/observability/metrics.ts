@@ -45,6 +45,13 @@ export function createMetrics() {
     browserRecycles: new Counter({ name: 'pdf_appliance_browser_recycles_total', help: 'Planned browser replacements after MAX_RENDERS_PER_BROWSER', registers: [registry] }),
     pageCrashes: new Counter({ name: 'pdf_appliance_page_crashes_total', help: 'Renderer crashes (e.g. out of memory) that failed one request', registers: [registry] }),
     idleExits: new Counter({ name: 'pdf_appliance_idle_exits_total', help: 'Exits after IDLE_TIMEOUT with nothing in flight', registers: [registry] }),
+    idleSuspends: new Counter({ name: 'pdf_appliance_idle_suspends_total', help: 'Suspends asked of the Machines API after IDLE_TIMEOUT (IDLE_ACTION=suspend)', registers: [registry] }),
+    resumes: new Counter({
+      name: 'pdf_appliance_resumes_total',
+      help: 'Resumes after a suspend, by what showed it (request: the waking request; clock-gap: the process had not run for a while)',
+      labelNames: ['how'] as const,
+      registers: [registry],
+    }),
     pdfBytes: new Histogram({
       name: 'pdf_appliance_pdf_bytes',
       help: 'Size of delivered PDFs',

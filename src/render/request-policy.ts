@@ -202,9 +202,16 @@ function headerValue(headers: Record<string, string>, name: string): string | un
   return undefined;
 }
 
-/** Fetches an asset from Node (keep-alive pool) for the cache; redirects go back to Chromium. */
+/**
+ * Fetches an asset from Node (keep-alive pool) for the cache; redirects go back to Chromium.
+ * A connection that fails before any answer is tried once more on a new one: after a resume
+ * from suspend, a pooled connection may be dead on the other side.
+ */
 async function fetchAsset(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<AssetResponse> {
-  const res = await fetch(url, { headers, redirect: 'manual', signal });
+  const res = await fetch(url, { headers, redirect: 'manual', signal }).catch((err: unknown) => {
+    if (signal?.aborted) throw err;
+    return fetch(url, { headers, redirect: 'manual', signal });
+  });
   const body = Buffer.from(await res.arrayBuffer());
   const out: Record<string, string> = {};
   res.headers.forEach((v, k) => {
