@@ -1,6 +1,6 @@
+#!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config/config.js';
-import { createLogger } from './observability/log.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -16,16 +16,17 @@ try {
   throw err;
 }
 
-const log = createLogger(config.logLevel);
-
-// Cold start: Chromium's launch runs in its own process, so start it first and load the rest
-// of the appliance (express, the render path) while it boots.
-const { launchBrowser } = await import('./browser/supervisor.js');
-const { createMetrics } = await import('./observability/metrics.js');
+// Cold start: Chromium runs in its own process, so it is spawned first, with nothing loaded but
+// the config and the guard; puppeteer, the logger, the metrics and the HTTP side load while it boots.
 const { egressGuard } = await import('./security/egress-guard.js');
-const metrics = createMetrics();
+const { launchBrowser, startEarly } = await import('./browser/supervisor.js');
 const guard = egressGuard(config);
-const browser = launchBrowser({ config, log, metrics, guard: guard.guard });
+const early = startEarly(config, guard.guard);
+const { createLogger } = await import('./observability/log.js');
+const { createMetrics } = await import('./observability/metrics.js');
+const log = createLogger(config.logLevel);
+const metrics = createMetrics();
+const browser = launchBrowser({ config, log, metrics, guard: guard.guard, early });
 const { startAppliance } = await import('./appliance.js');
 
 const appliance = await startAppliance({ config, log, browser, guard, metrics, onIdleExit: () => process.exit(0) }).catch((err: unknown) => {

@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn as spawnProcess, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getuid } from 'node:process';
-import puppeteer, { type Browser, type CDPSession, type Connection } from 'puppeteer-core';
+import type { Readable, Writable } from 'node:stream';
+import { CdpConnection, type CdpSession, type Transport } from './cdp.js';
 import type { Logger } from '../observability/log.js';
 import { ORIGIN_BOUND_COOKIE_FEATURES } from '../security/credentials.js';
 
@@ -19,11 +20,30 @@ export function jsHeapFlag(renderMemoryMb: number): string {
 }
 
 /**
- * Launch flags. puppeteer adds its own defaults (several overlap); the ones below are stated
- * because the appliance depends on them, whatever a puppeteer upgrade changes. puppeteer merges
- * every --disable-features/--enable-features it is given with its own.
+ * Launch flags, all of them: the appliance starts Chromium itself (see launchChromium), so
+ * nothing is added behind its back. Most are what automation always passes; each is here
+ * because the appliance depends on it.
  */
 export const BASE_ARGS = [
+  // No background work a render did not ask for, no throttling of a tab nobody looks at.
+  '--disable-background-timer-throttling',
+  '--disable-backgrounding-occluded-windows',
+  '--disable-renderer-backgrounding',
+  '--disable-ipc-flooding-protection',
+  '--disable-hang-monitor',
+  '--disable-prompt-on-repost',
+  '--disable-client-side-phishing-detection',
+  '--disable-component-extensions-with-background-pages',
+  '--disable-breakpad',
+  '--disable-crash-reporter',
+  '--disable-search-engine-choice-screen',
+  '--allow-pre-commit-input',
+  '--enable-automation',
+  '--use-mock-keychain',
+  // Prints as Chromium's print preview would: sRGB colours, and the tags an outline needs.
+  '--force-color-profile=srgb',
+  '--export-tagged-pdf',
+  '--generate-pdf-document-outline',
   // Memory. Docker gives /dev/shm 64 MB: renderers crash printing long pages without this.
   '--disable-dev-shm-usage',
   // No GPU in a VM: skip probing for one (compositing stays in software either way).
@@ -39,7 +59,7 @@ export const BASE_ARGS = [
   '--metrics-recording-only',
   // BackForwardCache: a page navigated away from must be gone, not frozen for a later
   // history.back() in the next user's render (workspace.ts parks and resets tabs).
-  '--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,DialMediaRouteProvider,InterestFeedContentSuggestions,CertificateTransparencyComponentUpdater,BackForwardCache',
+  '--disable-features=Translate,AcceptCHFrame,MediaRouter,OptimizationHints,ProcessPerSiteUpToMainFrameThreshold,IsolateSandboxedIframes,AutofillServerCommunication,DialMediaRouteProvider,InterestFeedContentSuggestions,CertificateTransparencyComponentUpdater,BackForwardCache',
   `--enable-features=${ORIGIN_BOUND_COOKIE_FEATURES.join(',')}`,
   // No keyring daemon (D-Bus) to wait for, no sound device to open.
   '--password-store=basic',
@@ -79,9 +99,6 @@ export const LOCKDOWN_ARGS: readonly string[] = [
   '--disable-blink-features=SharedWorker',
   '--disable-quic',
 ];
-
-/** Puppeteer's defaults switch the popup blocker off; with it on, script cannot open windows (renders have no user gestures). */
-export const LOCKDOWN_IGNORE_DEFAULT_ARGS: readonly string[] = ['--disable-popup-blocking'];
 
 /**
  * Profile preferences.
@@ -130,12 +147,15 @@ export interface LaunchOptions {
   log: Logger;
 }
 
-/** One running Chromium: the puppeteer handle, and the browser-level CDP session everything else uses. */
+/** One running Chromium: its CDP connection, and the browser-level session everything else uses. */
 export interface Chromium {
-  browser: Browser;
+  /** Kills the process (SIGKILL) and settles once it has exited and its profile is gone. */
+  kill(): Promise<void>;
+  /** Asks Chromium to close itself (Browser.close); see kill() for one that does not. */
+  close(): Promise<void>;
   /** Attached to the browser target: contexts, targets, cookies, the egress Fetch domain. */
-  session: CDPSession;
-  connection: Connection;
+  session: CdpSession;
+  connection: CdpConnection;
   pid: number | null;
   version: string;
   sandboxed: boolean;
@@ -143,80 +163,168 @@ export interface Chromium {
   exited: Promise<void>;
 }
 
-/** Chromium refuses its sandbox as root; docker's default seccomp profile refuses it to anyone. */
-export async function launchChromium(opts: LaunchOptions): Promise<Chromium> {
-  const isRoot = getuid?.() === 0;
-  let trySandbox = opts.sandbox === 'on' || (opts.sandbox === 'auto' && !isRoot);
-  if (trySandbox && opts.sandbox === 'auto' && !userNamespacesWork()) {
-    // A failed Chromium launch costs seconds of cold start; this check a few milliseconds.
-    opts.log.warn('Chromium sandbox unavailable here (user namespaces are not permitted); running with --no-sandbox (set CHROME_SANDBOX=on to refuse)');
-    trySandbox = false;
-  } else if (opts.sandbox === 'auto' && isRoot) {
-    opts.log.warn('running as root: Chromium sandbox disabled (--no-sandbox); run as a non-root user to enable it');
-  }
-  if (trySandbox) {
-    try {
-      return await spawn(opts, true);
-    } catch (err) {
-      if (opts.sandbox === 'on') throw err;
-      opts.log.warn({ err: errMessage(err) }, 'Chromium sandbox unavailable here; running with --no-sandbox (set CHROME_SANDBOX=on to refuse)');
-    }
-  }
-  return spawn(opts, false);
+/** Where a launch stands between the spawn and puppeteer's connection. */
+export interface Spawned {
+  proc: ChildProcess;
+  sandboxed: boolean;
+  /** The start of Chromium's stderr: why a launch failed. */
+  stderr(): string;
+  exited: Promise<void>;
+  kill(): Promise<void>;
 }
 
-async function spawn(opts: LaunchOptions, sandbox: boolean): Promise<Chromium> {
+export type SpawnOptions = Pick<LaunchOptions, 'chromePath' | 'sandbox' | 'javascript' | 'renderMemoryMb' | 'egressProxyPort'>;
+
+/**
+ * Whether to try Chromium's sandbox, and the warning to log about it. Chromium refuses its
+ * sandbox as root; docker's default seccomp profile refuses it to anyone (user namespaces).
+ */
+export function sandboxChoice(sandbox: LaunchOptions['sandbox']): { trySandbox: boolean; warning?: string } {
+  const isRoot = getuid?.() === 0;
+  if (sandbox === 'off') return { trySandbox: false };
+  if (sandbox === 'on') return { trySandbox: true };
+  if (isRoot) return { trySandbox: false, warning: 'running as root: Chromium sandbox disabled (--no-sandbox); run as a non-root user to enable it' };
+  // A failed Chromium launch costs seconds of cold start; this check a few milliseconds.
+  if (!userNamespacesWork()) return { trySandbox: false, warning: 'Chromium sandbox unavailable here (user namespaces are not permitted); running with --no-sandbox (set CHROME_SANDBOX=on to refuse)' };
+  return { trySandbox: true };
+}
+
+/**
+ * Launches Chromium. `early` is a spawn main() started before loading the rest of the
+ * appliance (spawnChromium); it is adopted if it connects.
+ */
+export async function launchChromium(opts: LaunchOptions, early?: Promise<Spawned>): Promise<Chromium> {
+  const choice = sandboxChoice(opts.sandbox);
+  if (choice.warning) opts.log.warn(choice.warning);
+  const first = early ?? spawnChromium(opts, choice.trySandbox);
+  try {
+    return await connectChromium(await first, opts);
+  } catch (err) {
+    const sandboxed = await first.then((s) => s.sandboxed, () => choice.trySandbox);
+    if (!sandboxed || opts.sandbox === 'on') throw err;
+    opts.log.warn({ err: errMessage(err) }, 'Chromium sandbox unavailable here; running with --no-sandbox (set CHROME_SANDBOX=on to refuse)');
+    return connectChromium(await spawnChromium(opts, false), opts);
+  }
+}
+
+/** How long Chromium may take to answer its first command before the launch counts as failed. */
+const LAUNCH_TIMEOUT_MS = 30_000;
+
+/**
+ * Starts Chromium with its DevTools pipe, before puppeteer is even loaded: puppeteer's import
+ * costs ~350 ms here, which then overlaps Chromium's own start instead of preceding it.
+ */
+export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promise<Spawned> {
   const userDataDir = await mkdtemp(join(tmpdir(), 'pdf-appliance-profile-'));
   // Chromium may still be flushing the profile as it exits; retry, and never fail over cleanup.
   const removeProfile = (): Promise<void> => rm(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => undefined);
-  let browser: Browser;
+  await mkdir(join(userDataDir, 'Default'));
+  await writeFile(join(userDataDir, 'Default', 'Preferences'), JSON.stringify(profilePreferences(opts.javascript)));
+  const args = [
+    ...BASE_ARGS,
+    jsHeapFlag(opts.renderMemoryMb),
+    ...scriptFlags(opts.javascript),
+    ...lockdownArgs(opts.egressProxyPort),
+    ...(sandbox ? [] : ['--no-sandbox']),
+    ...(isHeadlessShell(opts.chromePath) ? [] : ['--headless=new']),
+    `--user-data-dir=${userDataDir}`,
+    '--remote-debugging-pipe',
+    'about:blank',
+  ];
+  // fd 3: commands to Chromium; fd 4: its answers. Its own stdio says nothing we need, except
+  // why a launch failed: the start of stderr is kept for that.
+  const proc = spawnProcess(opts.chromePath, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 2000) stderr += d.toString();
+  });
+  // An ECONNRESET on a pipe as Chromium dies must not crash the appliance (and exit non-zero).
+  for (const stream of proc.stdio) stream?.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once('exit', () => resolve());
+    proc.once('error', () => resolve());
+  }).then(removeProfile);
+  const kill = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    await exited;
+  };
+  return { proc, sandboxed: sandbox, stderr: () => stderr, exited, kill };
+}
+
+/** Opens the DevTools connection of a spawned Chromium; kills it if that fails. */
+async function connectChromium(spawned: Spawned, opts: LaunchOptions): Promise<Chromium> {
+  const { proc, kill, exited, sandboxed } = spawned;
   try {
-    await mkdir(join(userDataDir, 'Default'));
-    await writeFile(join(userDataDir, 'Default', 'Preferences'), JSON.stringify(profilePreferences(opts.javascript)));
-    browser = await puppeteer.launch({
-      executablePath: opts.chromePath,
-      headless: isHeadlessShell(opts.chromePath) ? 'shell' : true,
-      userDataDir,
-      args: [...BASE_ARGS, jsHeapFlag(opts.renderMemoryMb), ...scriptFlags(opts.javascript), ...lockdownArgs(opts.egressProxyPort), ...(sandbox ? [] : ['--no-sandbox'])],
-      ignoreDefaultArgs: [...LOCKDOWN_IGNORE_DEFAULT_ARGS],
-      // The appliance drives its tabs over raw CDP sessions of its own (workspace.ts):
-      // puppeteer keeps only the browser target, and attaches to nothing else.
-      targetFilter: (target) => target.type() === 'browser',
-      waitForInitialPage: false,
-      // The process owns signals: a SIGTERM must drain renders first, not kill Chromium.
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-      pipe: true,
-      protocolTimeout: opts.protocolTimeoutMs,
-      defaultViewport: null,
-      timeout: 30_000,
-    });
-  } catch (err) {
-    await removeProfile();
-    throw err;
-  }
-  const proc = browser.process();
-  // puppeteer leaves errors on Chromium's stdio pipes unhandled; an ECONNRESET there as
-  // Chromium dies would crash the appliance (and exit non-zero: Fly would restart it).
-  for (const stream of proc?.stdio ?? []) stream?.on('error', () => undefined);
-  const exited = proc && proc.exitCode === null
-    ? new Promise<void>((resolve) => proc.once('exit', () => void removeProfile().then(resolve)))
-    : removeProfile();
-  try {
-    const session = await browser.target().createCDPSession();
-    const connection = session.connection();
-    if (!connection) throw new Error('no CDP connection to the browser');
-    // Chromium opens with an about:blank tab nobody uses; its renderer costs ~80 MB.
+    const connection = await connect(proc, opts, spawned.stderr);
+    const { sessionId } = await connection.root.send('Target.attachToBrowserTarget');
+    const session = connection.session(sessionId);
+    if (!session) throw new Error('no session for the browser target');
+    // Chromium opens with an about:blank tab nobody uses; its renderer costs memory.
     const { targetInfos } = await session.send('Target.getTargets');
     for (const t of targetInfos) if (t.type === 'page') void session.send('Target.closeTarget', { targetId: t.targetId }).catch(() => undefined);
-    const version = await browser.version();
-    return { browser, session, connection, pid: proc?.pid ?? null, version, sandboxed: sandbox, exited };
+    const { product } = await session.send('Browser.getVersion');
+    const close = async (): Promise<void> => {
+      await session.send('Browser.close').catch(() => undefined);
+    };
+    return { session, connection, pid: proc.pid ?? null, version: product, sandboxed, exited, kill, close };
   } catch (err) {
-    await browser.close().catch(() => undefined);
-    await exited;
+    await kill();
     throw err;
   }
+}
+
+async function connect(proc: ChildProcess, opts: LaunchOptions, stderr: () => string): Promise<CdpConnection> {
+  const connection = new CdpConnection(pipeTransport(proc.stdio[3] as Writable, proc.stdio[4] as Readable), opts.protocolTimeoutMs);
+  const died = new Promise<never>((_, reject) => {
+    const onExit = (code: number | null, signal: string | null): void =>
+      reject(new Error(`Chromium exited during launch (${code ?? signal}): ${stderr().split('\n').filter(Boolean).slice(-3).join(' | ')}`));
+    proc.once('exit', onExit);
+    proc.once('error', (err) => reject(err));
+  });
+  died.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Chromium did not answer within ${LAUNCH_TIMEOUT_MS / 1000} s`)), LAUNCH_TIMEOUT_MS);
+  });
+  try {
+    // The first answer says the pipe works; until then Chromium may still be starting.
+    await Promise.race([connection.root.send('Browser.getVersion'), died, timeout]);
+    return connection;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Chromium's --remote-debugging-pipe protocol: one JSON message per NUL-terminated chunk. */
+function pipeTransport(toChromium: Writable, fromChromium: Readable): Transport {
+  let pending = '';
+  let closed = false;
+  const transport: Transport = {
+    send(message) {
+      if (!closed) toChromium.write(`${message}\0`);
+    },
+    close() {
+      closed = true;
+      toChromium.end();
+    },
+  };
+  fromChromium.setEncoding('utf8');
+  fromChromium.on('data', (chunk: string) => {
+    let start = 0;
+    for (let end = chunk.indexOf('\0'); end !== -1; end = chunk.indexOf('\0', start)) {
+      const message = pending + chunk.slice(start, end);
+      pending = '';
+      start = end + 1;
+      transport.onmessage?.(message);
+    }
+    pending += chunk.slice(start);
+  });
+  fromChromium.on('close', () => {
+    closed = true;
+    transport.onclose?.();
+  });
+  return transport;
 }
 
 function errMessage(err: unknown): string {

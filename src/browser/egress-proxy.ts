@@ -1,5 +1,4 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { Logger } from '../observability/log.js';
 import type { Guard } from '../security/ssrf.js';
 
 /**
@@ -19,6 +18,8 @@ import type { Guard } from '../security/ssrf.js';
 
 export interface EgressProxy {
   port: number;
+  /** Who hears about refused connections (logs, metrics): set once those exist. */
+  onRefused(report: (host: string, port: number, reason: string) => void): void;
   /** Ends every connection now: after a resume, none of them can be trusted to still be there. */
   dropAll(): void;
   close(): Promise<void>;
@@ -26,10 +27,9 @@ export interface EgressProxy {
 
 export interface EgressProxyOptions {
   guard: Pick<Guard, 'connectTo'>;
-  log: Logger;
-  /** A connection was refused (counted by the caller). */
-  refused(host: string, port: number, reason: string): void;
 }
+
+type Refused = (host: string, port: number, reason: string) => void;
 
 /** A greeting and a request come in one or two small packets; anything longer is not Chromium. */
 const MAX_HANDSHAKE_BYTES = 600;
@@ -38,8 +38,9 @@ const CONNECT_TIMEOUT_MS = 15_000;
 
 const REPLY = { ok: 0x00, failure: 0x01, notAllowed: 0x02, unreachable: 0x04, refused: 0x05, commandNotSupported: 0x07, addressNotSupported: 0x08 } as const;
 
-export async function startEgressProxy(opts: EgressProxyOptions): Promise<EgressProxy> {
+export async function startEgressProxy(options: EgressProxyOptions): Promise<EgressProxy> {
   const sockets = new Set<Socket>();
+  const opts: Handshake = { guard: options.guard, refused: () => undefined };
   const server: Server = createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -53,6 +54,9 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
   });
   return {
     port: (server.address() as { port: number }).port,
+    onRefused: (report) => {
+      opts.refused = report;
+    },
     dropAll: () => {
       for (const s of sockets) s.destroy();
     },
@@ -64,7 +68,12 @@ export async function startEgressProxy(opts: EgressProxyOptions): Promise<Egress
   };
 }
 
-function handshake(client: Socket, opts: EgressProxyOptions, sockets: Set<Socket>): void {
+interface Handshake {
+  guard: Pick<Guard, 'connectTo'>;
+  refused: Refused;
+}
+
+function handshake(client: Socket, opts: Handshake, sockets: Set<Socket>): void {
   let buf = Buffer.alloc(0);
   let greeted = false;
   const onData = (chunk: Buffer): void => {
@@ -129,7 +138,7 @@ function parseRequest(buf: Buffer): { host: string; port: number; rest: Buffer }
   return { host, port: buf.readUInt16BE(end), rest: buf.subarray(end + 2) };
 }
 
-async function open(client: Socket, host: string, port: number, rest: Buffer, opts: EgressProxyOptions, sockets: Set<Socket>): Promise<void> {
+async function open(client: Socket, host: string, port: number, rest: Buffer, opts: Handshake, sockets: Set<Socket>): Promise<void> {
   let verdict;
   try {
     verdict = await opts.guard.connectTo(host, port);

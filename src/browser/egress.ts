@@ -1,4 +1,5 @@
-import type { CDPSession, Protocol } from 'puppeteer-core';
+import type { Protocol } from 'devtools-protocol';
+import type { CdpSession } from './cdp.js';
 
 /**
  * The one place a request leaves Chromium: a single Fetch interception on the browser target
@@ -70,11 +71,11 @@ export class Egress {
   private readonly waiting = new Map<string, Array<() => void>>();
 
   private constructor(
-    private readonly session: CDPSession,
+    private readonly session: CdpSession,
     private readonly events: EgressEvents,
   ) {}
 
-  static async install(session: CDPSession, events: EgressEvents): Promise<Egress> {
+  static async install(session: CdpSession, events: EgressEvents): Promise<Egress> {
     const egress = new Egress(session, events);
     session.on('Fetch.requestPaused', (e) => void egress.onPaused(e));
     session.on('Fetch.authRequired', (e) => void egress.onAuth(e));

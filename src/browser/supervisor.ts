@@ -3,7 +3,7 @@ import { fail } from '../http/errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity } from '../security/credentials.js';
-import { launchChromium, type Chromium } from './chromium.js';
+import { launchChromium, spawnChromium, sandboxChoice, type Chromium, type Spawned } from './chromium.js';
 import { Egress } from './egress.js';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
 import type { Guard } from '../security/ssrf.js';
@@ -16,6 +16,8 @@ export { BASE_ARGS, jsHeapFlag } from './chromium.js';
 /** The viewport of every render (CSS pixels); print layout uses the paper size instead. */
 export const VIEWPORT = { width: 1024, height: 768 } as const;
 
+/** How long Chromium has to exit after Browser.close before it is killed. */
+const CLOSE_GRACE_MS = 5000;
 /** How long a resumed Chromium has to answer before it is replaced. */
 const RESUME_CHECK_MS = 3000;
 /** Renders a workspace serves before it is replaced with a fresh context and renderer. */
@@ -47,6 +49,8 @@ interface Generation {
 export interface SupervisorOptions {
   /** The SSRF guard: Chromium's connections pass it at the egress proxy. */
   guard: Pick<Guard, 'connectTo'>;
+  /** A proxy and a Chromium main() started before loading the rest (startEarly); adopted by the first launch. */
+  early?: EarlyStart;
   config: Pick<Config, 'chromePath' | 'sandbox' | 'maxRendersPerBrowser' | 'javascript' | 'renderTimeoutMs' | 'concurrency' | 'renderMemoryBytes' | 'memoryLimitBytes' | 'workspaceLingerMs'>;
   log: Logger;
   metrics: Metrics;
@@ -134,7 +138,7 @@ export class BrowserSupervisor {
       } catch (err) {
         this.endLease(gen);
         if (signal.aborted) throw err;
-        if (attempt === 0 && !gen.chromium.browser.connected && !this.closing) continue;
+        if (attempt === 0 && gen.chromium.connection.isClosed && !this.closing) continue;
         fail({ kind: 'browser-unavailable', reason: 'could not prepare a workspace' }, err);
       }
     }
@@ -156,13 +160,8 @@ export class BrowserSupervisor {
     ]);
     if (alive) return;
     this.opts.log.warn({ generation: gen.id }, 'Chromium did not answer after the resume; replacing it');
-    if (gen.chromium.pid !== null) {
-      try {
-        process.kill(gen.chromium.pid, 'SIGKILL');
-      } catch {
-        // gone already: the disconnect handler relaunches
-      }
-    }
+    // The disconnect that follows relaunches it.
+    void gen.chromium.kill();
   }
 
   /** A renderer was killed for memory within `ms` (a crash seen now is most likely that). */
@@ -201,17 +200,19 @@ export class BrowserSupervisor {
   }
 
   private egressProxy(): Promise<EgressProxy> {
-    this.proxy ??= startEgressProxy({
-      guard: this.opts.guard,
-      log: this.opts.log,
-      refused: (host, port, reason) => {
-        this.opts.metrics.blockedRequests.inc({ reason: 'connect' });
-        this.opts.log.warn({ host: `${host}:${port}`, reason }, 'blocked connection');
-      },
-    });
-    this.proxy.catch(() => {
-      this.proxy = null;
-    });
+    if (!this.proxy) {
+      const proxy = this.opts.early?.proxy ?? startEgressProxy({ guard: this.opts.guard });
+      this.proxy = proxy.then((p) => {
+        p.onRefused((host, port, reason) => {
+          this.opts.metrics.blockedRequests.inc({ reason: 'connect' });
+          this.opts.log.warn({ host: `${host}:${port}`, reason }, 'blocked connection');
+        });
+        return p;
+      });
+      this.proxy.catch(() => {
+        this.proxy = null;
+      });
+    }
     return this.proxy;
   }
 
@@ -223,6 +224,9 @@ export class BrowserSupervisor {
       if (this.closing) fail({ kind: 'shutting-down' });
       try {
         const proxy = await this.egressProxy();
+        // The Chromium main() spawned early, once: a relaunch spawns its own.
+        const early = this.opts.early?.chromium;
+        if (this.opts.early) this.opts.early = { proxy: this.opts.early.proxy };
         const chromium = await launchChromium({
           egressProxyPort: proxy.port,
           chromePath: config.chromePath,
@@ -231,16 +235,15 @@ export class BrowserSupervisor {
           renderMemoryMb: Math.round(config.renderMemoryBytes / 2 ** 20),
           protocolTimeoutMs: config.renderTimeoutMs + 30_000,
           log,
-        });
+        }, early);
         if (this.closing) {
           // Shut down while Chromium was starting: nobody will ever close this one otherwise.
-          await chromium.browser.close().catch(() => undefined);
-          await chromium.exited;
+          await chromium.kill();
           fail({ kind: 'shutting-down' });
         }
         const gen = await this.generationOf(chromium);
         this.generations.add(gen);
-        chromium.browser.on('disconnected', () => this.onDisconnected(gen));
+        chromium.connection.onDisconnect(() => this.onDisconnected(gen));
         this.sandboxed = chromium.sandboxed;
         this.chromeVersion = chromium.version;
         this.state = 'ready';
@@ -266,7 +269,7 @@ export class BrowserSupervisor {
     const egress = await Egress.install(chromium.session, {
       unowned: () => metrics.blockedRequests.inc({ reason: 'target' }),
     }).catch(async (err: unknown) => {
-      await chromium.browser.close().catch(() => undefined);
+      await chromium.kill();
       throw err;
     });
     const id = this.nextId++;
@@ -324,7 +327,7 @@ export class BrowserSupervisor {
     this.current.catch(() => undefined);
     void gen.pool.close().catch(() => undefined);
     // Reap what is left of the old process tree.
-    void gen.chromium.browser.close().catch(() => undefined);
+    void gen.chromium.kill();
   }
 
   private async closeGeneration(gen: Generation): Promise<void> {
@@ -332,8 +335,10 @@ export class BrowserSupervisor {
     gen.retired = true;
     gen.memory.stop();
     await gen.pool.close().catch(() => undefined);
-    await gen.chromium.browser.close().catch(() => undefined);
-    await gen.chromium.exited;
+    // Browser.close lets Chromium shut down in order; one that does not within moments is killed.
+    await gen.chromium.close();
+    const exited = await Promise.race([gen.chromium.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_GRACE_MS))]);
+    if (!exited) await gen.chromium.kill();
   }
 }
 
@@ -358,6 +363,29 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
     );
   });
+}
+
+/** A cold start's first moves, made before the rest of the appliance is even loaded. */
+export interface EarlyStart {
+  proxy: Promise<EgressProxy>;
+  chromium?: Promise<Spawned>;
+}
+
+/**
+ * Starts the egress proxy and spawns Chromium at once, with nothing but the config and the
+ * guard: Chromium then boots while Node loads puppeteer, the logger, the metrics and the HTTP
+ * side (measured: process start → Chromium spawned, 580–1590 ms before; see README).
+ */
+export function startEarly(config: SupervisorOptions['config'], guard: Pick<Guard, 'connectTo'>): EarlyStart {
+  const proxy = startEgressProxy({ guard });
+  const chromium = proxy.then((p) =>
+    spawnChromium(
+      { chromePath: config.chromePath, sandbox: config.sandbox, javascript: config.javascript, renderMemoryMb: Math.round(config.renderMemoryBytes / 2 ** 20), egressProxyPort: p.port },
+      sandboxChoice(config.sandbox).trySandbox,
+    ),
+  );
+  chromium.catch(() => undefined);
+  return { proxy, chromium };
 }
 
 /** Chromium's launch is the slowest part of a cold start: callers begin it before anything else. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { CDPSession, Connection, Protocol } from 'puppeteer-core';
+import type { Protocol } from 'devtools-protocol';
+import type { CdpConnection, CdpSession } from './cdp.js';
 import type { Identity } from '../security/credentials.js';
 import { CONTINUE, REFUSE, type Egress, type EgressOwner, type PausedRequest, type Source, type Verdict } from './egress.js';
 import { InFlight } from './in-flight.js';
@@ -53,8 +54,8 @@ interface FrameInfo {
 }
 
 export interface WorkspaceDeps {
-  session: CDPSession;
-  connection: Connection;
+  session: CdpSession;
+  connection: CdpConnection;
   egress: Egress;
   viewport: { width: number; height: number };
 }
@@ -89,7 +90,7 @@ export class Workspace implements EgressOwner {
   private readonly frames = new Map<string, FrameInfo>();
   /** Frames inside cross-site frames: never the main app's own. */
   private readonly foreignFrames = new Set<string>();
-  private readonly children = new Map<string, { type: string; session: CDPSession }>();
+  private readonly children = new Map<string, { type: string; session: CdpSession }>();
   /** Origins whose documents or workers ran here: their storage is cleared on a switch. */
   private readonly origins = new Set<string>();
   private mainLoaderId: string | undefined;
@@ -103,7 +104,7 @@ export class Workspace implements EgressOwner {
     private readonly deps: WorkspaceDeps,
     readonly contextId: string,
     readonly targetId: string,
-    private readonly page: CDPSession,
+    private readonly page: CdpSession,
   ) {}
 
   static async open(deps: WorkspaceDeps): Promise<Workspace> {
@@ -140,7 +141,7 @@ export class Workspace implements EgressOwner {
   }
 
   /** Events of the tab's own session (`top`) or of a cross-site frame's or worker's session. */
-  private listen(s: CDPSession, top: boolean): void {
+  private listen(s: CdpSession, top: boolean): void {
     // Network request ids are unique across the browser, and one request's events may come on
     // two sessions (a frame's navigation starts in its parent's, finishes in its own).
     const key = (id: string): string => id;
@@ -424,7 +425,7 @@ export class Workspace implements EgressOwner {
 
 export class NavigationError extends Error {}
 
-async function* readStream(session: CDPSession, handle: string): AsyncGenerator<Buffer> {
+async function* readStream(session: CdpSession, handle: string): AsyncGenerator<Buffer> {
   try {
     for (;;) {
       const r = await session.send('IO.read', { handle, size: PRINT_CHUNK });
@@ -441,7 +442,7 @@ async function* readStream(session: CDPSession, handle: string): AsyncGenerator<
  * script never saw them in the user's browser either), Secure on https. One at a time when the
  * jar refuses the batch, so one odd cookie does not cost the user their session.
  */
-async function setJarCookies(session: CDPSession, browserContextId: string, origin: string, identity: Identity): Promise<void> {
+async function setJarCookies(session: CdpSession, browserContextId: string, origin: string, identity: Identity): Promise<void> {
   const u = new URL(origin);
   const secure = u.protocol === 'https:';
   // With origin-bound cookies the jar matches scheme and port too; it does not infer them from `url`.

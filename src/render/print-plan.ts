@@ -44,7 +44,8 @@
  * inside the template to change it. When a page has a header (footer) and its top (bottom) margin
  * is below 15mm, the margin is enlarged to 15mm so there is room to show it.
  */
-import type { PaperFormat, PDFOptions, Protocol } from 'puppeteer-core';
+import type { Protocol } from 'devtools-protocol';
+import type { PaperFormat, PDFOptions } from 'puppeteer-core';
 
 export interface PdfDefaults {
   format: string;
