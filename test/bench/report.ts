@@ -25,6 +25,7 @@ export function ratios(res: Omit<Results, 'ratios' | 'targets'>): Record<string,
   out['memory.report-c4.peak'] = r2(res.memory.applianceMB / res.memory.baselineMB);
   out['cold.npmStart'] = r2(res.cold.npmStart.medianMs / res.cold.bare.medianMs);
   out['cold.nodeDirect'] = r2(res.cold.nodeDirect.medianMs / res.cold.bare.medianMs);
+  if (res.resume && res.latency.invoice) out['resume.vsWarmInvoice'] = r2(res.resume.medianMs / res.latency.invoice.appliance.p50);
   return out;
 }
 
@@ -57,6 +58,8 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
   }
   const cold = res.ratios['cold.npmStart'];
   out.push({ name: 'Cold start (`npm start` → first PDF)', goal: '≤ 1.3× bare launch-and-print', value: x(cold), pass: cold !== undefined && cold <= 1.3 });
+  const resume = res.ratios['resume.vsWarmInvoice'];
+  if (resume !== undefined) out.push({ name: 'Resume → first PDF (IDLE_ACTION=suspend)', goal: '≤ 1.5× warm invoice p50', value: x(resume), pass: resume <= 1.5 });
   return out;
 }
 
@@ -117,6 +120,15 @@ export function markdown(res: Results): string {
   L.push(`| \`node dist/src/main.js\` | ${ms(c.nodeDirect.medianMs)} | ${runs(c.nodeDirect.runs)} | ${x(res.ratios['cold.nodeDirect'])} |`);
   L.push(`| bare launch-and-print | ${ms(c.bare.medianMs)} | ${runs(c.bare.runs)} | 1.00× |`);
   L.push('');
+  if (res.resume) {
+    L.push('### Resume after an idle suspend: process tree continued → first invoice PDF delivered (median ms)');
+    L.push('');
+    L.push('| | median | runs | ratio to warm invoice p50 |');
+    L.push('| --- | ---: | --- | ---: |');
+    L.push(`| resume → PDF | ${ms(res.resume.medianMs)} | ${res.resume.runs.map((r) => Math.round(r)).join(', ')} | ${x(res.ratios['resume.vsWarmInvoice'])} |`);
+    L.push(`| warm invoice p50 (latency run) | ${ms(res.latency.invoice?.appliance.p50 ?? NaN)} | | 1.00× |`);
+    L.push('');
+  }
 
   L.push('### Targets');
   L.push('');

@@ -54,6 +54,13 @@ export interface DefaultsMemory {
   failures: Record<string, Record<string, number>>;
 }
 
+/** IDLE_ACTION=suspend: the process tree continued → the waking request's PDF delivered. */
+export interface Resume {
+  runs: number[];
+  medianMs: number;
+  suspendCalls: number;
+}
+
 export interface Cold {
   npmStart: { runs: Array<{ ms: number; rebuilt?: boolean }>; medianMs: number };
   bare: { runs: Array<{ ms: number }>; medianMs: number };
@@ -86,6 +93,7 @@ export interface Results {
   memory: Memory;
   defaultsMemory: DefaultsMemory;
   cold: Cold;
+  resume: Resume;
   ratios: Record<string, number>;
   targets: Target[];
 }

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMainApp } from '../../fixtures/main-app/index.js';
 import { coldStarts } from './coldstart.js';
+import { resumes } from './resume.js';
 import { checkComplete, measureDefaultsMemory, measureLatency, measureThroughput } from './measure.js';
 import { readOptions } from './options.js';
 import { PAGES } from './pages.js';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
   const spec = chromeSpec(applianceEnv);
 
   const cold = await coldStarts(opts, applianceEnv, spec, mainApp.url);
+  const resume = await resumes(applianceEnv, opts.coldReps);
   const sys = await startSystems(mainApp, applianceEnv, spec);
   const memory: Memory = {
     applianceMB: 0,
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
     memory: { ...memory, applianceMB: round(memory.applianceMB), baselineMB: round(memory.baselineMB) },
     defaultsMemory,
     cold,
+    resume,
   };
   const withRatios = { ...measured, ratios: ratios(measured) };
   const results: Results = { ...withRatios, targets: targets(withRatios) };
