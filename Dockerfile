@@ -1,9 +1,9 @@
 # pdf-appliance image. Stages:
-#   build     – full dependencies, `tsc` → dist/ (appliance + fixtures)
-#   deps      – production dependencies only, cached on the lockfile alone
+#   build     – full dependencies, `tsc` → packages/replay/dist/, dist/ (appliance + fixtures)
+#   deps      – production dependencies only, cached on the lockfile and package.json files alone
 #   fixtures  – the fixture main app and the Fly-proxy emulator, for compose.yaml (local only)
 #   appliance – the shipped image (default target): Chromium's headless shell, fonts, tini,
-#               Ghostscript, dist/src, prod deps
+#               Ghostscript, dist/src, the replay package, prod deps
 # No `# syntax=` line and no RUN --mount: the classic builder must be able to build this
 # without pulling a frontend image.
 
@@ -11,17 +11,27 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# The workspace package (pdf-appliance-replay) needs only its package.json for `npm ci` to link
+# it, so its sources come later and editing them keeps the install layer. --ignore-scripts: its
+# `prepare` (a build) would run before those sources are here; `npm run build` builds it below,
+# and no dependency has an install script.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY packages/replay/package.json packages/replay/
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
+COPY packages/replay/tsconfig.json packages/replay/
+COPY packages/replay/src/ packages/replay/src/
 COPY src/ src/
 COPY fixtures/ fixtures/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
+# node_modules/pdf-appliance-replay is a link to packages/replay; the stages below copy the
+# built package there. No scripts, as in build: TypeScript is a dev dependency.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY packages/replay/package.json packages/replay/
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # Not shipped: lets `docker compose up --build` build the main app and the proxy from the same
 # sources as the appliance, so the local stack cannot drift from the code under test.
@@ -30,6 +40,8 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=deps /app/node_modules node_modules/
 COPY --from=build /app/package.json ./
+COPY --from=build /app/packages/replay/package.json packages/replay/
+COPY --from=build /app/packages/replay/dist/ packages/replay/dist/
 COPY --from=build /app/dist/ dist/
 COPY fixtures/fly-proxy/compose.json fixtures/fly-proxy/
 CMD ["node", "dist/fixtures/main-app/cli.js"]
@@ -66,6 +78,8 @@ ENV NODE_ENV=production \
 COPY --from=deps /app/node_modules node_modules/
 # main.js reads the version from ../../package.json.
 COPY --from=build /app/package.json ./
+COPY --from=build /app/packages/replay/package.json packages/replay/
+COPY --from=build /app/packages/replay/dist/ packages/replay/dist/
 COPY --from=build /app/dist/src/ dist/src/
 
 # Chromium refuses its sandbox as root; as `node` the appliance's CHROME_SANDBOX=auto uses the

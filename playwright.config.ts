@@ -18,5 +18,7 @@ export default defineConfig({
     { name: 'unit', testDir: 'test/unit' },
     { name: 'integration', testDir: 'test/integration' },
     { name: 'e2e', testDir: 'test/e2e' },
+    // The main-app package (pdf-appliance-replay) keeps its tests next to its sources.
+    { name: 'replay', testDir: 'packages/replay/test' },
   ],
 });

@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import { APPLIANCE_HEADER, type Config } from '../config/config.js';
-import { isPdfPath, pathOf } from '../protocol.js';
+import { isPdfPath, pathOf } from 'pdf-appliance-replay';
 import { fail, RenderFailure, toHttp } from './errors.js';
 import { chooseFilename, contentDisposition } from './filename.js';
 import type { IdleClock } from '../admission/idle-clock.js';

@@ -1,5 +1,5 @@
 import { APPLIANCE_HEADER, type Config } from '../config/config.js';
-import { isPdfPath, pathOf } from '../protocol.js';
+import { outputOf, pathOf, type ImageFormat, type OutputFormat } from 'pdf-appliance-replay';
 import type { ReplaySrc } from './replay-src.js';
 
 /** What the appliance will load for one request, and with which headers. */
@@ -14,26 +14,24 @@ export interface Target {
 }
 
 /**
- * Maps the request target of a `.pdf` request to the main app's page:
- * `/a/b.pdf` → `/a/b`, `/a/index.pdf` → `/a/`, query kept, percent-encoding untouched.
- * Returns null when the path does not name a PDF.
+ * Maps the request target of a `.pdf` request (or of an image output listed in `formats`) to
+ * the main app's page: `/a/b.pdf` → `/a/b`, `/a/index.pdf` → `/a/`, query kept,
+ * percent-encoding untouched. An absolute-form target (`GET http://other/x.pdf`) keeps only
+ * its path: the host of the page is never the client's to choose. Returns null when the path
+ * names no output. The rule is `outputOf` from pdf-appliance-replay, the one the main app's
+ * middleware replays by, so what it sends here is always something this maps.
  */
-export function pagePathFor(requestTarget: string): { path: string; query: string } | null {
-  // An absolute-form request target (`GET http://other/x.pdf`) keeps only its path: the host
-  // of the page is never the client's to choose.
-  let raw = requestTarget;
-  if (!raw.startsWith('/')) {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/i.exec(raw);
-    if (!m) return null;
-    raw = m[1] || '/';
-  }
-  const path = pathOf(raw);
-  const query = raw.slice(path.length).split('#')[0]!;
-  if (!isPdfPath(path)) return null;
-  let page = path.slice(0, -'.pdf'.length);
-  if (page.endsWith('/index')) page = page.slice(0, -'index'.length);
-  else if (page === '' || page.endsWith('/')) return null; // `/.pdf`, `/a/.pdf`: no page named
-  return { path: page, query };
+export function pagePathFor(
+  requestTarget: string,
+  formats: readonly ImageFormat[] = [],
+): { path: string; query: string; format: OutputFormat } | null {
+  const path = pathOf(requestTarget);
+  const output = outputOf(path, formats);
+  if (!output) return null;
+  // pathOf stops at the first `?` or `#`, and an absolute form's authority holds neither, so
+  // what follows the path is the query (if any) and the fragment.
+  const query = requestTarget.slice(path.length).split('#')[0]!;
+  return { path: output.pagePath, query, format: output.format };
 }
 
 /** The origin to load from: TARGET_URL's, or one of TARGET_HOSTS when the request names it. */

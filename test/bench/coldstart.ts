@@ -20,14 +20,14 @@ const invoice = PAGES.invoice;
 
 /**
  * Spawn → first whole PDF of the invoice received. `how` is `npm` (the issue's measure:
- * `npm start` literally, prestart included) or `node` (dist/src/main.js directly, to show
+ * `npm start` literally, its stale-build check included) or `node` (dist/src/main.js directly, to show
  * what npm itself costs).
  */
 export async function applianceColdStart(how: 'npm' | 'node', applianceEnv: Record<string, string>): Promise<ColdRun> {
   const port = await freePort();
   const entry = join(ROOT, 'dist/src/main.js');
-  // If src/ changed since the build, `npm start`'s prestart would compile inside the measured
-  // window. Bring dist/ up to date first, unmeasured; the measured prestart then only checks.
+  // If a source changed since the build, `npm start` would compile inside the measured window.
+  // Bring dist/ up to date first, unmeasured; the measured start then only checks.
   if (how === 'npm') {
     try {
       execFileSync(process.execPath, [join(ROOT, 'scripts/build-if-stale.mjs')], { cwd: ROOT, stdio: 'pipe' });

@@ -109,6 +109,6 @@ test('the demo prints where to go, auto-starts the appliance on a PDF request, a
 test('without Chromium the launcher stops with one line saying how to install it', async () => {
   const r = run([join(ROOT, 'fixtures/demo-bootstrap.mjs')], { CHROME_PATH: '/nonexistent/chromium' });
   expect(await r.exited).toBe(1);
-  expect(r.out.join('\n')).toContain('Chromium not found at /nonexistent/chromium; install it with:');
-  expect(r.out.join('\n')).toContain('apt-get update && apt-get install -y chromium fonts-liberation');
+  expect(r.out.join('\n')).toContain('Chromium not found at /nonexistent/chromium (CHROME_PATH); install it with:');
+  expect(r.out.join('\n')).toContain('apt-get update && apt-get install -y chromium-headless-shell fonts-liberation');
 });

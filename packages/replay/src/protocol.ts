@@ -1,0 +1,8 @@
+// The two header names the appliance and a main app must agree on. Kept apart from the path
+// rule and the middleware so either side can import them without the rest.
+
+/** Sent on every request the appliance makes to the main app; refused on arrival (loop guard). */
+export const APPLIANCE_HEADER = 'x-pdf-appliance';
+
+/** Default header carrying REPLAY_SECRET, added by Fly's proxy from the JSON replay's transform. */
+export const DEFAULT_SECRET_HEADER = 'x-pdf-appliance-secret';

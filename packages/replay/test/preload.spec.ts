@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test, expect } from '@playwright/test';
+import { preload } from '../src/index.js';
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+test.beforeEach(() => {
+  unhandled.length = 0;
+  process.on('unhandledRejection', onUnhandled);
+});
+test.afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('sends one GET to the warm-up URL without being awaited', async () => {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.end('warm');
+  });
+  const url = await listen(server);
+  try {
+    expect(preload({ url: `${url}/healthz` })).toBeUndefined();
+    await expect.poll(() => seen).toEqual(['GET /healthz']);
+  } finally {
+    await closeServer(server);
+  }
+});
+
+test('does not follow the redirect the appliance answers a warm-up with', async () => {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.statusCode = 302;
+    res.setHeader('Location', '/followed');
+    res.end();
+  });
+  const url = await listen(server);
+  try {
+    preload({ url: `${url}/warm` });
+    await expect.poll(() => seen).toEqual(['/warm']);
+    await settle(200);
+    expect(seen).toEqual(['/warm']);
+  } finally {
+    await closeServer(server);
+  }
+});
+
+test('never throws or rejects when the target refuses connections', async () => {
+  // Grab a free port, then close it so connecting is refused.
+  const probe = createServer();
+  const url = await listen(probe);
+  await closeServer(probe);
+
+  expect(() => preload({ url: `${url}/warm` })).not.toThrow();
+  expect(() => preload({ url: 'not a url' })).not.toThrow();
+  expect(() => preload({ url: `${url}/x`, fetchImpl: () => { throw new Error('sync boom'); } })).not.toThrow();
+  expect(() => preload({ url: `${url}/x`, fetchImpl: () => Promise.reject(new Error('async boom')) })).not.toThrow();
+  expect(() => preload(undefined as unknown as { url: string })).not.toThrow();
+  await settle(300);
+  expect(unhandled).toEqual([]);
+});
+
+test('gives up after timeoutMs on a target that never answers', async () => {
+  let aborted = false;
+  const server = createServer((req) => {
+    req.socket.on('close', () => {
+      aborted = true;
+    });
+  });
+  const url = await listen(server);
+  try {
+    preload({ url: `${url}/hang`, timeoutMs: 100 });
+    await expect.poll(() => aborted, { timeout: 3000 }).toBe(true);
+    expect(unhandled).toEqual([]);
+  } finally {
+    await closeServer(server);
+  }
+});

@@ -1,0 +1,85 @@
+import { request } from 'node:http';
+import { test, expect } from '@playwright/test';
+import * as replayPackage from 'pdf-appliance-replay';
+import * as legacyExpress from '../../src/express.js';
+import { pagePathFor } from '../../src/http/target.js';
+import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
+
+// The appliance's side of the pdf-appliance-replay package: the fixture main app mounts it,
+// the deprecated `pdf-appliance/express` entry still hands it out, and what the main app
+// replays is exactly what the appliance maps to a page. The package's own behaviour is tested
+// in packages/replay/test.
+
+/** Status of one request with the request target exactly as given (fetch would normalise it). */
+function statusOf(baseUrl: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path: target, headers, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer to ${target} within 5 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let main: MainApp | undefined;
+test.afterEach(async () => {
+  await main?.close();
+  main = undefined;
+});
+
+test('the fixture main app replays every *.pdf before auth and tags the answer with its instance id', async () => {
+  main = await startMainApp({ instanceId: 'm-test', applianceApp: 'pdf-x', replaySecret: 'shh' });
+  const res = await statusOf(main.url, '/invoices/42.pdf');
+  expect(res.status).toBe(307);
+  expect(res.headers['x-instance-id']).toBe('m-test');
+  expect(JSON.parse(res.body)).toEqual({
+    app: 'pdf-x',
+    transform: { set_headers: [{ name: 'x-pdf-appliance-secret', value: 'shh' }] },
+  });
+  expect(main.counts('/invoices/42.pdf')).toBe(1);
+  const guarded = await statusOf(main.url, '/t/invoice.pdf', { [replayPackage.APPLIANCE_HEADER]: '1' });
+  expect(guarded.status).toBe(404);
+});
+
+test('the main app replays a request target exactly when the appliance maps it to a page', async () => {
+  main = await startMainApp({ applianceApp: 'pdf' });
+  const targets = [
+    '/invoices/42.pdf',
+    '/invoices/42.pdf?download=1',
+    '/docs/index.pdf',
+    '/index.pdf',
+    '/.pdf',
+    '/docs/.pdf',
+    '/docs/a%2Epdf',
+    '/docs/a.pd%66',
+    '/caf%C3%A9/r%2Fx.pdf',
+    '//evil.example/x.pdf',
+    '/..%2f..%2fx.pdf',
+    '/a.pdf/b',
+    '/a/b.PDF',
+    '/x?format=.pdf',
+    '/chart.png',
+    'http://evil.example/x.pdf',
+    'http://evil.example/.pdf',
+    'http://evil.example.pdf',
+  ];
+  for (const target of targets) {
+    const replayed = (await statusOf(main.url, target)).status === 307;
+    expect(replayed, target).toBe(pagePathFor(target) !== null);
+  }
+  // Not vacuous: both outcomes occur.
+  expect(targets.filter((t) => pagePathFor(t) !== null).length).toBeGreaterThan(3);
+  expect(targets.filter((t) => pagePathFor(t) === null).length).toBeGreaterThan(3);
+});
+
+test('the deprecated pdf-appliance/express entry hands out the package itself', () => {
+  expect(legacyExpress.pdfReplay).toBe(replayPackage.pdfReplay);
+  expect(legacyExpress.preload).toBe(replayPackage.preload);
+  expect(legacyExpress.isPdfPath).toBe(replayPackage.isPdfPath);
+  expect(legacyExpress.APPLIANCE_HEADER).toBe('x-pdf-appliance');
+});
