@@ -15,6 +15,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'puppeteer-core';
+import { listen } from '../../fixtures/listen.js';
 import { launch, parseSpec } from './launch.js';
 import { runLoops, type LoopJob } from './loops.js';
 import { byPath, looksLikeWholePdf, PAGES, pageUrl, type BenchPage } from './pages.js';
@@ -45,7 +46,7 @@ async function print(browser: Browser, page: BenchPage): Promise<Printed> {
   }
 }
 
-function startHttp(browser: Browser): Promise<Server> {
+async function startHttp(browser: Browser): Promise<Server> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const page = url.pathname === '/render' ? byPath(url.searchParams.get('path') ?? '') : undefined;
@@ -65,10 +66,8 @@ function startHttp(browser: Browser): Promise<Server> {
     );
   });
   server.keepAliveTimeout = 65_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
+  await listen(server);
+  return server;
 }
 
 const browser = await launch(spec).catch((err: unknown) => {

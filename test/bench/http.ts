@@ -1,16 +1,4 @@
-import { createServer } from 'node:net';
 import { looksLikeWholePdf } from './pages.js';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One PDF, checked whole; throws with the status and the start of the body otherwise. */
 export async function fetchPdf(url: string, timeoutMs = 60_000): Promise<Uint8Array> {

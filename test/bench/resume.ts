@@ -9,7 +9,8 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { cleanEnv, run } from './child.js';
-import { fetchPdf, firstPdf, freePort } from './http.js';
+import { fetchPdf, firstPdf } from './http.js';
+import { freePort, listen } from '../../fixtures/listen.js';
 import { appliancePdfUrl, PAGES } from './pages.js';
 import { progress, ROOT } from './paths.js';
 import { descendants } from './procs.js';
@@ -43,14 +44,14 @@ export async function resumes(applianceEnv: Record<string, string>, reps: number
     });
     req.resume();
   });
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  const { url: apiUrl } = await listen(api);
   const port = await freePort();
   const env = cleanEnv({
     ...applianceEnv,
     PORT: String(port),
     IDLE_TIMEOUT: IDLE,
     IDLE_ACTION: 'suspend',
-    MACHINES_API_URL: `http://127.0.0.1:${(api.address() as { port: number }).port}`,
+    MACHINES_API_URL: apiUrl,
     FLY_APP_NAME: 'bench-pdf',
     FLY_MACHINE_ID: 'bench-1',
     FLY_API_TOKEN: 'bench-token',

@@ -1,11 +1,12 @@
 import { test, expect } from '@playwright/test';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFlyProxy, validateProxyConfig, type FlyProxy, type MachineStatus, type ProxyConfig, type StatusReport } from '../../fixtures/fly-proxy/index.js';
+import { closeServer, freePort, listen } from '../../fixtures/listen.js';
+import { send } from '../support/send.js';
 
 // The emulated Machines API suspend call and the proxy's resume, against a real spawned machine
 // (fixtures/fly-proxy/sleepy-machine.ts, built by `npm run build`) that calls the API itself
@@ -28,13 +29,6 @@ interface SuspendRelay {
   body: { ok?: boolean; error?: string };
 }
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  json<T>(): T;
-}
-
 const cleanups: (() => Promise<unknown>)[] = [];
 test.afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
@@ -43,44 +37,6 @@ test.afterEach(async () => {
 test.beforeAll(() => {
   if (!existsSync(SLEEPY)) throw new Error(`${SLEEPY} is missing: run npm run build first`);
 });
-
-function listen(server: Server, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  const port = await listen(s);
-  await closeServer(s);
-  return port;
-}
-
-function send(base: string, path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, base), { method: opts.method ?? 'GET', headers: opts.headers, timeout: 15_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode!, headers: res.headers, text, json: <T>() => JSON.parse(text) as T });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`request to ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** The single-letter state from /proc/<pid>/stat ('T' = stopped), or 'gone'. */
 function procState(pid: number): string {

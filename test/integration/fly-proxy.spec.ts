@@ -1,11 +1,12 @@
 import { test, expect } from '@playwright/test';
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFlyProxy, loadProxyConfig, REPLAY_CONTENT_TYPE, type FlyProxy, type ProxyConfig } from '../../fixtures/fly-proxy/index.js';
 import { parseReplaySrc } from '../../src/http/replay-src.js';
+import { closeServer, freePort, listen } from '../../fixtures/listen.js';
+import { send as sendRequest, type Reply, type SendOptions } from '../support/send.js';
 
 // Every "app" here is a tiny node:http server on loopback; every test closes what it opened.
 
@@ -35,27 +36,6 @@ test.afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 
-function listen(server: Server, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  const port = await listen(s);
-  await closeServer(s);
-  return port;
-}
-
 /** A machine that records requests and, unless `handler` answers, echoes them as JSON. */
 async function machine(id: string, handler?: Handler): Promise<TestMachine> {
   const seen: Seen[] = [];
@@ -72,8 +52,8 @@ async function machine(id: string, handler?: Handler): Promise<TestMachine> {
       res.end(JSON.stringify(echo));
     });
   });
-  const port = await listen(server);
-  const m = { id, url: `http://127.0.0.1:${port}`, seen, close: () => closeServer(server) };
+  const { url } = await listen(server);
+  const m = { id, url, seen, close: () => closeServer(server) };
   cleanups.push(m.close);
   return m;
 }
@@ -84,30 +64,8 @@ async function proxy(cfg: ProxyConfig): Promise<FlyProxy> {
   return p;
 }
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  json<T = Echo>(): T;
-}
-
-function send(base: string, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(path, base);
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, timeout: 15_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode!, headers: res.headers, text, json: <T>() => JSON.parse(text) as T });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`request to ${path} timed out`)));
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+/** A request; its reply's json() is an Echo unless the call names another type. */
+const send = (base: string, path: string, opts?: SendOptions): Promise<Reply<Echo>> => sendRequest<Echo>(base, path, opts);
 
 function replayWith(header: string): Handler {
   return (_req, _body, res) => {

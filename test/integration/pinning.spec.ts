@@ -1,6 +1,5 @@
 import { test, expect } from '@playwright/test';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -8,6 +7,7 @@ import { createLogger } from '../../src/observability/log.js';
 import { parseReplaySrc } from '../../src/http/replay-src.js';
 import { startFlyProxy, type FlyProxy } from '../../fixtures/fly-proxy/index.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
+import { closeServer, listen } from '../../fixtures/listen.js';
 import { readPdf } from '../support/pdf.js';
 import { baseEnv, freePort } from '../support/stack.js';
 
@@ -35,16 +35,8 @@ async function tap(upstream: string): Promise<Tap> {
     out.on('error', () => res.writeHead(502).end());
     req.pipe(out);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { url } = await listen(server);
+  return { url, seen, close: () => closeServer(server) };
 }
 
 interface Pinned {

@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { test, expect } from '@playwright/test';
 import { startDemo, type Demo } from '../../fixtures/demo.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
+import { listen } from '../../fixtures/listen.js';
 import { isPdf } from '../support/pdf.js';
 import { baseEnv, get, spawnAppliance, type Spawned } from '../support/stack.js';
 
@@ -21,9 +22,9 @@ async function machinesApi(status: number): Promise<{ url: string; calls: ApiCal
     calls.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
     res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{"ok":true}' : '{"error":"unauthorized"}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { url } = await listen(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    url,
     calls,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

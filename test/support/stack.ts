@@ -2,13 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { treeOf } from './pss.js';
 import { Writable } from 'node:stream';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/log.js';
 import { startMainApp, type MainApp, type MainAppOptions } from '../../fixtures/main-app/index.js';
 import { startRecorder, type Recorder } from '../../fixtures/third-party.js';
+
+export { freePort } from '../../fixtures/listen.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -134,17 +135,6 @@ export function stillAlive(pids: number[]): number[] {
     } catch {
       return false;
     }
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
   });
 }
 
