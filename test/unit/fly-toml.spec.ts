@@ -36,8 +36,10 @@ const fly = parse(read('fly.toml')) as unknown as FlyToml;
 const CHROME = { CHROME_PATH: '/usr/bin/chromium' };
 /** The appliance's own defaults, as the brief of each setting says. */
 const defaults: Config = loadConfig({ TARGET_URL: 'http://x', ...CHROME });
+/** What Fly sets in every Machine, and the secret the deploy instructions set. */
+const FLY = { FLY_APP_NAME: fly.app, FLY_MACHINE_ID: '148e21ea7f3989', FLY_API_TOKEN: 'FlyV1 fm2_example' };
 /** What the appliance runs with on Fly: the defaults plus fly.toml's [env]. */
-const deployed: Config = loadConfig({ TARGET_URL: 'http://x', ...fly.env, ...CHROME });
+const deployed: Config = loadConfig({ TARGET_URL: 'http://x', ...fly.env, ...FLY, ...CHROME });
 
 /** fly.toml durations: a bare number means seconds, or a string like "30s". */
 function seconds(v: number | string | undefined): number {
@@ -58,7 +60,7 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(fly.env).toBeDefined();
     for (const name of Object.keys(fly.env ?? {})) expect(name).toMatch(/^[A-Z][A-Z0-9_]*$/);
     // Fly sets FLY_APP_NAME in every Machine: it names the main app when TARGET_URL is unset.
-    const c = loadConfig({ FLY_APP_NAME: fly.app, ...fly.env, ...CHROME });
+    const c = loadConfig({ ...fly.env, ...FLY, ...CHROME });
     expect(c.targetOrigin).toBe(`https://${fly.app.replace(/-pdf$/, '')}.fly.dev`);
   });
 
@@ -99,7 +101,7 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(seconds(fly.kill_timeout)).toBeLessThanOrEqual(300); // Fly's maximum
   });
 
-  test('the appliance stops itself: auto-start on, auto-stop off, exit 0 is not restarted', () => {
+  test('the appliance suspends (or stops) itself: auto-start on, auto-stop off, exit 0 is not restarted', () => {
     expect(fly.http_service.auto_start_machines).toBe(true);
     expect(fly.http_service.auto_stop_machines).toBe('off');
     expect(fly.http_service.min_machines_running).toBe(0);
@@ -107,10 +109,17 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(fly.restart?.map((r) => r.policy)).toEqual(['on-failure']);
   });
 
-  test('memory and swap are set (suspend would rule swap out)', () => {
-    expect(fly.swap_size_mb).toBeGreaterThan(0);
-    expect(fly.http_service.auto_stop_machines).not.toBe('suspend');
-    expect(fly.vm?.[0]?.memory ?? fly.vm?.[0]?.memory_mb).toBeTruthy();
+  test('suspend-ready: IDLE_ACTION=suspend, no swap, at most 2 GB, the token a secret and not in [env]', () => {
+    expect(deployed.idleAction).toBe('suspend');
+    expect(deployed.machinesApi).toMatchObject({ url: 'http://_api.internal:4280', app: fly.app });
+    // Fly cannot suspend a Machine with swap, nor one over 2 GB.
+    expect(fly.swap_size_mb).toBeUndefined();
+    const memory = fly.vm?.[0]?.memory ?? `${fly.vm?.[0]?.memory_mb}mb`;
+    const mb = /^(\d+)gb$/i.test(memory) ? Number(/^(\d+)/.exec(memory)![1]) * 1024 : Number(/^(\d+)/.exec(memory)?.[1]);
+    expect(mb).toBeGreaterThan(0);
+    expect(mb).toBeLessThanOrEqual(2048);
+    expect(fly.env?.['FLY_API_TOKEN']).toBeUndefined();
+    expect(read('fly.toml')).toContain('fly secrets set FLY_API_TOKEN=');
   });
 });
 
