@@ -17,7 +17,7 @@ try {
 }
 
 // Cold start: Chromium runs in its own process, so it is spawned first, with nothing loaded but
-// the config and the guard; puppeteer, the logger, the metrics and the HTTP side load while it boots.
+// the config and the guard; the logger, the metrics and the HTTP side load while it boots.
 const { egressGuard } = await import('./security/egress-guard.js');
 const { launchBrowser, startEarly } = await import('./browser/supervisor.js');
 const guard = egressGuard(config);

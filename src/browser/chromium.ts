@@ -163,7 +163,7 @@ export interface Chromium {
   exited: Promise<void>;
 }
 
-/** Where a launch stands between the spawn and puppeteer's connection. */
+/** Where a launch stands between the spawn and the first CDP connection. */
 export interface Spawned {
   proc: ChildProcess;
   sandboxed: boolean;
@@ -211,8 +211,8 @@ export async function launchChromium(opts: LaunchOptions, early?: Promise<Spawne
 const LAUNCH_TIMEOUT_MS = 30_000;
 
 /**
- * Starts Chromium with its DevTools pipe, before puppeteer is even loaded: puppeteer's import
- * costs ~350 ms here, which then overlaps Chromium's own start instead of preceding it.
+ * Starts Chromium with its DevTools pipe, before the rest of the appliance is loaded (the
+ * HTTP, logging and metrics modules), so their loading overlaps Chromium's own start.
  */
 export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promise<Spawned> {
   const userDataDir = await mkdtemp(join(tmpdir(), 'pdf-appliance-profile-'));

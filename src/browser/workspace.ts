@@ -87,6 +87,7 @@ export class Workspace implements EgressOwner {
 
   private tenant: Tenant | null = null;
   private mediaChanged = false;
+  private viewportChanged = false;
   private readonly frames = new Map<string, FrameInfo>();
   /** Frames inside cross-site frames: never the main app's own. */
   private readonly foreignFrames = new Set<string>();
@@ -310,6 +311,8 @@ export class Workspace implements EgressOwner {
     // Commands on a session run in order: this reset lands before the next render's first.
     if (this.mediaChanged) void this.page.send('Emulation.setEmulatedMedia', { media: '' }).catch(() => undefined);
     this.mediaChanged = false;
+    if (this.viewportChanged) void this.page.send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false }).catch(() => undefined);
+    this.viewportChanged = false;
     void this.tidy();
     this.tenant = null;
     this.onCrash = null;
@@ -355,6 +358,22 @@ export class Workspace implements EgressOwner {
   async emulateMedia(media: 'screen' | 'print'): Promise<void> {
     this.mediaChanged = true;
     await this.page.send('Emulation.setEmulatedMedia', { media });
+  }
+
+  /** Viewport (CSS px) and device scale factor for the rest of this render (images). */
+  async setViewport(viewport: { width: number; height: number }, deviceScaleFactor: number): Promise<void> {
+    this.viewportChanged = true;
+    await this.page.send('Emulation.setDeviceMetricsOverride', { ...viewport, deviceScaleFactor, mobile: false });
+  }
+
+  async layoutMetrics(): Promise<Protocol.Page.GetLayoutMetricsResponse> {
+    return this.page.send('Page.getLayoutMetrics');
+  }
+
+  /** An image of the page, encoded by Chromium. */
+  async capture(params: Protocol.Page.CaptureScreenshotRequest): Promise<Buffer> {
+    const { data } = await this.page.send('Page.captureScreenshot', params);
+    return Buffer.from(data, 'base64');
   }
 
   /** Prints and yields the PDF as Chromium streams it: the document is never held whole here. */

@@ -1,6 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { parseDuration } from './duration.js';
+import { checkPdfASupport } from '../output/pdfa-support.js';
+import { parsePdfStandard, type PdfStandard } from '../output/pdfa-standard.js';
+import { SCALE_LIMITS, VIEWPORT_LIMITS, type ImageDefaults } from '../render/image-plan.js';
+import { parseNumber } from '../render/page-hints.js';
 import { parseFormat, parseMargin, type PdfDefaults } from '../render/print-plan.js';
 import { DEFAULT_SECRET_HEADER } from '../protocol.js';
 import { normalizeOrigin } from '../security/ssrf.js';
@@ -34,6 +38,8 @@ export interface Config {
   /** How long the page's network must be quiet after `load` before printing. */
   quietWindowMs: number;
   pdf: PdfDefaults;
+  /** Defaults of the image outputs (IMAGE_*), and the largest image rendered. */
+  image: ImageDefaults;
   /** Lower-cased request header names forwarded to the main app's origin (and only there). */
   forwardHeaders: string[];
   allowOrigins: string[];
@@ -49,6 +55,21 @@ export interface Config {
   flyAppName: string | null;
   flyMachineId: string | null;
   version: string;
+}
+
+/**
+ * PDF_STANDARD: archival output for every PDF (a page may still say `none`). Ghostscript must
+ * be there at start, not discovered missing by the first user.
+ */
+function pdfStandardFrom(value: string | undefined, fail: (name: string, accepted: string) => never): PdfStandard | null {
+  if (value === undefined || value.toLowerCase() === 'none') return null;
+  const standard = parsePdfStandard(value) ?? fail('PDF_STANDARD', 'PDF/A-2b, PDF/A-3b or none');
+  try {
+    checkPdfASupport();
+  } catch (err) {
+    throw new ConfigError(`PDF_STANDARD=${standard} cannot be met: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return standard;
 }
 
 /** What the machine offers, read once; tests pass their own. */
@@ -180,9 +201,13 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
   if (!parsedFormat) fail('FORMAT', 'a paper format such as letter, legal, A4, A3, A5');
   const margin = parseMargin(read('MARGIN') ?? '0.4in');
   if (!margin) fail('MARGIN', 'one to four CSS lengths, e.g. 10mm or "0.5in 1in"');
-  const scaleRaw = read('SCALE') ?? '1';
-  const scale = Number(scaleRaw);
-  if (!/^\d+(\.\d+)?$/.test(scaleRaw) || scale < 0.1 || scale > 2) fail('SCALE', 'a number from 0.1 to 2');
+  const decimal = (name: string, def: number, min: number, max: number): number => {
+    const v = read(name);
+    if (v === undefined) return def;
+    return parseNumber(v, min, max) ?? fail(name, `a number from ${min} to ${max}`);
+  };
+  const scale = decimal('SCALE', 1, 0.1, 2);
+  const standard = pdfStandardFrom(read('PDF_STANDARD'), fail);
 
   const forwardExtra = list('FORWARD_HEADERS').map((h) => h.toLowerCase());
   for (const h of forwardExtra) {
@@ -273,6 +298,16 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
       scale,
       outline: bool('OUTLINE', false),
       tagged: bool('TAGGED', false),
+      standard,
+    },
+    image: {
+      width: int('IMAGE_WIDTH', 1280, VIEWPORT_LIMITS.min, VIEWPORT_LIMITS.max),
+      height: int('IMAGE_HEIGHT', 800, VIEWPORT_LIMITS.min, VIEWPORT_LIMITS.max),
+      scale: decimal('IMAGE_SCALE', 1, SCALE_LIMITS.min, SCALE_LIMITS.max),
+      fullPage: bool('IMAGE_FULL_PAGE', false),
+      quality: int('IMAGE_QUALITY', 85, 1, 100),
+      // 25 megapixels: 100 MB as a bitmap before it is encoded, e.g. 1280 × 19,500 px.
+      maxPixels: int('IMAGE_MAX_PIXELS', 25_000_000, 1, 16383 * 16383),
     },
     forwardHeaders: [...new Set([...DEFAULT_FORWARD_HEADERS, ...forwardExtra])],
     allowOrigins,

@@ -13,6 +13,10 @@ export type Failure =
   | { kind: 'timeout'; phase: 'render' | 'queue'; limitMs?: number }
   /** A renderer of the page died: killed over RENDER_MEMORY_MB (`certain`), or crashed, most likely out of memory. */
   | { kind: 'out-of-memory'; budgetMb: number; certain: boolean }
+  /** The image the page asks for is over IMAGE_MAX_PIXELS or Chromium's largest side. */
+  | { kind: 'image-too-large'; width: number; height: number; why: string }
+  /** The page asked for PDF/A and Ghostscript is missing, failed, or could not make it conform. */
+  | { kind: 'archival'; standard: string; problem: 'unavailable' | 'not-conformant' | 'failed'; reason: string }
   | { kind: 'overloaded' }
   | { kind: 'browser-unavailable'; reason: string }
   | { kind: 'loop' }
@@ -43,6 +47,8 @@ const REASON: Record<number, string> = {
   405: 'Method not allowed',
   410: 'Gone',
   414: 'URI too long',
+  422: 'The page cannot be rendered as asked',
+  501: 'Not available on this appliance',
   502: 'The page could not be rendered',
   503: 'Busy, try again shortly',
   504: 'The page took too long to render',
@@ -75,6 +81,14 @@ export function toHttp(err: unknown, retryAfterSeconds = 5): HttpAnswer {
           ? `The page needs more memory than RENDER_MEMORY_MB (${f.budgetMb}). Lighten the page or raise it.`
           : `The page crashed its renderer, likely out of memory (RENDER_MEMORY_MB=${f.budgetMb}).`,
       );
+    case 'image-too-large':
+      return text(
+        422,
+        {},
+        `The image would be ${f.width} × ${f.height} px, ${f.why}. Lower image-scale, capture less (image-full-page, image-selector), or raise IMAGE_MAX_PIXELS.`,
+      );
+    case 'archival':
+      return archivalAnswer(f);
     case 'overloaded':
     case 'browser-unavailable':
     case 'shutting-down':
@@ -95,6 +109,49 @@ export function toHttp(err: unknown, retryAfterSeconds = 5): HttpAnswer {
   }
 }
 
+function archivalAnswer(f: Extract<Failure, { kind: 'archival' }>): HttpAnswer {
+  switch (f.problem) {
+    case 'unavailable':
+      return text(501, {}, `${f.standard} output needs Ghostscript, which this appliance does not have. Install it (Debian package ghostscript) or drop pdf-standard.`);
+    case 'not-conformant':
+      return text(422, {}, `The page cannot be made ${f.standard} (most often: a character no installed font has). Fix the page or drop pdf-standard.`);
+    case 'failed':
+      return text(502, {}, `The PDF could not be converted to ${f.standard}.`);
+  }
+}
+
 export function fail(failure: Failure, cause?: unknown): never {
   throw new RenderFailure(failure, cause);
+}
+
+const USER_HINT: Record<number, string> = {
+  503: 'The service is busy or restarting. Try again in a few seconds.',
+  504: 'Try again; if it keeps happening, tell the people who run this site.',
+  502: 'Try again; if it keeps happening, tell the people who run this site.',
+  422: 'Tell the people who run this site: the page asks for something this service will not do.',
+  501: 'Tell the people who run this site.',
+};
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The same answer as a short page, for a person who clicked a link in a browser (a broken
+ * download would tell them nothing): what happened, what they can do, and the request id
+ * the operator finds in the log.
+ */
+export function htmlPage(answer: HttpAnswer, requestId: string): string {
+  const title = REASON[answer.status] ?? 'Error';
+  const detail = answer.body.trim();
+  const hint = USER_HINT[answer.status];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>${escapeHtml(title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}small{color:#666}</style>
+</head><body>
+<h1>${escapeHtml(title)}</h1>
+${detail && detail !== title ? `<p>${escapeHtml(detail)}</p>\n` : ''}${hint ? `<p>${escapeHtml(hint)}</p>\n` : ''}<p><small>Request ${escapeHtml(requestId)}</small></p>
+</body></html>
+`;
 }

@@ -1,6 +1,10 @@
-// Download names for the PDF, and the Content-Disposition header that carries them.
+// Download names for the PDF or image, and the Content-Disposition header that carries them.
+import type { OutputFormat } from 'pdf-appliance-replay';
 
-const PDF_EXT = /\.pdf$/i;
+// A name the page gives (pdf-filename) may carry an extension already; it is replaced by the
+// output's own.
+const OUR_EXT = /\.(pdf|png|jpe?g|webp)$/i;
+const EXTENSION: Record<OutputFormat, string> = { pdf: 'pdf', png: 'png', jpeg: 'jpg', webp: 'webp' };
 // Path separators and characters reserved on Windows: a name from a page title must not
 // steer where the browser saves the file.
 const UNSAFE = /[/\\:*?"<>|]+/g;
@@ -19,7 +23,7 @@ function truncateChars(s: string, max: number): string {
 /** A file-name base (no extension) safe to save as, or '' when nothing usable is left. */
 function cleanBase(raw: string): string {
   let s = raw.normalize('NFC').replace(/\s+/g, ' ').replace(CONTROL, '').replace(UNSAFE, '_').trim();
-  s = s.replace(PDF_EXT, '');
+  s = s.replace(OUR_EXT, '');
   // Leading dots hide the file; trailing dots and spaces are dropped by Windows.
   s = s.replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
   s = truncateChars(s, MAX_NAME_CHARS - 4).replace(/[.\s]+$/, '');
@@ -37,14 +41,18 @@ function lastSegment(pathname: string): string {
   }
 }
 
-/** pdf-filename meta, else <title>, else the last path segment (index for '/'), '.pdf' appended once. */
-export function chooseFilename(opts: { meta?: string; title?: string; pathname: string }): string {
+/**
+ * pdf-filename meta, else <title>, else the last path segment (index for '/'), with the
+ * output's extension (`.pdf` by default) appended once.
+ */
+export function chooseFilename(opts: { meta?: string; title?: string; pathname: string; format?: OutputFormat }): string {
+  const ext = EXTENSION[opts.format ?? 'pdf'];
   for (const candidate of [opts.meta, opts.title, lastSegment(opts.pathname)]) {
     if (candidate === undefined) continue;
     const base = cleanBase(candidate);
-    if (base) return `${base}.pdf`;
+    if (base) return `${base}.${ext}`;
   }
-  return `${FALLBACK_BASE}.pdf`;
+  return `${FALLBACK_BASE}.${ext}`;
 }
 
 // RFC 5987 attr-char: everything else is percent-encoded from UTF-8.
@@ -52,9 +60,9 @@ function encodeExtValue(s: string): string {
   return encodeURIComponent(s).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-function asciiFallback(name: string): string {
+function asciiFallback(name: string, ext: string): string {
   const base = name
-    .replace(PDF_EXT, '')
+    .replace(OUR_EXT, '')
     // Decompose so accented letters keep their base letter (č → c) instead of becoming '_'.
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
@@ -64,7 +72,7 @@ function asciiFallback(name: string): string {
     .replace(/^[.\s]+/, '')
     .slice(0, MAX_NAME_CHARS - 4)
     .replace(/[.\s]+$/, '');
-  return /[A-Za-z0-9]/.test(base) ? `${base}.pdf` : `${FALLBACK_BASE}.pdf`;
+  return /[A-Za-z0-9]/.test(base) ? `${base}.${ext}` : `${FALLBACK_BASE}.${ext}`;
 }
 
 /**
@@ -74,8 +82,9 @@ function asciiFallback(name: string): string {
  * fallback cannot.
  */
 export function contentDisposition(filename: string, kind: 'inline' | 'attachment'): string {
-  const full = `${cleanBase(filename) || FALLBACK_BASE}.pdf`;
-  const fallback = asciiFallback(full);
+  const ext = OUR_EXT.exec(filename)?.[1]?.toLowerCase() ?? 'pdf';
+  const full = `${cleanBase(filename) || FALLBACK_BASE}.${ext}`;
+  const fallback = asciiFallback(full, ext);
   const header = `${kind}; filename="${fallback}"`;
   return fallback === full ? header : `${header}; filename*=UTF-8''${encodeExtValue(full)}`;
 }

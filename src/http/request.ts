@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { IMAGE_FORMATS } from 'pdf-appliance-replay';
 import type { Config } from '../config/config.js';
 import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
@@ -19,7 +20,8 @@ export interface IncomingRender {
 }
 
 export function parseRenderRequest(req: Request, config: Config): IncomingRender {
-  const mapped = pagePathFor(req.originalUrl);
+  // Every image format: which of them reach the appliance is the main app's opt-in.
+  const mapped = pagePathFor(req.originalUrl, IMAGE_FORMATS);
   if (!mapped) fail({ kind: 'bad-request', reason: 'no page named by this path' });
   const origin = originFor(config, req.headers.host);
   const url = buildTargetUrl(origin, mapped.path, mapped.query);
@@ -44,6 +46,7 @@ export function parseRenderRequest(req: Request, config: Config): IncomingRender
       url,
       origin,
       pathname: mapped.path,
+      format: mapped.format,
       download: new URLSearchParams(mapped.query.slice(1)).has('download'),
       identity,
       context,

@@ -2,14 +2,15 @@ import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import { APPLIANCE_HEADER, type Config } from '../config/config.js';
-import { isPdfPath, pathOf } from 'pdf-appliance-replay';
-import { fail, RenderFailure, toHttp } from './errors.js';
+import { IMAGE_FORMATS, outputOf, pathOf } from 'pdf-appliance-replay';
+import { fail, htmlPage, RenderFailure, toHttp, type HttpAnswer } from './errors.js';
+import { send } from './deliver.js';
 import { chooseFilename, contentDisposition } from './filename.js';
 import type { IdleClock } from '../admission/idle-clock.js';
 import type { Limiter } from '../admission/limiter.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
-import type { Metrics } from '../observability/metrics.js';
 import type { RenderJob } from '../render/job.js';
+import type { Output, OutputName } from '../render/output.js';
 import { render, type RenderDeps, type RenderResult } from '../render/render.js';
 import { requestTargetTooLong } from './request-checks.js';
 import { parseReplaySrc } from './replay-src.js';
@@ -29,7 +30,7 @@ export interface ServerDeps extends RenderDeps {
 }
 
 export function createApp(deps: ServerDeps): express.Express {
-  const { config, log, metrics } = deps;
+  const { config, log } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -64,7 +65,7 @@ export function createApp(deps: ServerDeps): express.Express {
   app.use((req, res) => {
     const requestTarget = req.originalUrl;
     const pathOnly = pathOf(requestTarget);
-    if (isPdfPath(pathOnly)) return handlePdf(req, res, deps);
+    if (outputOf(pathOnly, IMAGE_FORMATS)) return handleRender(req, res, deps);
     // Everything else goes back to the main app. It counts as activity: a main app warms the
     // appliance up this way (e.g. on login) before the user asks for a PDF.
     deps.idle.touch();
@@ -97,7 +98,7 @@ function secretMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise<void> {
+async function handleRender(req: Request, res: Response, deps: ServerDeps): Promise<void> {
   const { config, metrics } = deps;
   const started = performance.now();
   const requestId = res.locals.requestId as string;
@@ -121,7 +122,7 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
     fields.target = loggableUrl(job.url);
 
     if (deps.limiter.full) {
-      overflow(res, deps, incoming);
+      overflow(req, res, deps, incoming);
       metrics.renders.inc({ outcome: 'overflow', status: String(res.statusCode) });
       // Logged once, by the request line in `finally`, like every other outcome.
       Object.assign(fields, { status: res.statusCode, failure: 'overflow' });
@@ -129,30 +130,28 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
     }
 
     const renderJob = job;
+    const deliver = (output: Output, name: OutputName): Promise<number> => {
+      const filename = chooseFilename({ ...name, pathname: decodePathSafe(renderJob.pathname), format: renderJob.format });
+      return send(res, output, {
+        'content-type': output.contentType,
+        'content-disposition': contentDisposition(filename, renderJob.download ? 'attachment' : 'inline'),
+        'cache-control': 'private, no-store',
+        'x-content-type-options': 'nosniff',
+      });
+    };
     const result = await deps.limiter.run(async (slot) => {
       queueMs = slot.queuedMs;
       metrics.queueWait.observe(queueMs / 1000);
       // RENDER_TIMEOUT runs from the moment the request holds a slot, and bounds everything
-      // after it, getting a workspace included.
-      return render(renderJob, deps, log, client.signal, AbortSignal.timeout(config.renderTimeoutMs));
+      // after it up to the output, getting a workspace included.
+      return render(renderJob, deps, log, client.signal, AbortSignal.timeout(config.renderTimeoutMs), deliver);
     }, client.signal);
     timings = result.timings;
     metrics.navigation.observe(result.timings.navigationMs / 1000);
     metrics.print.observe(result.timings.printMs / 1000);
-    metrics.pdfBytes.observe(result.pdf.byteLength);
-
-    const filename = chooseFilename({ meta: result.plan.filename, title: result.plan.metadata.title, pathname: decodePathSafe(job.pathname) });
-    res.status(200).set({
-      'content-type': 'application/pdf',
-      'content-length': String(result.pdf.byteLength),
-      'content-disposition': contentDisposition(filename, job.download ? 'attachment' : 'inline'),
-      'cache-control': 'private, no-store',
-      'x-content-type-options': 'nosniff',
-    });
-    // HEAD: Node drops the body for HEAD responses; headers (and the length) stay true.
-    res.end(Buffer.from(result.pdf.buffer, result.pdf.byteOffset, result.pdf.byteLength));
-    metrics.renders.inc({ outcome: 'pdf', status: '200' });
-    fields.bytes = result.pdf.byteLength;
+    metrics.outputBytes.observe({ format: job.format }, result.bytes);
+    metrics.renders.inc({ outcome: job.format, status: '200' });
+    fields.bytes = result.bytes;
     fields.status = 200;
   } catch (err) {
     const answer = sendError(res, err, log, req, fields, job, retryAfter(deps));
@@ -168,7 +167,7 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
       navigationMs: timings ? Math.round(timings.navigationMs) : undefined,
       printMs: timings ? Math.round(timings.printMs) : undefined,
       ms: Math.round(totalMs),
-    }, 'pdf request');
+    }, 'render request');
   }
 }
 
@@ -177,7 +176,7 @@ async function handlePdf(req: Request, res: Response, deps: ServerDeps): Promise
  * the bounce carries a state marker (with the main app's instance, so pinning survives the
  * hop), and a request that carries it gets a plain 503 instead of bouncing forever.
  */
-function overflow(res: Response, deps: ServerDeps, incoming: IncomingRender): void {
+function overflow(req: Request, res: Response, deps: ServerDeps, incoming: IncomingRender): void {
   if (deps.config.flyMachineId && !incoming.bounced) {
     const instance = incoming.job.context['fly-prefer-instance-id'];
     const state = instance ? `${BOUNCE_STATE}:${instance}` : BOUNCE_STATE;
@@ -186,8 +185,7 @@ function overflow(res: Response, deps: ServerDeps, incoming: IncomingRender): vo
     return;
   }
   deps.metrics.overflow.inc({ answer: '503' });
-  const answer = toHttp(new RenderFailure({ kind: 'overloaded' }), retryAfter(deps));
-  res.status(answer.status).set(answer.headers).type('text/plain').send(answer.body);
+  respond(req, res, toHttp(new RenderFailure({ kind: 'overloaded' }), retryAfter(deps)));
 }
 
 function retryAfter(deps: ServerDeps): number {
@@ -203,11 +201,22 @@ function sendError(res: Response, err: unknown, log: Logger, req: Request, field
   if (!failure) log.error({ ...detail, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
   else if (answer.status >= 500 && failure.kind !== 'client-gone') log.warn(detail, 'render failed');
   Object.assign(fields, { status: answer.status, failure: failure?.kind });
-  if (res.headersSent || res.destroyed) return answer;
-  res.status(answer.status).set(answer.headers).set('cache-control', 'no-store');
-  if (answer.body) res.type('text/plain').send(req.method === 'HEAD' ? undefined : answer.body);
-  else res.end();
+  if (res.headersSent || res.destroyed) {
+    // Mid-delivery: cutting the connection is the only honest end (the client sees an
+    // incomplete response, not a complete-looking file).
+    res.destroy();
+    return answer;
+  }
+  respond(req, res, answer);
   return answer;
+}
+
+function respond(req: Request, res: Response, answer: HttpAnswer): void {
+  res.status(answer.status).set(answer.headers).set('cache-control', 'no-store');
+  if (!answer.body) res.end();
+  // A person who clicked a link gets a page saying what happened; a program gets one line.
+  else if (req.accepts(['text/plain', 'text/html']) === 'text/html') res.type('html').send(req.method === 'HEAD' ? undefined : htmlPage(answer, String(res.locals.requestId ?? '')));
+  else res.type('text/plain').send(req.method === 'HEAD' ? undefined : answer.body);
 }
 
 function outcomeOf(err: unknown): string {

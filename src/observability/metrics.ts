@@ -16,14 +16,14 @@ export function createMetrics() {
     registry,
     renders: new Counter({
       name: 'pdf_appliance_renders_total',
-      help: 'Finished PDF requests by outcome (pdf, redirect, upstream, error) and HTTP status',
+      help: 'Finished render requests by outcome (the format delivered: pdf, png, jpeg, webp; or redirect, upstream, error...) and HTTP status',
       labelNames: ['outcome', 'status'] as const,
       registers: [registry],
     }),
     queueWait: new Histogram({ name: 'pdf_appliance_queue_wait_seconds', help: 'Time waiting for a render slot', buckets: durations, registers: [registry] }),
-    navigation: new Histogram({ name: 'pdf_appliance_navigation_seconds', help: 'Time from navigation start until the page was ready to print', buckets: durations, registers: [registry] }),
-    print: new Histogram({ name: 'pdf_appliance_print_seconds', help: 'Time spent in Chromium printing the PDF', buckets: durations, registers: [registry] }),
-    render: new Histogram({ name: 'pdf_appliance_request_seconds', help: 'Whole PDF request duration', buckets: durations, registers: [registry] }),
+    navigation: new Histogram({ name: 'pdf_appliance_navigation_seconds', help: 'Time from navigation start until the page was ready to print or capture', buckets: durations, registers: [registry] }),
+    print: new Histogram({ name: 'pdf_appliance_print_seconds', help: 'Time spent producing the output: printing the PDF (and any PDF/A conversion) or capturing the image', buckets: durations, registers: [registry] }),
+    render: new Histogram({ name: 'pdf_appliance_request_seconds', help: 'Whole render request duration, delivery included', buckets: durations, registers: [registry] }),
     inFlight: new Gauge({
       name: 'pdf_appliance_renders_in_flight',
       help: 'Renders holding a slot now',
@@ -52,10 +52,11 @@ export function createMetrics() {
       labelNames: ['how'] as const,
       registers: [registry],
     }),
-    pdfBytes: new Histogram({
-      name: 'pdf_appliance_pdf_bytes',
-      help: 'Size of delivered PDFs',
-      buckets: [10e3, 50e3, 100e3, 250e3, 500e3, 1e6, 5e6, 20e6],
+    outputBytes: new Histogram({
+      name: 'pdf_appliance_output_bytes',
+      help: 'Size of delivered documents and images, by format (pdf, png, jpeg, webp)',
+      labelNames: ['format'] as const,
+      buckets: [10e3, 50e3, 100e3, 250e3, 500e3, 1e6, 5e6, 20e6, 100e6],
       registers: [registry],
     }),
     blockedRequests: new Counter({

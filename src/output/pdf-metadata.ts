@@ -1,4 +1,9 @@
-// Writes the page's author/description/keywords into the PDF, which Chrome does not do itself.
+// Writes the page's author/description/keywords into the PDF, which Chrome does not do itself,
+// without holding the document: Chromium's bytes pass through untouched and an incremental
+// update (a new Info dictionary, a one-entry xref section, a trailer pointing back at
+// Chromium's) is appended at the end. A 1,000-page report streams as it is read; rewriting it
+// with a PDF library instead meant parsing all of it in Node (and ~100 ms to load the library).
+import { encodeTextString, parseDict, type PdfValue } from './pdf-syntax.js';
 
 export interface PdfMetadata {
   title?: string;
@@ -9,6 +14,10 @@ export interface PdfMetadata {
 
 // Info strings are for display in a viewer's properties dialog; anything longer is abuse.
 const MAX_FIELD_CHARS = 2000;
+// Chromium writes the Info dictionary as object 1, right after the header.
+const HEAD_BYTES = 64 * 1024;
+// The trailer, startxref and %%EOF are the last few hundred bytes.
+const TAIL_BYTES = 4096;
 
 function clean(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -16,25 +25,84 @@ function clean(value: string | undefined): string | undefined {
   return v === '' ? undefined : Array.from(v).slice(0, MAX_FIELD_CHARS).join('');
 }
 
-/** Sets Author/Subject/Keywords (and Title if given) in the PDF's Info dictionary. Returns the input untouched when there is nothing to set (fast path: no parsing). */
-export async function applyMetadata(pdf: Uint8Array, meta: PdfMetadata): Promise<Uint8Array> {
-  const title = clean(meta.title);
-  const author = clean(meta.author);
-  const subject = clean(meta.subject);
-  const keywords = clean(meta.keywords);
-  if (title === undefined && author === undefined && subject === undefined && keywords === undefined) {
-    return pdf;
+const FIELDS = { title: 'Title', author: 'Author', subject: 'Subject', keywords: 'Keywords' } as const;
+
+/**
+ * `pdf` with Author/Subject/Keywords (and Title if given) set in its Info dictionary. Yields
+ * the input's chunks as they come, then the update; with nothing to set, the input as it is.
+ * A file this cannot update (no classic trailer at its end) passes through unchanged.
+ */
+export async function* withMetadata(pdf: AsyncIterable<Uint8Array>, meta: PdfMetadata): AsyncGenerator<Uint8Array> {
+  const set: [string, string][] = [];
+  for (const [field, key] of Object.entries(FIELDS)) {
+    const value = clean(meta[field as keyof PdfMetadata]);
+    if (value !== undefined) set.push([key, encodeTextString(value)]);
   }
-  // Loaded on first use: pdf-lib costs ~100 ms of module loading, which a cold start (and
-  // every page without author/subject/keywords) should not pay.
-  const { PDFDocument } = await import('pdf-lib');
-  // updateMetadata: false keeps Chrome's Producer/Creator/CreationDate instead of pdf-lib's.
-  const doc = await PDFDocument.load(pdf, { updateMetadata: false });
-  if (title !== undefined) doc.setTitle(title);
-  if (author !== undefined) doc.setAuthor(author);
-  if (subject !== undefined) doc.setSubject(subject);
-  // pdf-lib joins the list with spaces; one element keeps the page's own separators.
-  if (keywords !== undefined) doc.setKeywords([keywords]);
-  // A classic xref table (no object streams) keeps the file readable by old viewers.
-  return doc.save({ useObjectStreams: false, updateFieldAppearances: false });
+  if (set.length === 0) {
+    yield* pdf;
+    return;
+  }
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  let tail: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of pdf) {
+    if (headBytes < HEAD_BYTES) {
+      head.push(chunk.subarray(0, HEAD_BYTES - headBytes));
+      headBytes += Math.min(chunk.length, HEAD_BYTES - headBytes);
+    }
+    tail.push(chunk);
+    // Keep just enough of the last chunks to cover TAIL_BYTES.
+    let kept = 0;
+    for (let i = tail.length - 1; i >= 0; i--) {
+      kept += tail[i]!.length;
+      if (kept >= TAIL_BYTES) {
+        tail = tail.slice(i);
+        break;
+      }
+    }
+    length += chunk.length;
+    yield chunk;
+  }
+  const update = infoUpdate(Buffer.concat(head).toString('latin1'), lastBytes(tail, TAIL_BYTES), length, set);
+  if (update) yield Buffer.from(update, 'latin1');
+}
+
+function lastBytes(chunks: Uint8Array[], n: number): string {
+  const all = Buffer.concat(chunks);
+  return all.subarray(Math.max(0, all.length - n)).toString('latin1');
+}
+
+/** The incremental update's text, or null when the file does not end in a classic trailer. */
+function infoUpdate(head: string, tail: string, length: number, set: [string, string][]): string | null {
+  const xref = /startxref\s+(\d+)\s+%%EOF\s*$/.exec(tail);
+  const trailerAt = tail.lastIndexOf('trailer');
+  if (!xref || trailerAt < 0) return null;
+  const trailer = parseDict(tail, tail.indexOf('<<', trailerAt));
+  const size = trailer?.get('Size');
+  const root = trailer?.get('Root');
+  if (!trailer || !size || !/^\d+$/.test(size.raw) || root?.kind !== 'ref') return null;
+
+  // Chromium's entries (Title, Creator, Producer, dates) stay, unless replaced.
+  const entries = new Map<string, string>();
+  const info = trailer.get('Info');
+  const old = info?.kind === 'ref' ? findObject(head, info) ?? findObject(tail, info) : null;
+  for (const [key, value] of old ?? []) entries.set(key, value.raw);
+  for (const [key, value] of set) entries.set(key, value);
+
+  const num = Number(size.raw);
+  const separator = /[\r\n]$/.test(tail) ? '' : '\n';
+  const objectAt = length + separator.length;
+  const object = `${num} 0 obj\n<<${[...entries].map(([k, v]) => `/${k} ${v}`).join('\n')}>>\nendobj\n`;
+  const id = trailer.get('ID');
+  const fields = [`/Size ${num + 1}`, `/Root ${root.raw}`, `/Info ${num} 0 R`, `/Prev ${xref[1]}`, ...(id ? [`/ID ${id.raw}`] : [])];
+  // Each xref entry is exactly 20 bytes: 10-digit offset, space, 5-digit generation, " n", EOL.
+  const table = `xref\n${num} 1\n${String(objectAt).padStart(10, '0')} 00000 n \n`;
+  return `${separator}${object}${table}trailer\n<<${fields.join('\n')}>>\nstartxref\n${objectAt + object.length}\n%%EOF\n`;
+}
+
+function findObject(text: string, ref: { num: number; gen: number }): Map<string, PdfValue> | null {
+  const header = new RegExp(`(?:^|[\\r\\n\\s])${ref.num}\\s+${ref.gen}\\s+obj\\s*`).exec(text);
+  if (!header) return null;
+  return parseDict(text, header.index + header[0].length);
 }

@@ -2,9 +2,12 @@
 // Ghostscript runs as a separate program (no shell, arguments as an array, -dSAFER, an empty
 // environment) in a private temporary directory that is removed whatever happens.
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { isCompletePdf, readDocInfo, type DocInfoText } from './pdf-docinfo.js';
 import { cleanDocInfo, docInfoPostScript, IMAGE_QUALITY_POSTSCRIPT, outputIntentPostScript } from './pdfa-postscript.js';
 import { pdfAPart, type PdfStandard } from './pdfa-standard.js';
@@ -30,42 +33,36 @@ export interface PdfAOptions {
 /** Ghostscript's output kept for the log: the end is where the reason for a failure is. */
 const DETAIL_BYTES = 8 * 1024;
 
+/** The converted document: a file in a private directory, until dispose() removes both. */
+export interface PdfAFile {
+  path: string;
+  size: number;
+  open(): Readable;
+  dispose(): Promise<void>;
+}
+
 /**
- * `input` (a complete PDF) as PDF/A. Holds one more copy than the caller: the result. Files,
- * not pipes, carry the document to and from Ghostscript (it needs random access to a PDF).
+ * `input` (a complete PDF, whole or as it streams) as PDF/A. Files, not pipes, carry the
+ * document to and from Ghostscript (it needs random access to a PDF), so neither the input
+ * nor the result is ever held whole in memory. On failure nothing is left behind.
  */
-export async function convertToPdfA(input: Uint8Array, standard: PdfStandard, opts: PdfAOptions = {}): Promise<Uint8Array> {
+export async function convertToPdfA(input: AsyncIterable<Uint8Array> | Uint8Array, standard: PdfStandard, opts: PdfAOptions = {}): Promise<PdfAFile> {
   opts.signal?.throwIfAborted();
-  return withPrivateDir(opts.tmpDir, async (dir) => {
+  // mkdtemp creates the directory 0700: other users on the machine cannot read the document.
+  const dir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'pdfa-'));
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  try {
     const inputPath = join(dir, 'input.pdf');
     const outputPath = join(dir, 'output.pdf');
-    await writeFile(inputPath, input, { mode: 0o600 });
+    const source = input instanceof Uint8Array ? [input] : input;
+    await pipeline(Readable.from(source, { objectMode: false }), createWriteStream(inputPath, { mode: 0o600 }), { signal: opts.signal });
     await convert(inputPath, outputPath, dir, standard, opts);
-    return readFile(outputPath);
-  });
-}
-
-/**
- * The same from file to file, for callers that stream (e.g. page.createPDFStream() to a file,
- * then the result to the client with fs.createReadStream). `outputPath` is removed on failure.
- */
-export async function convertPdfFileToPdfA(inputPath: string, outputPath: string, standard: PdfStandard, opts: PdfAOptions = {}): Promise<void> {
-  opts.signal?.throwIfAborted();
-  try {
-    await withPrivateDir(opts.tmpDir, (dir) => convert(resolve(inputPath), resolve(outputPath), dir, standard, opts));
+    await rm(inputPath);
+    const { size } = await stat(outputPath);
+    return { path: outputPath, size, open: () => createReadStream(outputPath), dispose };
   } catch (err) {
-    await rm(outputPath, { force: true });
+    await dispose();
     throw err;
-  }
-}
-
-async function withPrivateDir<T>(parent: string | undefined, work: (dir: string) => Promise<T>): Promise<T> {
-  // mkdtemp creates the directory 0700: other users on the machine cannot read the document.
-  const dir = await mkdtemp(join(parent ?? tmpdir(), 'pdfa-'));
-  try {
-    return await work(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

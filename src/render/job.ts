@@ -1,3 +1,4 @@
+import type { OutputFormat } from 'pdf-appliance-replay';
 import type { Identity } from '../security/credentials.js';
 
 /** One render, as the HTTP edge parsed it from the request (once) for everything below. */
@@ -8,6 +9,8 @@ export interface RenderJob {
   origin: string;
   /** The page's path as requested (still percent-encoded), to name the file. */
   pathname: string;
+  /** What to make of the page: its PDF, or an image of it. */
+  format: OutputFormat;
   /** `?download` asks for an attachment rather than inline display. */
   download: boolean;
   identity: Identity;

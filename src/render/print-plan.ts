@@ -24,6 +24,8 @@
  * | pdf-tagged                        | true / false: tagged (accessible) PDF                                | env              |
  * | pdf-filename                      | download name, e.g. `Invoice 42.pdf` (`.pdf` added when missing)     | <title>, else URL|
  * | pdf-wait-for                      | CSS selector that must exist in the page before it is printed        | none             |
+ * |                                   | (images wait for it too)                                             |                  |
+ * | pdf-standard                      | `PDF/A-2b` or `PDF/A-3b`: archival PDF (Ghostscript), or `none`      | env PDF_STANDARD |
  * | author                            | PDF Author                                                           | none             |
  * | description                       | PDF Subject                                                          | none             |
  * | keywords                          | PDF Keywords                                                         | none             |
@@ -45,7 +47,10 @@
  * is below 15mm, the margin is enlarged to 15mm so there is room to show it.
  */
 import type { Protocol } from 'devtools-protocol';
-import type { PaperFormat, PDFOptions } from 'puppeteer-core';
+import { parsePdfStandard, type PdfStandard } from '../output/pdfa-standard.js';
+import { MetaReader, type RawPageHints, type Warning } from './page-hints.js';
+
+export type PaperFormat = 'Letter' | 'Legal' | 'Tabloid' | 'Ledger' | 'A0' | 'A1' | 'A2' | 'A3' | 'A4' | 'A5' | 'A6';
 
 export interface PdfDefaults {
   format: string;
@@ -55,6 +60,8 @@ export interface PdfDefaults {
   scale: number;
   outline: boolean;
   tagged: boolean;
+  /** PDF_STANDARD: every PDF archival unless the page says `none`. */
+  standard: PdfStandard | null;
 }
 
 export interface Margin {
@@ -64,67 +71,37 @@ export interface Margin {
   left: string;
 }
 
-export interface RawPageHints {
-  /** Lower-cased meta names (`pdf-*`, author, description, keywords) → raw content; first tag wins. */
-  meta: Record<string, string>;
-  title: string;
-  header?: string;
-  footer?: string;
-  /** Set by collectPageHints when the page's own DOM rejects pdf-wait-for as a selector. */
-  waitForError?: string;
+/** The print settings as decided (puppeteer's page.pdf() names, which printParams translates). */
+export interface PdfOptions {
+  format: PaperFormat;
+  landscape: boolean;
+  printBackground: boolean;
+  scale: number;
+  /** Always true, so CSS @page wins over everything here. */
+  preferCSSPageSize: true;
+  outline: boolean;
+  tagged: boolean;
+  displayHeaderFooter: boolean;
+  headerTemplate?: string;
+  footerTemplate?: string;
+  pageRanges?: string;
+  margin: Margin;
 }
 
 export interface PrintPlan {
-  /** Always has preferCSSPageSize: true so CSS @page wins over everything here. */
-  pdf: PDFOptions;
+  pdf: PdfOptions;
   media: 'print' | 'screen';
   waitFor?: string;
   /** The page's pdf-filename as written (trimmed); pass it to chooseFilename as `meta`. */
   filename?: string;
   /**
    * title is the document title. Chrome already writes it as the PDF Title, so it is here for
-   * naming the download; passing only author/subject/keywords to applyMetadata lets pages
-   * without them skip the PDF rewrite.
+   * naming the download; only author/subject/keywords need writing into the PDF.
    */
   metadata: { title?: string; author?: string; subject?: string; keywords?: string };
-  warnings: Array<{ option: string; value: string; reason: string }>;
-}
-
-type Warning = PrintPlan['warnings'][number];
-
-/**
- * Runs inside the page via page.evaluate, which ships only this function's source text:
- * it must not use imports, module-level helpers or anything compiled into a helper call.
- */
-export function collectPageHints(): RawPageHints {
-  const meta: Record<string, string> = {};
-  const wanted = (name: string): boolean =>
-    name.startsWith('pdf-') || name === 'author' || name === 'description' || name === 'keywords';
-  for (const el of Array.from(document.querySelectorAll('meta[name]'))) {
-    const name = (el.getAttribute('name') ?? '').trim().toLowerCase();
-    if (!wanted(name) || Object.prototype.hasOwnProperty.call(meta, name)) continue;
-    meta[name] = el.getAttribute('content') ?? '';
-  }
-  const template = (id: string): string | undefined => {
-    const el = document.getElementById(id);
-    return el instanceof HTMLTemplateElement ? el.innerHTML : undefined;
-  };
-  const hints: RawPageHints = { meta, title: document.title };
-  const header = template('pdf-header');
-  const footer = template('pdf-footer');
-  if (header !== undefined) hints.header = header;
-  if (footer !== undefined) hints.footer = footer;
-  // Only the browser can tell whether a selector parses; checking here keeps a typo from
-  // turning into a wait that fails or hangs.
-  const waitFor = meta['pdf-wait-for'];
-  if (waitFor !== undefined && waitFor.trim() !== '') {
-    try {
-      document.querySelector(waitFor.trim());
-    } catch (err) {
-      hints.waitForError = err instanceof Error ? err.message : String(err);
-    }
-  }
-  return hints;
+  /** Archival output (pdf-standard, else PDF_STANDARD), or null for Chromium's PDF as it is. */
+  standard: PdfStandard | null;
+  warnings: Warning[];
 }
 
 // Paper sizes in millimetres (portrait), matching puppeteer's table.
@@ -194,23 +171,6 @@ function marginFits(margin: Margin, format: PaperFormat, landscape: boolean): bo
   );
 }
 
-function parseBoolean(value: string): boolean | null {
-  const v = value.trim().toLowerCase();
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  return null;
-}
-
-const SCALE = /^(\d+(?:\.\d+)?|\.\d+)$/;
-
-function parseScale(value: string): number | null {
-  const v = value.trim();
-  if (!SCALE.test(v)) return null;
-  const n = Number(v);
-  // Chrome's printToPDF accepts exactly this range and errors outside it.
-  return n >= 0.1 && n <= 2 ? n : null;
-}
-
 /** Normalised page ranges (`1-3,5`) or null when any part is malformed. */
 function parsePageRanges(value: string): string | null {
   const parts = value.split(',').map((p) => p.trim());
@@ -230,7 +190,7 @@ function parsePageRanges(value: string): string | null {
   return out.join(',');
 }
 
-const KNOWN_META = new Set([
+const KNOWN_OPTIONS = [
   'pdf-format',
   'pdf-landscape',
   'pdf-margin',
@@ -242,10 +202,8 @@ const KNOWN_META = new Set([
   'pdf-tagged',
   'pdf-filename',
   'pdf-wait-for',
-  'author',
-  'description',
-  'keywords',
-]);
+  'pdf-standard',
+];
 
 // Chrome draws the header/footer inside the page margin; under ~15mm a 9px line is clipped
 // or invisible, so a page that asks for a header/footer gets at least this much room for it.
@@ -270,41 +228,10 @@ function wrapTemplate(html: string, margin: Margin): string {
 // An empty string would make Chrome print its own default header/footer (date, URL, ...).
 const EMPTY_TEMPLATE = '<span></span>';
 
-const MAX_SELECTOR_LENGTH = 1000;
-
 export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan {
-  const warnings: Warning[] = [];
-  const warn = (option: string, value: string, reason: string): void => {
-    warnings.push({ option, value, reason });
-  };
-  const meta = hints.meta;
-  // Returns the trimmed value, or undefined when absent; an empty value is a warning.
-  const read = (name: string): string | undefined => {
-    if (!Object.prototype.hasOwnProperty.call(meta, name)) return undefined;
-    const v = (meta[name] ?? '').trim();
-    if (v === '') {
-      if (name.startsWith('pdf-')) warn(name, v, 'empty value');
-      return undefined;
-    }
-    return v;
-  };
-
-  for (const name of Object.keys(meta)) {
-    if (name.startsWith('pdf-') && !KNOWN_META.has(name)) {
-      warn(name, meta[name] ?? '', 'unknown option');
-    }
-  }
-
-  const boolOption = (name: string, fallback: boolean): boolean => {
-    const v = read(name);
-    if (v === undefined) return fallback;
-    const b = parseBoolean(v);
-    if (b === null) {
-      warn(name, v, 'expected true or false');
-      return fallback;
-    }
-    return b;
-  };
+  const options = new MetaReader(hints, 'pdf-', KNOWN_OPTIONS);
+  const read = (name: string): string | undefined => options.read(name);
+  const warn = (option: string, value: string, reason: string): void => options.warn(option, value, reason);
 
   let format = parseFormat(defaults.format);
   if (format === null) {
@@ -318,7 +245,7 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
     else format = f;
   }
 
-  const landscape = boolOption('pdf-landscape', defaults.landscape);
+  const landscape = options.bool('pdf-landscape', defaults.landscape);
 
   let margin: Margin = { ...defaults.margin };
   const marginValue = read('pdf-margin');
@@ -333,15 +260,10 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
     }
   }
 
-  let scale = defaults.scale;
-  const scaleValue = read('pdf-scale');
-  if (scaleValue !== undefined) {
-    const s = parseScale(scaleValue);
-    if (s === null) warn('pdf-scale', scaleValue, 'expected a number from 0.1 to 2');
-    else scale = s;
-  }
+  // Chrome's printToPDF accepts exactly this range and errors outside it.
+  const scale = options.number('pdf-scale', defaults.scale, 0.1, 2);
 
-  const printBackground = boolOption('pdf-print-background', defaults.printBackground);
+  const printBackground = options.bool('pdf-print-background', defaults.printBackground);
 
   let pageRanges: string | undefined;
   const rangesValue = read('pdf-page-ranges');
@@ -359,26 +281,28 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
     else warn('pdf-media', mediaValue, 'expected print or screen');
   }
 
-  const outline = boolOption('pdf-outline', defaults.outline);
+  const outline = options.bool('pdf-outline', defaults.outline);
   // Chrome builds the outline from the tagged structure tree, so an outline needs tagging.
-  const tagged = outline || boolOption('pdf-tagged', defaults.tagged);
+  const tagged = outline || options.bool('pdf-tagged', defaults.tagged);
 
   const filename = read('pdf-filename');
 
-  let waitFor = read('pdf-wait-for');
-  if (waitFor !== undefined) {
-    if (hints.waitForError !== undefined) {
-      warn('pdf-wait-for', waitFor, `not a valid CSS selector: ${hints.waitForError}`);
-      waitFor = undefined;
-    } else if (waitFor.length > MAX_SELECTOR_LENGTH || /[\u0000-\u001f\u007f]/.test(waitFor)) {
-      warn('pdf-wait-for', waitFor.slice(0, 100), 'selector too long or contains control characters');
-      waitFor = undefined;
+  const waitFor = options.selector('pdf-wait-for');
+
+  let standard = defaults.standard;
+  const standardValue = read('pdf-standard');
+  if (standardValue !== undefined) {
+    if (standardValue.toLowerCase() === 'none') standard = null;
+    else {
+      const parsed = parsePdfStandard(standardValue);
+      if (parsed === null) warn('pdf-standard', standardValue, 'expected PDF/A-2b, PDF/A-3b or none');
+      else standard = parsed;
     }
   }
 
   const header = hints.header?.trim() ? hints.header : undefined;
   const footer = hints.footer?.trim() ? hints.footer : undefined;
-  const pdf: PDFOptions = {
+  const pdf: PdfOptions = {
     format,
     landscape,
     printBackground,
@@ -387,6 +311,7 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
     outline,
     tagged,
     displayHeaderFooter: false,
+    margin,
   };
   if (pageRanges !== undefined) pdf.pageRanges = pageRanges;
   if (header !== undefined || footer !== undefined) {
@@ -408,7 +333,7 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
   const keywords = read('keywords');
   if (keywords !== undefined) metadata.keywords = keywords;
 
-  const plan: PrintPlan = { pdf, media, metadata, warnings };
+  const plan: PrintPlan = { pdf, media, metadata, standard, warnings: options.warnings };
   if (waitFor !== undefined) plan.waitFor = waitFor;
   if (filename !== undefined) plan.filename = filename;
   return plan;
@@ -419,8 +344,8 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
  * puppeteer's page.pdf() makes; the appliance prints over its own CDP session (streamed, and
  * bounded by the render deadline rather than a fixed 30 s).
  */
-export function printParams(pdf: PDFOptions): Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'> {
-  const paper = PAPER_MM[String(pdf.format ?? 'letter').toLowerCase()] ?? PAPER_MM.letter;
+export function printParams(pdf: PdfOptions): Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'> {
+  const paper = PAPER_MM[pdf.format.toLowerCase()] ?? PAPER_MM.letter;
   const inches = (length: string | number | undefined): number => (length === undefined ? 0 : lengthToMm(String(length)) / 25.4);
   const params: Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'> = {
     landscape: pdf.landscape ?? false,

@@ -5,14 +5,18 @@ import type { Config } from '../config/config.js';
 import { fail, RenderFailure, type Failure } from '../http/errors.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { applyMetadata } from '../output/pdf-metadata.js';
 import type { Verdict } from '../security/ssrf.js';
+import { captureOutput } from './capture.js';
+import { planImage, type ImageDefaults } from './image-plan.js';
 import type { RenderJob } from './job.js';
-import { collectPageHints, planPrint, printParams, type PrintPlan, type RawPageHints } from './print-plan.js';
+import type { Deliver, Output, OutputName } from './output.js';
+import { COLLECT_PAGE_HINTS, type RawPageHints, type Warning } from './page-hints.js';
+import { printOutput } from './print.js';
+import { planPrint } from './print-plan.js';
 import { RequestPolicy } from './request-policy.js';
 
 export interface RenderDeps {
-  config: Pick<Config, 'renderTimeoutMs' | 'quietWindowMs' | 'pdf' | 'javascript' | 'renderMemoryBytes'>;
+  config: Pick<Config, 'renderTimeoutMs' | 'quietWindowMs' | 'pdf' | 'image' | 'javascript' | 'renderMemoryBytes'>;
   browser: BrowserSupervisor;
   guard: { check(url: string): Promise<Verdict> };
   cache: AssetCache | null;
@@ -20,19 +24,21 @@ export interface RenderDeps {
 }
 
 export interface RenderResult {
-  pdf: Uint8Array;
-  plan: PrintPlan;
+  /** Bytes delivered. */
+  bytes: number;
+  /** printMs: printing (and converting) the PDF, or capturing the image. */
   timings: { workspaceMs: number; navigationMs: number; printMs: number };
 }
 
 /**
  * One render: a workspace for the user's identity, the main app's page loaded as the user,
- * waited for only as long as it needs, printed. The main document's status decides whether
- * there is a PDF at all. Every wait — for a workspace included — is bounded by the deadline
- * (`deadline`, RENDER_TIMEOUT from the moment the request got its slot); `signal` aborts when
- * the client goes away.
+ * waited for only as long as it needs, printed or captured, and handed to `deliver` while the
+ * workspace is still held (a PDF streams out of Chromium as the client reads it). The main
+ * document's status decides whether there is an output at all. Every wait up to the output —
+ * for a workspace included — is bounded by the deadline (`deadline`, RENDER_TIMEOUT from the
+ * moment the request got its slot); `signal` aborts when the client goes away.
  */
-export async function render(job: RenderJob, deps: RenderDeps, log: Logger, signal: AbortSignal, deadline: AbortSignal): Promise<RenderResult> {
+export async function render(job: RenderJob, deps: RenderDeps, log: Logger, signal: AbortSignal, deadline: AbortSignal, deliver: Deliver): Promise<RenderResult> {
   // The first reason to stop wins: a redirect seen by the request policy, a crash, the deadline...
   let stopReason: Failure | null = null;
   let rejectStop!: (e: RenderFailure) => void;
@@ -82,9 +88,13 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
   };
   ws.begin(policy);
   let clean = false;
+  let output: Output | null = null;
   try {
     const workspaceMs = performance.now() - t0;
     const t1 = performance.now();
+    // An image's page lays out in the default viewport from the start; its own meta tags
+    // (read after load) may still change it.
+    if (job.format !== 'pdf') await race(ws.setViewport(viewportOf(deps.config.image), deps.config.image.scale));
     await race(ws.navigate(job.url)).catch((err: unknown) => {
       // A status the policy acted on (a redirect, a 404) ends the navigation early: that decides.
       if (stopReason) throw new RenderFailure(stopReason);
@@ -92,36 +102,59 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
       throw err;
     });
     if (!policy.mainDocument) fail({ kind: 'bad-gateway', reason: 'no response for the main document' });
-    const hints = await race(ws.evaluate<RawPageHints>(`(${collectPageHints.toString()})()`));
-    const plan = planPrint(hints, deps.config.pdf);
-    for (const w of plan.warnings) {
-      log.warn({ page: loggableUrl(job.url), option: w.option, value: w.value, reason: w.reason }, 'ignored page print option');
+    const hints = await race(ws.evaluate<RawPageHints>(COLLECT_PAGE_HINTS));
+    const warnIgnored = (warnings: Warning[]): void => {
+      for (const w of warnings) log.warn({ page: loggableUrl(job.url), option: w.option, value: w.value, reason: w.reason }, 'ignored page option');
+    };
+    let produce: () => Promise<Output>;
+    const name: OutputName = { title: hints.title.trim() || undefined };
+    if (job.format === 'pdf') {
+      const plan = planPrint(hints, deps.config.pdf);
+      warnIgnored(plan.warnings);
+      await race(settle(ws, plan.waitFor, deps.config));
+      if (plan.media === 'screen') await race(ws.emulateMedia('screen'));
+      produce = () => printOutput(ws, plan, log, job.url, bounded);
+      name.meta = plan.filename;
+    } else {
+      const plan = planImage(hints, job.format, deps.config.image);
+      warnIgnored(plan.warnings);
+      if (plan.viewport.width !== deps.config.image.width || plan.viewport.height !== deps.config.image.height || plan.scale !== deps.config.image.scale) {
+        await race(ws.setViewport(plan.viewport, plan.scale));
+      }
+      await race(settle(ws, plan.waitFor, deps.config));
+      produce = () => captureOutput(ws, plan, deps.config.image.maxPixels, log, job.url);
     }
-    await race(settle(ws, plan, deps.config));
     const navigationMs = performance.now() - t1;
 
     const t2 = performance.now();
-    if (plan.media === 'screen') await race(ws.emulateMedia('screen'));
-    const raw = await race(printPdf(ws, plan, log, job.url));
+    output = await race(produce());
     // The page may have gone over its memory budget since the last check: if that renderer is
     // killed now, its crash (and so this render's failure) arrives within moments.
     if (deps.browser.sweepMemory()) await race(delay(CRASH_NOTICE_MS));
-    // Chromium already writes the Title; only the other fields need a rewrite of the file.
-    const { author, subject, keywords } = plan.metadata;
-    const pdf = await applyMetadata(raw, { author, subject, keywords });
     const printMs = performance.now() - t2;
+    // Not raced with the deadline: the output exists; only the client going away stops it.
+    const bytes = await deliver(output, name);
     clean = true;
-    return { pdf, plan, timings: { workspaceMs, navigationMs, printMs } };
+    return { bytes, timings: { workspaceMs, navigationMs, printMs } };
   } catch (err) {
+    // A command that failed because its renderer was just killed (over its memory budget)
+    // can fail before the crash is reported: "Printing failed" ahead of the crash event. Give
+    // the report its moment, so the user hears "memory", not "could not be rendered".
+    if (!stopReason && !(err instanceof RenderFailure)) await Promise.race([stopped.catch(() => undefined), delay(CRASH_NOTICE_MS)]);
     throw classify(err, stopReason);
   } finally {
     deadline.removeEventListener('abort', onDeadline);
     signal.removeEventListener('abort', onClientGone);
+    await output?.dispose?.().catch(() => undefined);
     ws.end();
     // A render cut off mid-way leaves its tab in an unknown state (a page still loading, a
     // script looping): that workspace is replaced, never reused.
     lease.release(clean || isPageVerdict(stopReason));
   }
+}
+
+function viewportOf(image: ImageDefaults): { width: number; height: number } {
+  return { width: image.width, height: image.height };
 }
 
 /** How long a killed renderer's crash takes to be reported, generously. */
@@ -136,33 +169,12 @@ function isPageVerdict(f: Failure | null): boolean {
   return f !== null && (f.kind === 'redirect' || f.kind === 'upstream-status');
 }
 
-async function printPdf(ws: Workspace, plan: PrintPlan, log: Logger, url: string): Promise<Uint8Array> {
-  // Web fonts must have arrived, or the PDF shows fallback fonts (the print does not wait).
-  await ws.evaluate('document.fonts.ready.then(() => true)', true);
-  try {
-    return await collect(await ws.print(printParams(plan.pdf)));
-  } catch (err) {
-    // A page range past the end is the page author's mistake, not the user's: print it all.
-    if (plan.pdf.pageRanges && /Page range exceeds page count|page range/i.test(String(err))) {
-      log.warn({ page: loggableUrl(url), option: 'pdf-page-ranges', value: plan.pdf.pageRanges, reason: 'exceeds page count' }, 'ignored page print option');
-      return collect(await ws.print(printParams({ ...plan.pdf, pageRanges: '' })));
-    }
-    throw err;
-  }
-}
-
-async function collect(chunks: AsyncIterable<Buffer>): Promise<Uint8Array> {
-  const parts: Buffer[] = [];
-  for await (const c of chunks) parts.push(c);
-  return Buffer.concat(parts);
-}
-
 /** Waits for what the page needs before printing — and nothing more. */
-async function settle(ws: Workspace, plan: PrintPlan, config: RenderDeps['config']): Promise<void> {
+async function settle(ws: Workspace, waitFor: string | undefined, config: RenderDeps['config']): Promise<void> {
   // Nothing pending at `load`: print at once. Otherwise wait until the network has been quiet
   // for a short window, so a page that fetches its data after load prints complete.
   if (ws.inFlight.count > 0) await ws.inFlight.quiet(config.quietWindowMs);
-  if (plan.waitFor) await ws.evaluate(waitForSelector(plan.waitFor), true);
+  if (waitFor) await ws.evaluate(waitForSelector(waitFor), true);
   if (config.javascript) {
     // A page that set `window.pdfReady = false` is waited for until it sets it to true.
     const manual = await ws.evaluate<boolean>('window.pdfReady === false');

@@ -15,7 +15,7 @@ export function chromeSpec(applianceEnv: Record<string, string>): ChromeSpec {
   if (!config.chromePath) throw new Error('no Chromium found (set CHROME_PATH)');
   // Mirrors BrowserSupervisor: `auto` uses the sandbox unless running as root.
   const sandbox = config.sandbox === 'on' || (config.sandbox === 'auto' && getuid?.() !== 0);
-  const plan = planPrint({ meta: {}, title: '' }, config.pdf);
+  const plan = planPrint({ meta: {}, title: '', selectorErrors: {} }, config.pdf);
   return {
     executablePath: config.chromePath,
     args: [...BASE_ARGS, jsHeapFlag(Math.round(config.renderMemoryBytes / 2 ** 20)), ...(sandbox ? [] : ['--no-sandbox'])],

@@ -11,7 +11,7 @@ async function counter(s: InProcess, name: string): Promise<number> {
 
 /** The log line of the finished PDF request sent with `fly-request-id: <id>` (one per request). */
 function requestLog(s: InProcess, id: string): { status: number; queueMs: number; ms: number; failure?: string } | undefined {
-  const line = s.logs.find((l) => l.includes('"msg":"pdf request"') && l.includes(`"requestId":"${id}"`));
+  const line = s.logs.find((l) => l.includes('"msg":"render request"') && l.includes(`"requestId":"${id}"`));
   return line ? JSON.parse(line) : undefined;
 }
 

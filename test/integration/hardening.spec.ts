@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { test, expect } from '@playwright/test';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { startFlyProxy } from '../../fixtures/fly-proxy/index.js';
+import { listen } from '../../fixtures/listen.js';
 import { readPdf } from '../support/pdf.js';
 import { freePort, get, getWithHost, startStack, type InProcess } from '../support/stack.js';
 
@@ -19,9 +20,9 @@ async function listener(host: string): Promise<{ port: number; hits: () => numbe
     sockets.add(s);
     s.destroy();
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = await listen(server, 0, host);
   return {
-    port: (server.address() as { port: number }).port,
+    port,
     hits: () => hits,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -146,7 +147,7 @@ test.describe('hardening: the appliance never renders itself', () => {
     try {
       const r = await get(`${s.url}/hard/frame.pdf?wait=1000&src=${encodeURIComponent(`${self}/t/invoice.pdf`)}`);
       expect(r.status).toBe(200);
-      const pdfRequests = s.logs.filter((l) => l.includes('"msg":"pdf request"'));
+      const pdfRequests = s.logs.filter((l) => l.includes('"msg":"render request"'));
       expect(pdfRequests).toHaveLength(1);
       expect(s.logs.some((l) => l.includes('is this appliance'))).toBe(true);
     } finally {

@@ -141,7 +141,7 @@ test.describe('lifecycle of the appliance process', () => {
       expect(isPdf(r.body)).toBe(true);
       const readyAt = logTime(a, 'browser ready')!;
       // Logged just after the response is sent: wait for it rather than race it.
-      const line = await a.waitForLog((l) => l.includes('"msg":"pdf request"'));
+      const line = await a.waitForLog((l) => l.includes('"msg":"render request"'));
       const req = JSON.parse(line) as { status: number; ms: number; time: string };
       expect(req.status).toBe(200);
       // It finished after the browser came up, having waited for it.

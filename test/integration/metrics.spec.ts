@@ -98,7 +98,7 @@ test.describe('metrics on METRICS_PORT', () => {
     return parseExposition(r.body.toString());
   };
 
-  test('parses as Prometheus exposition with HELP and TYPE for every family the issue names', async () => {
+  test('parses as Prometheus exposition with HELP and TYPE for each core metric family', async () => {
     const f = await scrape();
     const expected: Record<string, string> = {
       pdf_appliance_renders_total: 'counter',
@@ -113,7 +113,7 @@ test.describe('metrics on METRICS_PORT', () => {
       pdf_appliance_browser_recycles_total: 'counter',
       pdf_appliance_page_crashes_total: 'counter',
       pdf_appliance_idle_exits_total: 'counter',
-      pdf_appliance_pdf_bytes: 'histogram',
+      pdf_appliance_output_bytes: 'histogram',
       pdf_appliance_overflow_total: 'counter',
       pdf_appliance_process_resident_memory_bytes: 'gauge',
     };
@@ -143,8 +143,8 @@ test.describe('metrics on METRICS_PORT', () => {
     expect(moved('pdf_appliance_navigation_seconds_count')).toBe(3);
     expect(moved('pdf_appliance_print_seconds_count')).toBe(3);
     expect(moved('pdf_appliance_request_seconds_count')).toBe(4);
-    expect(moved('pdf_appliance_pdf_bytes_count')).toBe(3);
-    expect(moved('pdf_appliance_pdf_bytes_sum')).toBeGreaterThan(3 * 1000);
+    expect(moved('pdf_appliance_output_bytes_count', { format: 'pdf' })).toBe(3);
+    expect(moved('pdf_appliance_output_bytes_sum', { format: 'pdf' })).toBeGreaterThan(3 * 1000);
     expect(moved('pdf_appliance_print_seconds_sum')).toBeGreaterThan(0);
     expect(value(after, 'pdf_appliance_renders_in_flight')).toBe(0);
     expect(value(after, 'pdf_appliance_queue_depth')).toBe(0);

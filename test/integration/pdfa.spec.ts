@@ -1,22 +1,30 @@
 import { test, expect } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { getuid } from 'node:process';
-import { decodePDFRawStream, PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream, PDFStream } from 'pdf-lib';
 import puppeteer from 'puppeteer-core';
 import { BASE_ARGS } from '../../src/browser/chromium.js';
 import {
   checkPdfASupport,
-  convertPdfFileToPdfA,
-  convertToPdfA,
+  convertToPdfA as convertToPdfAFile,
   findGhostscript,
   PdfAError,
   type PdfStandard,
 } from '../../src/output/pdfa.js';
 import { readPdf } from '../support/pdf.js';
+import { describeProfile, infoField, poppler, structure, xmpTitle, xmpValue } from '../support/pdfa.js';
+
+/** The conversion's result as bytes, its private directory removed. */
+async function convertToPdfA(...args: Parameters<typeof convertToPdfAFile>): Promise<Uint8Array> {
+  const file = await convertToPdfAFile(...args);
+  try {
+    return new Uint8Array(await readFile(file.path));
+  } finally {
+    await file.dispose();
+  }
+}
 
 // Real Chromium prints the inputs and real Ghostscript converts them; what can be checked
 // without a PDF/A validator is checked on the result with poppler, pdf-lib and pdf.js.
@@ -85,79 +93,6 @@ test.beforeAll(async () => {
     await browser.close();
   }
 });
-
-/** Runs a poppler tool on the bytes (given as a file: they need random access). */
-function poppler(cmd: 'pdfinfo' | 'pdffonts', pdf: Uint8Array): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pdfa-test-'));
-  try {
-    const file = join(dir, 'doc.pdf');
-    writeFileSync(file, pdf);
-    return execFileSync(cmd, [file], { encoding: 'utf8' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function infoField(info: string, key: string): string | undefined {
-  return new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(info)?.[1];
-}
-
-function unescapeXml(s: string): string {
-  return s.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' })[e]!);
-}
-
-interface PdfAStructure {
-  xmp: string;
-  intentSubtype: string | undefined;
-  profile: Uint8Array;
-}
-
-/** The stream under `key`, as loaded (still encoded). */
-function rawStream(dict: PDFDict, key: string): PDFRawStream {
-  const stream = dict.lookup(PDFName.of(key), PDFStream);
-  if (!(stream instanceof PDFRawStream)) throw new Error(`${key} is not a stream read from the file`);
-  return stream;
-}
-
-async function structure(pdf: Uint8Array): Promise<PdfAStructure> {
-  const doc = await PDFDocument.load(pdf, { updateMetadata: false });
-  const catalog = doc.catalog;
-  const metadata = rawStream(catalog, 'Metadata');
-  const intents = catalog.lookup(PDFName.of('OutputIntents'), PDFArray);
-  expect(intents.size()).toBe(1);
-  const intent = intents.lookup(0, PDFDict);
-  const profile = rawStream(intent, 'DestOutputProfile');
-  return {
-    xmp: Buffer.from(decodePDFRawStream(metadata).decode()).toString('utf8'),
-    intentSubtype: intent.lookup(PDFName.of('S'), PDFName).asString(),
-    profile: decodePDFRawStream(profile).decode(),
-  };
-}
-
-/** pdfaid:part / conformance, in either XMP form (attribute or element). */
-function xmpValue(xmp: string, name: string): string | undefined {
-  return new RegExp(`${name}\\s*=\\s*["']([^"']*)["']|<${name}>([^<]*)</${name}>`).exec(xmp)?.slice(1).find((v) => v !== undefined);
-}
-
-function xmpTitle(xmp: string): string | undefined {
-  const raw = /<dc:title>\s*<rdf:Alt>\s*<rdf:li[^>]*>([^<]*)<\/rdf:li>/.exec(xmp)?.[1];
-  return raw === undefined ? undefined : unescapeXml(raw);
-}
-
-/** The parts of an ICC header (ICC.1 section 7.2) and description that say "sRGB display profile". */
-function describeProfile(icc: Uint8Array) {
-  const b = Buffer.from(icc);
-  return {
-    declaredSize: b.readUInt32BE(0),
-    signature: b.toString('latin1', 36, 40),
-    deviceClass: b.toString('latin1', 12, 16),
-    colourSpace: b.toString('latin1', 16, 20),
-    majorVersion: b[8],
-    // ASCII in a version 2 'desc' tag, UTF-16BE in a version 4 'mluc' one.
-    mentionsSrgb: b.includes('sRGB', 128, 'latin1') || b.includes(Buffer.from('\0s\0R\0G\0B', 'latin1'), 128),
-    length: b.length,
-  };
-}
 
 /** Processes whose command line mentions `text` (Ghostscript's names the private directory). */
 function processesMentioning(text: string): number[] {
@@ -307,20 +242,26 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
     expect(err.detail).toContain('CID 0');
   });
 
-  test('the file-to-file variant writes the result, and removes it on failure', async () => {
+  test('from a stream: the result is a file in a private directory that dispose() removes; a failure leaves nothing', async () => {
     const dir = await privateParent();
     try {
-      const input = join(dir, 'in.pdf');
-      const output = join(dir, 'out 100%d.pdf'); // '%d' must not become a page number
-      await writeFile(input, plain);
-      await convertPdfFileToPdfA(input, output, 'PDF/A-2b', { tmpDir: dir });
-      expect(xmpValue((await structure(readFileSync(output))).xmp, 'pdfaid:part')).toBe('2');
-      expect(readdirSync(dir).sort()).toEqual(['in.pdf', 'out 100%d.pdf']);
+      async function* chunks(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+        for (let i = 0; i < bytes.length; i += 4096) yield bytes.subarray(i, i + 4096);
+      }
+      const file = await convertToPdfAFile(chunks(plain), 'PDF/A-2b', { tmpDir: dir });
+      expect(file.path.startsWith(dir)).toBe(true);
+      expect(statSync(file.path).size).toBe(file.size);
+      expect(statSync(dirname(file.path)).mode & 0o777).toBe(0o700);
+      // Only the result is left in its directory: the input copy is gone already.
+      expect(readdirSync(dirname(file.path))).toEqual(['output.pdf']);
+      const streamed: Buffer[] = [];
+      for await (const c of file.open()) streamed.push(c as Buffer);
+      expect(xmpValue((await structure(Buffer.concat(streamed))).xmp, 'pdfaid:part')).toBe('2');
+      await file.dispose();
+      expect(readdirSync(dir)).toEqual([]);
 
-      await writeFile(input, notdef);
-      await expectPdfAError(convertPdfFileToPdfA(input, output, 'PDF/A-2b', { tmpDir: dir }), 'not-conformant', /not PDF\/A/);
-      expect(existsSync(output)).toBe(false);
-      expect(readdirSync(dir)).toEqual(['in.pdf']);
+      await expectPdfAError(convertToPdfAFile(chunks(notdef), 'PDF/A-2b', { tmpDir: dir }), 'not-conformant', /not PDF\/A/);
+      expect(readdirSync(dir)).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

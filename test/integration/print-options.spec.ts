@@ -73,7 +73,7 @@ interface LogLine {
   reason?: string;
 }
 
-test.describe('issue 8: the page decides how it prints', () => {
+test.describe('print options: the page decides how it prints', () => {
   test.describe.configure({ timeout: 180_000 });
   let s: InProcess;
 
@@ -94,7 +94,7 @@ test.describe('issue 8: the page decides how it prints', () => {
   function warningsFor(slug: string): LogLine[] {
     return s.logs
       .map((l) => JSON.parse(l) as LogLine)
-      .filter((l) => l.msg === 'ignored page print option' && (l.page ?? '').endsWith(`/print/${slug}`));
+      .filter((l) => l.msg === 'ignored page option' && (l.page ?? '').endsWith(`/print/${slug}`));
   }
 
   test.describe('page size', () => {
@@ -328,7 +328,7 @@ test.describe('issue 8: the page decides how it prints', () => {
 });
 
 // Its own stack: the shared one's generous RENDER_TIMEOUT would make this wait a minute.
-test.describe('issue 8: readiness is bounded', () => {
+test.describe('print options: readiness is bounded', () => {
   test.describe.configure({ timeout: 120_000 });
   const timeoutS = 3;
   let s: InProcess;

@@ -7,6 +7,7 @@ import { startAppliance, type Appliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/log.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
+import { listen } from '../../fixtures/listen.js';
 import { baseEnv, logSink } from '../support/stack.js';
 
 export interface Contact {
@@ -45,16 +46,12 @@ export async function startProbe(host: string): Promise<Probe> {
     // Never answer: whatever reached us is recorded, and the client learns nothing.
     setTimeout(() => socket.destroy(), 500).unref();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
+  const { url, port } = await listen(server, 0, host);
   label = `${name}:${port}`;
   return {
     host,
     port,
-    url: `http://${name}:${port}`,
+    url,
     contacts,
     close: () =>
       new Promise<void>((resolve) => {
@@ -119,7 +116,22 @@ function parseAnswer(text: string): RawAnswer {
     const i = line.indexOf(':');
     if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
   }
-  return { status: Number(m[1]), headers, body: end < 0 ? '' : text.slice(end + 4) };
+  const body = end < 0 ? '' : text.slice(end + 4);
+  return { status: Number(m[1]), headers, body: headers['transfer-encoding'] === 'chunked' ? dechunk(body) : body };
+}
+
+/** A chunked body (size line, data, CRLF; a zero size ends it) as its data alone. */
+function dechunk(body: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const eol = body.indexOf('\r\n', at);
+    if (eol < 0) return out;
+    const size = parseInt(body.slice(at, eol), 16);
+    if (!(size > 0)) return out;
+    out += body.slice(eol + 2, eol + 2 + size);
+    at = eol + 2 + size + 2;
+  }
 }
 
 /** What an error answer may look like: one short fixed sentence, nothing from upstream or our insides. */

@@ -60,6 +60,13 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ ALLOW_ORIGINS: 'not a url' }, /^ALLOW_ORIGINS=/],
   [{ TARGET_HOSTS: 'a b' }, /^TARGET_HOSTS=/],
   [{ REPLAY_SECRET: 'short' }, /^REPLAY_SECRET/],
+  [{ PDF_STANDARD: 'PDF/A-1b' }, /^PDF_STANDARD=/],
+  [{ IMAGE_WIDTH: '10' }, /^IMAGE_WIDTH=/],
+  [{ IMAGE_HEIGHT: '9000' }, /^IMAGE_HEIGHT=/],
+  [{ IMAGE_SCALE: '5' }, /^IMAGE_SCALE=/],
+  [{ IMAGE_FULL_PAGE: 'sometimes' }, /^IMAGE_FULL_PAGE=/],
+  [{ IMAGE_QUALITY: '0' }, /^IMAGE_QUALITY=/],
+  [{ IMAGE_MAX_PIXELS: '1e9' }, /^IMAGE_MAX_PIXELS=/],
 ];
 for (const [env, message] of bad) {
   test(`rejects ${JSON.stringify(env)} with one line naming the variable`, () => {
@@ -75,6 +82,23 @@ for (const [env, message] of bad) {
     expect(msg).not.toContain('\n');
   });
 }
+
+test('image defaults, and PDF_STANDARD (none = off)', () => {
+  expect(loadConfig(base).image).toEqual({ width: 1280, height: 800, scale: 1, fullPage: false, quality: 85, maxPixels: 25_000_000 });
+  expect(loadConfig(base).pdf.standard).toBeNull();
+  expect(loadConfig({ ...base, PDF_STANDARD: 'none' }).pdf.standard).toBeNull();
+  expect(loadConfig({ ...base, PDF_STANDARD: 'pdf/a-2b' }).pdf.standard).toBe('PDF/A-2b');
+});
+
+test('PDF_STANDARD without Ghostscript stops the start with one line naming both', () => {
+  const path = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  try {
+    expect(() => loadConfig({ ...base, PDF_STANDARD: 'PDF/A-3b' })).toThrow(/^PDF_STANDARD=PDF\/A-3b cannot be met: PDF\/A output needs Ghostscript: no gs executable on PATH \(Debian package ghostscript\)$/);
+  } finally {
+    process.env.PATH = path;
+  }
+});
 
 test('a REPLAY_SECRET value never appears in a config error', () => {
   try {

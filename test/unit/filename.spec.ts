@@ -127,3 +127,11 @@ test('bidi controls are stripped so a name cannot disguise its extension', () =>
   expect(name).not.toMatch(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
   expect(contentDisposition(name, 'inline')).not.toMatch(/%E2%80%AE/i);
 });
+
+test('images get their own extension, whatever extension the page name carries', () => {
+  expect(chooseFilename({ title: 'Invoice 42', pathname: '/invoices/42', format: 'png' })).toBe('Invoice 42.png');
+  expect(chooseFilename({ meta: 'Invoice 42.pdf', pathname: '/invoices/42', format: 'jpeg' })).toBe('Invoice 42.jpg');
+  expect(chooseFilename({ pathname: '/charts/q3', format: 'webp' })).toBe('q3.webp');
+  expect(contentDisposition('Faktura č. 1.jpg', 'attachment')).toBe(`attachment; filename="Faktura c. 1.jpg"; filename*=UTF-8''Faktura%20%C4%8D.%201.jpg`);
+  expect(contentDisposition('chart.webp', 'inline')).toBe('inline; filename="chart.webp"');
+});

@@ -64,17 +64,28 @@ test('the main app replays a request target exactly when the appliance maps it t
     '/a/b.PDF',
     '/x?format=.pdf',
     '/chart.png',
+    '/chart.jpg',
+    '/chart.jpeg',
+    '/chart.webp',
+    '/chart.gif',
+    '/chart.PNG',
     'http://evil.example/x.pdf',
     'http://evil.example/.pdf',
     'http://evil.example.pdf',
   ];
+  // The fixture opts into every image format, and the appliance renders every one.
+  const mapped = (t: string) => pagePathFor(t, replayPackage.IMAGE_FORMATS) !== null;
   for (const target of targets) {
     const replayed = (await statusOf(main.url, target)).status === 307;
-    expect(replayed, target).toBe(pagePathFor(target) !== null);
+    expect(replayed, target).toBe(mapped(target));
   }
   // Not vacuous: both outcomes occur.
-  expect(targets.filter((t) => pagePathFor(t) !== null).length).toBeGreaterThan(3);
-  expect(targets.filter((t) => pagePathFor(t) === null).length).toBeGreaterThan(3);
+  expect(targets.filter(mapped).length).toBeGreaterThan(3);
+  expect(targets.filter((t) => !mapped(t)).length).toBeGreaterThan(3);
+  // The app's own image files are mounted before the middleware: served, never replayed.
+  const logo = await statusOf(main.url, '/assets/logo.png');
+  expect(logo.status).toBe(200);
+  expect(logo.headers['content-type']).toBe('image/png');
 });
 
 test('the deprecated pdf-appliance/express entry hands out the package itself', () => {

@@ -1,12 +1,6 @@
 import { test, expect } from '@playwright/test';
-import {
-  collectPageHints,
-  parseFormat,
-  parseMargin,
-  planPrint,
-  type PdfDefaults,
-  type RawPageHints,
-} from '../../src/render/print-plan.js';
+import { COLLECT_PAGE_HINTS, type RawPageHints } from '../../src/render/page-hints.js';
+import { parseFormat, parseMargin, planPrint, type PdfDefaults } from '../../src/render/print-plan.js';
 
 const defaults: PdfDefaults = {
   format: 'A4',
@@ -16,10 +10,11 @@ const defaults: PdfDefaults = {
   scale: 1,
   outline: false,
   tagged: false,
+  standard: null,
 };
 
 function hints(meta: Record<string, string> = {}, extra: Partial<RawPageHints> = {}): RawPageHints {
-  return { meta, title: '', ...extra };
+  return { meta, title: '', selectorErrors: {}, ...extra };
 }
 
 test.describe('parseFormat', () => {
@@ -207,7 +202,7 @@ test.describe('planPrint', () => {
 
   test('pdf-wait-for: exposed as waitFor unless the page rejected the selector', () => {
     expect(planPrint(hints({ 'pdf-wait-for': ' #done ' }), defaults).waitFor).toBe('#done');
-    const bad = planPrint(hints({ 'pdf-wait-for': '#(' }, { waitForError: "'#(' is not a valid selector." }), defaults);
+    const bad = planPrint(hints({ 'pdf-wait-for': '#(' }, { selectorErrors: { 'pdf-wait-for': "'#(' is not a valid selector." } }), defaults);
     expect(bad.waitFor).toBeUndefined();
     expect(bad.warnings).toEqual([{ option: 'pdf-wait-for', value: '#(', reason: expect.stringContaining('not a valid selector') }]);
     const long = planPrint(hints({ 'pdf-wait-for': `#${'a'.repeat(2000)}` }), defaults);
@@ -302,8 +297,8 @@ test.describe('planPrint header and footer', () => {
 });
 
 test.describe('collectPageHints', () => {
-  // page.evaluate sends only the function's source, so run it the same way: rebuilt from its
-  // text with nothing but a document in scope. Any closure over module state would throw here.
+  // Runtime.evaluate sends only the expression's source, so run it the same way: the very
+  // expression, with nothing but a document in scope. Any closure over module state would throw here.
   class FakeTemplate {
     constructor(public innerHTML: string) {}
   }
@@ -328,7 +323,7 @@ test.describe('collectPageHints', () => {
         return null;
       },
     };
-    const rebuilt = new Function('document', 'HTMLTemplateElement', `return (${collectPageHints.toString()})();`);
+    const rebuilt = new Function('document', 'HTMLTemplateElement', `return ${COLLECT_PAGE_HINTS};`);
     return rebuilt(document, FakeTemplate) as RawPageHints;
   }
 
@@ -351,23 +346,24 @@ test.describe('collectPageHints', () => {
       title: 'Invoice 42',
       header: '<span class="title"></span>',
       footer: 'F',
+      selectorErrors: {},
     });
   });
 
   test('ignores non-template elements with the template ids', () => {
     const result = runInFakePage({ title: '', metas: [], byId: { 'pdf-header': { innerHTML: 'div, not template' } } });
-    expect(result).toEqual({ meta: {}, title: '' });
+    expect(result).toEqual({ meta: {}, title: '', selectorErrors: {} });
   });
 
   test('reports a pdf-wait-for selector the page cannot parse', () => {
     const ok = runInFakePage({ title: '', metas: [{ name: 'pdf-wait-for', content: '#done' }] });
-    expect(ok.waitForError).toBeUndefined();
+    expect(ok.selectorErrors).toEqual({});
     const bad = runInFakePage({
       title: '',
       metas: [{ name: 'pdf-wait-for', content: ' #( ' }],
       badSelectors: ['#('],
     });
-    expect(bad.waitForError).toContain('not a valid selector');
+    expect(bad.selectorErrors['pdf-wait-for']).toContain('not a valid selector');
     expect(planPrint(bad, defaults).waitFor).toBeUndefined();
   });
 });

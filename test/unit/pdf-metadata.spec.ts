@@ -1,7 +1,21 @@
 import { test, expect } from '@playwright/test';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import * as pdfjs from 'pdfjs-dist/legacy/build/pdf.mjs';
-import { applyMetadata } from '../../src/output/pdf-metadata.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withMetadata, type PdfMetadata } from '../../src/output/pdf-metadata.js';
+
+/** The whole output of withMetadata over `input` cut into `chunkSize` pieces (as Chromium's stream is). */
+async function applyMetadata(input: Uint8Array, meta: PdfMetadata, chunkSize = 1 << 20): Promise<Uint8Array> {
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < input.length; i += chunkSize) yield input.subarray(i, i + chunkSize);
+  }
+  const parts: Uint8Array[] = [];
+  for await (const part of withMetadata(chunks(), meta)) parts.push(part);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
 
 const CREATED = new Date('2026-01-02T03:04:05Z');
 
@@ -26,7 +40,7 @@ interface ReadBack {
 
 async function readBack(pdf: Uint8Array): Promise<ReadBack> {
   // pdfjs takes ownership of the buffer it is given, so hand it a copy.
-  const doc = await pdfjs.getDocument({ data: pdf.slice(), verbosity: 0 }).promise;
+  const doc = await pdfjs.getDocument({ data: new Uint8Array(pdf), verbosity: 0 }).promise;
   try {
     const { info } = await doc.getMetadata();
     const pages: string[] = [];
@@ -71,12 +85,32 @@ test('sets the Title when given, and round-trips non-ASCII text', async () => {
   expect(info.Author).toBe('Łukasz Żółw 🐢');
 });
 
-test('the result can be read back by pdf-lib too and is still a classic-xref PDF', async () => {
-  const output = await applyMetadata(await chromeLikePdf(), { subject: 'S' });
+test('the original bytes are kept and an incremental update appended; pdf-lib and poppler read it without complaint', async () => {
+  const input = await chromeLikePdf();
+  // Small chunks: the Info dictionary and the trailer each arrive split across chunks.
+  const output = await applyMetadata(input, { subject: 'S (with) \\ parens' }, 97);
+  expect(Buffer.from(output.subarray(0, input.length)).equals(Buffer.from(input))).toBe(true);
+  const update = Buffer.from(output.subarray(input.length)).toString('latin1');
+  expect(update).toMatch(/\/Prev \d+/);
+  expect(update).not.toContain('/ObjStm');
   const doc = await PDFDocument.load(output, { updateMetadata: false });
-  expect(doc.getSubject()).toBe('S');
+  expect(doc.getSubject()).toBe('S (with) \\ parens');
+  expect(doc.getTitle()).toBe('Original Title');
   expect(doc.getPageCount()).toBe(2);
-  expect(Buffer.from(output).toString('latin1')).not.toContain('/ObjStm');
+  const file = join(mkdtempSync(join(tmpdir(), 'pdf-metadata-')), 'out.pdf');
+  writeFileSync(file, output);
+  // pdfinfo reports a broken xref or trailer on stderr (and recovers): none may appear.
+  const result = execFileSync('pdfinfo', [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(result).toMatch(/^Subject:\s+S \(with\) \\ parens$/m);
+  expect(result).toMatch(/^Pages:\s+2$/m);
+  const stderr = execFileSync('sh', ['-c', `pdfinfo '${file}' 2>&1 >/dev/null`], { encoding: 'utf8' });
+  expect(stderr).toBe('');
+});
+
+test('a file without a classic trailer at its end passes through unchanged', async () => {
+  const garbage = new TextEncoder().encode('%PDF-1.4\nnot really a pdf\n');
+  const output = await applyMetadata(garbage, { author: 'A' });
+  expect(Buffer.from(output).equals(Buffer.from(garbage))).toBe(true);
 });
 
 test('control characters are flattened and blank values are ignored', async () => {
@@ -86,11 +120,10 @@ test('control characters are flattened and blank values are ignored', async () =
   expect(info.Keywords).toBeUndefined();
 });
 
-test('fast path: nothing to set returns the very same bytes without parsing', async () => {
+test('nothing to set: the very same bytes', async () => {
   const input = await chromeLikePdf();
-  expect(await applyMetadata(input, {})).toBe(input);
-  expect(await applyMetadata(input, { author: '  ', subject: '', keywords: undefined })).toBe(input);
-  // Not a PDF at all: proves no parsing happens on the fast path.
-  const garbage = new TextEncoder().encode('not a pdf');
-  expect(await applyMetadata(garbage, {})).toBe(garbage);
+  for (const meta of [{}, { author: '  ', subject: '', keywords: undefined }]) {
+    const output = await applyMetadata(input, meta);
+    expect(Buffer.from(output).equals(Buffer.from(input))).toBe(true);
+  }
 });
