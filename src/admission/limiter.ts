@@ -31,11 +31,7 @@ export class Limiter {
   private waiting = 0;
   private active = 0;
 
-  constructor(
-    private readonly opts: LimiterOptions,
-    /** Told after every change of the counts (metrics gauges follow it). */
-    private readonly onChange: (counts: LimiterCounts) => void = () => undefined,
-  ) {
+  constructor(private readonly opts: LimiterOptions) {
     this.limit = pLimit(opts.concurrency);
   }
 
@@ -60,13 +56,11 @@ export class Limiter {
 
     const enqueuedAt = performance.now();
     this.waiting++;
-    this.changed();
     let left = false;
     const leave = (): void => {
       if (left) return;
       left = true;
       this.waiting--;
-      this.changed();
     };
 
     return new Promise<T>((resolve, reject) => {
@@ -96,17 +90,8 @@ export class Limiter {
           reject(err);
         } finally {
           this.active--;
-          this.changed();
         }
       }).catch(reject);
     });
-  }
-
-  private changed(): void {
-    try {
-      this.onChange({ running: this.active, queued: this.waiting });
-    } catch {
-      // An observer must never break admission control.
-    }
   }
 }

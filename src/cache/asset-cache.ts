@@ -218,7 +218,7 @@ export class AssetCache {
     };
   }
 
-  /** Drops every entry. Counters are cumulative and survive (they feed monotonic metrics). */
+  /** Drops every entry (after a resume: freshness was judged by a clock that stood still). Counters survive. */
   clear(): void {
     this.lru.clear();
     this.byUrl.clear();

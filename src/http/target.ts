@@ -1,17 +1,5 @@
-import { APPLIANCE_HEADER, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import { outputOf, pathOf, type ImageFormat, type OutputFormat } from 'pdf-appliance-replay';
-import type { ReplaySrc } from './replay-src.js';
-
-/** What the appliance will load for one request, and with which headers. */
-export interface Target {
-  /** Absolute URL on the main app's origin. */
-  url: string;
-  origin: string;
-  /** The path as requested (still percent-encoded), used to name the file. */
-  pathname: string;
-  /** Sent only on requests to `origin`. Lower-case names. */
-  headers: Record<string, string>;
-}
 
 /**
  * Maps the request target of a `.pdf` request (or of an image output listed in `formats`) to
@@ -57,24 +45,4 @@ export function buildTargetUrl(origin: string, path: string, query: string): str
     return null;
   }
   return url.origin === origin ? url.href : null;
-}
-
-export function forwardedHeaders(
-  config: Pick<Config, 'forwardHeaders'>,
-  incoming: Record<string, string | string[] | undefined>,
-  replaySrc: ReplaySrc,
-  pinnedInstance?: string,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of config.forwardHeaders) {
-    const v = incoming[name];
-    if (v === undefined) continue;
-    out[name] = Array.isArray(v) ? v.join(name === 'cookie' ? '; ' : ', ') : v;
-  }
-  out[APPLIANCE_HEADER] = '1';
-  // Ask Fly's proxy for the Machine that replayed the request, so a multi-region main app
-  // renders from the region (and data) the user was served by.
-  const instance = pinnedInstance ?? replaySrc.instance;
-  if (instance) out['fly-prefer-instance-id'] = instance;
-  return out;
 }

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { buildTargetUrl, forwardedHeaders, originFor, pagePathFor } from '../../src/http/target.js';
+import { buildTargetUrl, originFor, pagePathFor } from '../../src/http/target.js';
 
 const ORIGIN = 'http://127.0.0.1:3000';
 
@@ -47,15 +47,4 @@ test('originFor: only TARGET_HOSTS may select the host', () => {
   expect(originFor(cfg, 'BILLING.example.org')).toBe('https://billing.example.org');
   expect(originFor(cfg, 'evil.example')).toBe('https://app.example.com');
   expect(originFor(cfg, undefined)).toBe('https://app.example.com');
-});
-
-test('forwardedHeaders: the configured identity headers, the appliance mark, the pinned instance', () => {
-  const h = forwardedHeaders(
-    { forwardHeaders: ['cookie', 'authorization', 'accept-language', 'user-agent'] },
-    { cookie: 'a=1', authorization: 'Bearer t', 'accept-language': 'de', host: 'x', 'x-forwarded-for': '1.2.3.4', 'fly-region': 'ams' },
-    { instance: 'abc123' },
-  );
-  expect(h).toEqual({ cookie: 'a=1', authorization: 'Bearer t', 'accept-language': 'de', 'x-pdf-appliance': '1', 'fly-prefer-instance-id': 'abc123' });
-  const pinned = forwardedHeaders({ forwardHeaders: [] }, {}, { instance: 'proxy-hop' }, 'original');
-  expect(pinned['fly-prefer-instance-id']).toBe('original');
 });
