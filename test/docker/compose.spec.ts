@@ -183,3 +183,33 @@ test('the appliance exits 0 when idle despite its HEALTHCHECK, and the next PDF 
   expect((await containerState(stack.pdfContainer)).Running).toBe(true);
   note('stopped container → PDF, through the proxy (ms)', String(ms));
 });
+
+test('IDLE_ACTION=suspend: idle, the appliance has its container paused through the Machines API; the next PDF resumes it warm', async () => {
+  test.setTimeout(6 * 60_000);
+  // The same service, recreated in suspend mode (compose.yaml's PDF_IDLE_ACTION knob).
+  await run('docker', ['compose', '-p', stack.name, 'up', '-d', '--no-deps', '--force-recreate', 'pdf'], {
+    env: { ...stack.env, PDF_IDLE_ACTION: 'suspend' },
+    timeoutMs: 3 * 60_000,
+  });
+  expect((await invoicePdf()).text).toContain('Invoice #42');
+  const paused = await waitFor(
+    'the appliance container to be paused',
+    (IDLE_TIMEOUT_S + 120) * 1000,
+    async () => {
+      const s = await containerState(stack.pdfContainer);
+      return s.Paused ? s : undefined;
+    },
+    1000,
+  );
+  expect(paused.Running).toBe(true);
+  const before = await proxyStatus(stack.proxyUrl);
+  const { text, ms } = await invoicePdf();
+  expect(text).toContain('Alice Anderson');
+  const after = await proxyStatus(stack.proxyUrl);
+  const resumes = (st: typeof after) => st.machines.find((m) => m.app === 'pdf')?.resumes ?? 0;
+  expect(resumes(after)).toBe(resumes(before) + 1);
+  // Resumed, not restarted: the same container run, no new start.
+  expect(after.starts.pdf).toBe(before.starts.pdf);
+  expect((await containerState(stack.pdfContainer)).Paused).toBe(false);
+  note('paused container → PDF, through the proxy (ms)', String(ms));
+});

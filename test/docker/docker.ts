@@ -91,6 +91,8 @@ export interface HealthLogEntry {
 export interface ContainerState {
   Status: string;
   Running: boolean;
+  /** `docker pause`d: what the emulated Machines API does to suspend a container machine. */
+  Paused: boolean;
   ExitCode: number;
   OOMKilled: boolean;
   StartedAt: string;
@@ -152,7 +154,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
 export interface ProxyStatus {
   starts: Record<string, number>;
   replays: number;
-  machines: { app: string; id: string; listening: boolean }[];
+  machines: { app: string; id: string; listening: boolean; state?: string; suspends?: number; resumes?: number }[];
 }
 
 export async function proxyStatus(proxyUrl: string): Promise<ProxyStatus> {
