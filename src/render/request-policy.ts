@@ -91,12 +91,14 @@ export class RequestPolicy implements Tenant {
     for (const [k, v] of Object.entries(req.headers)) if (!this.ours.has(k.toLowerCase())) headers[k] = v;
     Object.assign(headers, this.o.context);
     headers[APPLIANCE_HEADER] = '1';
+    const navigation = facts.mainFrameNavigation || facts.subframeNavigation;
     const identity = mayCarryIdentityHeaders(
       {
         toMainOrigin: true,
         mainFrameNavigation: facts.mainFrameNavigation,
         subframeNavigation: facts.subframeNavigation,
-        fromMainAppFrame: facts.fromFrameOn(this.o.mainOrigin),
+        // Only a sub-resource's frame matters (navigations are decided above it).
+        fromMainAppFrame: !navigation && (await facts.fromFrameOn(this.o.mainOrigin)),
         originHeader: headerValue(req.headers, 'origin'),
       },
       this.o.mainOrigin,
