@@ -8,8 +8,9 @@ export interface ProcessInfo {
 }
 
 /**
- * Parent pids and process types by pid, remembered: neither changes during a process's life,
- * and a tick of the memory watch then costs one readdir and a read per new process.
+ * Parent pids and process types by pid, remembered: neither changes during a process's life
+ * (once a zygote's child has renamed itself), and a tick of the memory watch then costs one
+ * readdir and a read per new process.
  */
 export class ProcessTable {
   private readonly known = new Map<number, { ppid: number; type: string }>();
@@ -40,7 +41,10 @@ export class ProcessTable {
       const pid = stack.pop()!;
       if (!live.has(pid)) continue;
       const info = this.known.get(pid);
-      if (info && info.type === '') info.type = readType(pid);
+      // A renderer forked from the zygote shows the zygote's command line until it renames
+      // itself; a type read in that moment must not stick (the memory watch would never check
+      // that renderer). Zygotes are one or two processes: reading them each time costs nothing.
+      if (info && (info.type === '' || info.type === 'zygote')) info.type = readType(pid);
       out.push({ pid, type: info?.type || 'browser' });
       stack.push(...(children.get(pid) ?? []));
     }

@@ -49,7 +49,7 @@ test.describe('memory: every render has a budget', () => {
       ]);
       clearInterval(sampler);
       const [hog, report, invoice] = answers;
-      expect(hog!.status, hog!.body.toString()).toBe(502);
+      expect(hog!.status, hog!.status === 200 ? 'the hog printed' : hog!.body.toString().slice(0, 200)).toBe(502);
       expect(hog!.body.toString()).toMatch(/RENDER_MEMORY_MB/);
       expect(hog!.body.length).toBeLessThan(100);
       expect(report!.status).toBe(200);
