@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the appliance against the raw-Chromium floor, in one run (issue 7).
+ * `npm run bench`: the appliance against the raw-Chromium floor, in one run.
  * Order: cold starts first (nothing else of ours running), then the warm systems side by side,
  * each measurement done for both back to back with the order alternating, so drift from
  * whatever else runs on the machine hits both sides alike.
@@ -23,7 +23,7 @@ import { round } from './stats.js';
 import { startAppliance, startSystems, stopSystems } from './systems.js';
 
 const APPLIANCE_CONCURRENCY = 4;
-/** Users at once for the memory figure with the shipped defaults (issue 12). */
+/** Users at once for the memory figure with the shipped defaults. */
 const DEFAULTS_CLIENTS = 8;
 const MB = 1024 * 1024;
 

@@ -3,7 +3,7 @@ import { getDocument, OPS } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { isPdf, readPdf, type PdfSummary } from '../support/pdf.js';
 import { get, startStack, type InProcess } from '../support/stack.js';
 
-// Issue 8: every per-page print option, checked in the PDF Chromium really produced.
+// Every per-page print option, checked in the PDF Chromium really produced.
 // The fixture pages live in fixtures/main-app/routes/print-options.ts. The stack runs with the
 // env defaults (Letter portrait, 0.4in margins, scale 1), so a page's effect shows as a
 // difference from them.

@@ -3,7 +3,7 @@ import { isPdf, readPdf } from '../support/pdf.js';
 import { get, getWithHost } from '../support/stack.js';
 import { LEAKY_BODY, Probes, rawRequest, startProbe, startSecurityStack, type Probe, type SecurityStack } from './security-support.js';
 
-// Issue 6, hostile input: requests and main-app behaviour meant to break the appliance. Each
+// Hostile input: requests and main-app behaviour meant to break the appliance. Each
 // row has one defined answer; the appliance stays up and serves a normal PDF afterwards; and
 // a loopback listener (127.0.0.2) that some rows name as "the host" is never contacted.
 

@@ -8,7 +8,7 @@ import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { isPdf } from '../support/pdf.js';
 import { baseEnv, freePort, get, startStack, type InProcess } from '../support/stack.js';
 
-// Issue 6, the optional shared secret: with REPLAY_SECRET set, only requests that carry it
+// The optional shared secret: with REPLAY_SECRET set, only requests that carry it
 // (added by Fly's proxy from the main app's JSON replay, transform.set_headers) are served,
 // so the appliance cannot be used directly from the internet.
 

@@ -13,7 +13,7 @@ import {
   type SecurityStack,
 } from './security-support.js';
 
-// Issue 6: the appliance loads pages that may carry user-generated content from inside the
+// The appliance loads pages that may carry user-generated content from inside the
 // operator's network. Every row below is a page that tries to make real Chromium reach a
 // loopback listener that is neither the main app nor an allowed origin, in one particular
 // way. Each row has a defined answer, and no listener may ever see a connection.
