@@ -1,5 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { fail, RenderFailure } from '../http/errors.js';
+import { fail, RequestFailure } from '../failure.js';
 
 export interface LimiterOptions {
   concurrency: number;
@@ -9,11 +9,6 @@ export interface LimiterOptions {
 
 export interface SlotTimings {
   queuedMs: number;
-}
-
-export interface LimiterCounts {
-  running: number;
-  queued: number;
 }
 
 /**
@@ -64,14 +59,14 @@ export class Limiter {
     };
 
     return new Promise<T>((resolve, reject) => {
-      const giveUp = (err: RenderFailure): void => {
+      const giveUp = (err: RequestFailure): void => {
         if (left) return;
         leave();
         cleanup();
         reject(err);
       };
-      const onAbort = (): void => giveUp(new RenderFailure({ kind: 'client-gone' }));
-      const timer = setTimeout(() => giveUp(new RenderFailure({ kind: 'timeout', phase: 'queue' })), this.opts.queueTimeoutMs);
+      const onAbort = (): void => giveUp(new RequestFailure({ kind: 'client-gone' }));
+      const timer = setTimeout(() => giveUp(new RequestFailure({ kind: 'timeout', phase: 'queue' })), this.opts.queueTimeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);

@@ -69,20 +69,9 @@ export class WorkspacePool {
         continue;
       }
       if (this.entries.size + this.opening < this.opts.size) {
-        this.opening++;
-        let ws: Workspace;
-        try {
-          ws = await this.opts.open();
-        } finally {
-          this.opening--;
-        }
-        if (this.closed) {
-          await ws.close();
-          throw new Error('workspace pool closed');
-        }
-        const entry: Entry = { ws, busy: true, lastUsed: Date.now(), linger: null, cleaning: null };
-        this.entries.add(entry);
-        return (await this.prepared(entry, () => ws.assign(identity, origin), 'opened'))!;
+        const entry = await this.open(true);
+        if (!entry) throw new Error('workspace pool closed');
+        return (await this.prepared(entry, () => entry.ws.assign(identity, origin), 'opened'))!;
       }
       const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (oldest) {
@@ -102,6 +91,11 @@ export class WorkspacePool {
    */
   async prewarm(): Promise<void> {
     if (this.closed || this.entries.size + this.opening >= this.opts.size) return;
+    if (await this.open(false)) this.wake();
+  }
+
+  /** A new workspace in the pool, or null when the pool closed while it opened. */
+  private async open(busy: boolean): Promise<Entry | null> {
     this.opening++;
     let ws: Workspace;
     try {
@@ -109,9 +103,13 @@ export class WorkspacePool {
     } finally {
       this.opening--;
     }
-    if (this.closed) return void ws.close();
-    this.entries.add({ ws, busy: false, lastUsed: Date.now(), linger: null, cleaning: null });
-    this.wake();
+    if (this.closed) {
+      await ws.close();
+      return null;
+    }
+    const entry: Entry = { ws, busy, lastUsed: Date.now(), linger: null, cleaning: null };
+    this.entries.add(entry);
+    return entry;
   }
 
   /** Gives a workspace back. `reusable: false` (a failed render) replaces it. */

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import { fail } from '../http/errors.js';
+import { fail } from '../failure.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity } from '../security/credentials.js';

@@ -1,38 +1,9 @@
+import { RequestFailure, type Failure } from '../failure.js';
+
 /**
- * Every way a request can end without a PDF, and the one mapping from those to HTTP.
- * Bodies are short fixed sentences: the detail (upstream bodies, stack traces, URLs with
- * tokens) goes to the log, never to the client.
+ * The one mapping from failures (failure.ts) to HTTP. Bodies are short fixed sentences: the
+ * detail (upstream bodies, stack traces, URLs with tokens) goes to the log, never to the client.
  */
-export type Failure =
-  /** The main app redirected the page itself (e.g. to /login): pass the redirect on. */
-  | { kind: 'redirect'; status: number; location: string }
-  /** The main app answered the page with a 4xx we pass on (401 keeps its challenge). */
-  | { kind: 'upstream-status'; status: number; wwwAuthenticate?: string }
-  /** The main app answered 5xx, was unreachable, or the page left the main app's origin. */
-  | { kind: 'bad-gateway'; reason: string }
-  | { kind: 'timeout'; phase: 'render' | 'queue'; limitMs?: number }
-  /** A renderer of the page died: killed over RENDER_MEMORY_MB (`certain`), or crashed, most likely out of memory. */
-  | { kind: 'out-of-memory'; budgetMb: number; certain: boolean }
-  /** The image the page asks for is over IMAGE_MAX_PIXELS or Chromium's largest side. */
-  | { kind: 'image-too-large'; width: number; height: number; why: string }
-  /** The page asked for PDF/A and Ghostscript is missing, failed, or could not make it conform. */
-  | { kind: 'archival'; standard: string; problem: 'unavailable' | 'not-conformant' | 'failed'; reason: string }
-  | { kind: 'overloaded' }
-  | { kind: 'browser-unavailable'; reason: string }
-  | { kind: 'loop' }
-  | { kind: 'forbidden'; reason: string }
-  | { kind: 'method-not-allowed' }
-  | { kind: 'bad-request'; reason: string }
-  | { kind: 'uri-too-long' }
-  | { kind: 'client-gone' }
-  | { kind: 'shutting-down' };
-
-export class RenderFailure extends Error {
-  constructor(readonly failure: Failure, cause?: unknown) {
-    super(failure.kind, { cause });
-  }
-}
-
 export interface HttpAnswer {
   status: number;
   headers: Record<string, string>;
@@ -60,7 +31,7 @@ function text(status: number, headers: Record<string, string> = {}, body?: strin
 }
 
 export function toHttp(err: unknown, retryAfterSeconds = 5): HttpAnswer {
-  if (!(err instanceof RenderFailure)) return text(500, {}, 'Internal error');
+  if (!(err instanceof RequestFailure)) return text(500, {}, 'Internal error');
   const f = err.failure;
   switch (f.kind) {
     case 'redirect':
@@ -118,10 +89,6 @@ function archivalAnswer(f: Extract<Failure, { kind: 'archival' }>): HttpAnswer {
     case 'failed':
       return text(502, {}, `The PDF could not be converted to ${f.standard}.`);
   }
-}
-
-export function fail(failure: Failure, cause?: unknown): never {
-  throw new RenderFailure(failure, cause);
 }
 
 const USER_HINT: Record<number, string> = {

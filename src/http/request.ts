@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
 import { inspectIp } from '../security/ip-ranges.js';
-import { fail } from './errors.js';
+import { fail } from '../failure.js';
 import { parseReplaySrc, type ReplaySrc } from './replay-src.js';
 import { buildTargetUrl, originFor, pagePathFor } from './target.js';
 

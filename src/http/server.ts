@@ -3,7 +3,8 @@ import express, { type Request, type Response } from 'express';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import { APPLIANCE_HEADER, type Config } from '../config/config.js';
 import { IMAGE_FORMATS, outputOf, pathOf } from 'pdf-appliance-replay';
-import { fail, htmlPage, RenderFailure, toHttp, type HttpAnswer } from './errors.js';
+import { fail, RequestFailure } from '../failure.js';
+import { htmlPage, toHttp, type HttpAnswer } from './errors.js';
 import { send } from './deliver.js';
 import { chooseFilename, contentDisposition } from './filename.js';
 import type { IdleClock } from '../admission/idle-clock.js';
@@ -185,7 +186,7 @@ function overflow(req: Request, res: Response, deps: ServerDeps, incoming: Incom
     return;
   }
   deps.metrics.overflow.inc({ answer: '503' });
-  respond(req, res, toHttp(new RenderFailure({ kind: 'overloaded' }), retryAfter(deps)));
+  respond(req, res, toHttp(new RequestFailure({ kind: 'overloaded' }), retryAfter(deps)));
 }
 
 function retryAfter(deps: ServerDeps): number {
@@ -196,7 +197,7 @@ function sendError(res: Response, err: unknown, log: Logger, req: Request, field
   const answer = toHttp(err, retryAfterSeconds);
   // The main app's redirect (to its login page, say) must point where the user can follow it.
   if (job && answer.headers.location) answer.headers.location = publicLocation(answer.headers.location, job);
-  const failure = err instanceof RenderFailure ? err.failure : null;
+  const failure = err instanceof RequestFailure ? err.failure : null;
   const detail = { ...fields, status: answer.status, failure: failure?.kind, reason: failure && 'reason' in failure ? failure.reason : undefined };
   if (!failure) log.error({ ...detail, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
   else if (answer.status >= 500 && failure.kind !== 'client-gone') log.warn(detail, 'render failed');
@@ -220,7 +221,7 @@ function respond(req: Request, res: Response, answer: HttpAnswer): void {
 }
 
 function outcomeOf(err: unknown): string {
-  if (!(err instanceof RenderFailure)) return 'error';
+  if (!(err instanceof RequestFailure)) return 'error';
   switch (err.failure.kind) {
     case 'redirect':
       return 'redirect';

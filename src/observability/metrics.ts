@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LimiterCounts } from '../admission/limiter.js';
 
 /**
  * Prometheus metrics. They observe; nothing in the appliance reads them to decide anything.
@@ -9,7 +8,7 @@ export function createMetrics() {
   const registry = new Registry();
   // The gauges of "now" read the limiter when scraped, so they are exact at scrape time
   // whatever order requests start and finish in.
-  let live: (() => LimiterCounts) | null = null;
+  let live: (() => RenderCounts) | null = null;
   collectDefaultMetrics({ register: registry, prefix: 'pdf_appliance_' });
   const durations = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   const m = {
@@ -91,7 +90,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     /** Lets the in-flight and queue-depth gauges read the limiter at scrape time. */
-    track(source: () => LimiterCounts): void {
+    track(source: () => RenderCounts): void {
       live = source;
     },
   };
@@ -99,3 +98,9 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Renders running and waiting now (the limiter's counts), read at each scrape. */
+export interface RenderCounts {
+  running: number;
+  queued: number;
+}

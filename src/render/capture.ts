@@ -1,5 +1,5 @@
 import type { Workspace } from '../browser/workspace.js';
-import { fail } from '../http/errors.js';
+import { fail } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import { imageSize, oversize, type ImagePlan } from './image-plan.js';
 import type { Output } from './output.js';

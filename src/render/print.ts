@@ -1,7 +1,7 @@
 import type { Workspace } from '../browser/workspace.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import { withMetadata } from '../output/pdf-metadata.js';
-import { fail } from '../http/errors.js';
+import { fail } from '../failure.js';
 import { convertToPdfA, PdfAError } from '../output/pdfa.js';
 import { printParams, type PrintPlan } from './print-plan.js';
 import type { Output } from './output.js';

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { RenderFailure } from '../../src/http/errors.js';
+import { RequestFailure } from '../../src/failure.js';
 import { Limiter } from '../../src/admission/limiter.js';
 
 /** A task the test finishes by hand. */
@@ -25,10 +25,10 @@ function gate() {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 const never = () => new AbortController().signal;
 
-async function failureOf(p: Promise<unknown>): Promise<RenderFailure['failure']> {
+async function failureOf(p: Promise<unknown>): Promise<RequestFailure['failure']> {
   const err = await p.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(RenderFailure);
-  return (err as RenderFailure).failure;
+  expect(err).toBeInstanceOf(RequestFailure);
+  return (err as RequestFailure).failure;
 }
 
 test('runs at most `concurrency` tasks; the rest wait in order', async () => {
@@ -65,11 +65,11 @@ test('refuses at once when slots and queue are full, and admits again when one f
   const runs = gates.map((g) => l.run(g.task, never()));
   expect(l.full).toBe(true);
   // run() throws synchronously, so a caller can answer before doing any work.
-  expect(() => l.run(async () => 'x', never())).toThrow(RenderFailure);
+  expect(() => l.run(async () => 'x', never())).toThrow(RequestFailure);
   try {
     l.run(async () => 'x', never());
   } catch (err) {
-    expect((err as RenderFailure).failure.kind).toBe('overloaded');
+    expect((err as RequestFailure).failure.kind).toBe('overloaded');
   }
 
   gates[0]!.open();
@@ -133,7 +133,7 @@ test('an already-aborted signal is refused without queueing', async () => {
   const l = new Limiter({ concurrency: 1, queueSize: 1, queueTimeoutMs: 1000 });
   const ac = new AbortController();
   ac.abort();
-  expect(() => l.run(async () => 1, ac.signal)).toThrow(RenderFailure);
+  expect(() => l.run(async () => 1, ac.signal)).toThrow(RequestFailure);
   expect(l.queued).toBe(0);
 });
 
