@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AssetCache } from './cache/asset-cache.js';
+import { pinnedFetcher } from './cache/asset-fetch.js';
 import { launchBrowser, type BrowserSupervisor } from './browser/supervisor.js';
 import type { Config } from './config/config.js';
 import { IdleClock } from './admission/idle-clock.js';
@@ -45,6 +46,7 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   const limiter = new Limiter(config);
   metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));
   const cache = config.assetCacheBytes > 0 ? new AssetCache({ maxBytes: config.assetCacheBytes, maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024) }) : null;
+  const fetchAsset = pinnedFetcher(guard);
 
   let draining = false;
   let shutdownPromise: Promise<void> | null = null;
@@ -64,6 +66,7 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
           // after a resume, so cached entries would look fresher than they are).
           idle.resume();
           cache?.clear();
+          fetchAsset.reset();
           void browser.afterResume();
         },
         onFallback: () => exitWhenIdle(),
@@ -75,7 +78,7 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
     void suspender.suspend();
   });
 
-  const app = createApp({ config, browser, limiter, idle, log, metrics, guard, cache, draining: () => draining });
+  const app = createApp({ config, browser, limiter, idle, log, metrics, guard, cache, fetchAsset, draining: () => draining });
   const server = createServer(
     {
       // Over this, Node answers 431 itself; the request target is held to 8 KiB in request-checks.ts (414).

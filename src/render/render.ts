@@ -1,8 +1,8 @@
-import type { AssetCache } from '../cache/asset-cache.js';
+import type { AssetCache, Fetcher } from '../cache/asset-cache.js';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import { NavigationError, type Workspace } from '../browser/workspace.js';
 import type { Config } from '../config/config.js';
-import { fail, RenderFailure, type Failure } from '../http/errors.js';
+import { fail, RequestFailure, type Failure } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Verdict } from '../security/ssrf.js';
@@ -20,6 +20,7 @@ export interface RenderDeps {
   browser: BrowserSupervisor;
   guard: { check(url: string): Promise<Verdict> };
   cache: AssetCache | null;
+  fetchAsset: Fetcher;
   metrics: Metrics;
 }
 
@@ -41,7 +42,7 @@ export interface RenderResult {
 export async function render(job: RenderJob, deps: RenderDeps, log: Logger, signal: AbortSignal, deadline: AbortSignal, deliver: Deliver): Promise<RenderResult> {
   // The first reason to stop wins: a redirect seen by the request policy, a crash, the deadline...
   let stopReason: Failure | null = null;
-  let rejectStop!: (e: RenderFailure) => void;
+  let rejectStop!: (e: RequestFailure) => void;
   const stopped = new Promise<never>((_, reject) => {
     rejectStop = reject;
   });
@@ -49,7 +50,7 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
   const stop = (failure: Failure): void => {
     if (stopReason) return;
     stopReason = failure;
-    rejectStop(new RenderFailure(failure));
+    rejectStop(new RequestFailure(failure));
   };
   const onDeadline = (): void => stop({ kind: 'timeout', phase: 'render', limitMs: deps.config.renderTimeoutMs });
   const onClientGone = (): void => stop({ kind: 'client-gone' });
@@ -77,6 +78,7 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
     context: job.context,
     guard: deps.guard,
     cache: deps.cache,
+    fetchAsset: deps.fetchAsset,
     log,
     metrics: deps.metrics,
     stop,
@@ -97,7 +99,7 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
     if (job.format !== 'pdf') await race(ws.setViewport(viewportOf(deps.config.image), deps.config.image.scale));
     await race(ws.navigate(job.url)).catch((err: unknown) => {
       // A status the policy acted on (a redirect, a 404) ends the navigation early: that decides.
-      if (stopReason) throw new RenderFailure(stopReason);
+      if (stopReason) throw new RequestFailure(stopReason);
       if (err instanceof NavigationError) fail({ kind: 'bad-gateway', reason: `navigation failed: ${err.message}` });
       throw err;
     });
@@ -140,7 +142,7 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
     // A command that failed because its renderer was just killed (over its memory budget)
     // can fail before the crash is reported: "Printing failed" ahead of the crash event. Give
     // the report its moment, so the user hears "memory", not "could not be rendered".
-    if (!stopReason && !(err instanceof RenderFailure)) await Promise.race([stopped.catch(() => undefined), delay(CRASH_NOTICE_MS)]);
+    if (!stopReason && !(err instanceof RequestFailure)) await Promise.race([stopped.catch(() => undefined), delay(CRASH_NOTICE_MS)]);
     throw classify(err, stopReason);
   } finally {
     deadline.removeEventListener('abort', onDeadline);
@@ -198,15 +200,15 @@ function waitForSelector(selector: string): string {
 }
 
 /** Turns whatever went wrong into the one failure the client should hear about. */
-function classify(err: unknown, stopReason: Failure | null): RenderFailure {
-  if (stopReason) return new RenderFailure(stopReason, err);
-  if (err instanceof RenderFailure) return err;
+function classify(err: unknown, stopReason: Failure | null): RequestFailure {
+  if (stopReason) return new RequestFailure(stopReason, err);
+  if (err instanceof RequestFailure) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/net::ERR_(CONNECTION_REFUSED|NAME_NOT_RESOLVED|CONNECTION_RESET|EMPTY_RESPONSE|ADDRESS_UNREACHABLE|CONNECTION_CLOSED|INVALID_RESPONSE|TOO_MANY_REDIRECTS|TIMED_OUT|CONNECTION_FAILED|SSL|CERT)/.test(msg)) {
-    return new RenderFailure({ kind: 'bad-gateway', reason: msg.split('\n')[0]! }, err);
+    return new RequestFailure({ kind: 'bad-gateway', reason: msg.split('\n')[0]! }, err);
   }
   if (/Target closed|Session closed|Connection closed|Protocol error|detached|No target with given id/i.test(msg)) {
-    return new RenderFailure({ kind: 'browser-unavailable', reason: msg.split('\n')[0]! }, err);
+    return new RequestFailure({ kind: 'browser-unavailable', reason: msg.split('\n')[0]! }, err);
   }
-  return new RenderFailure({ kind: 'bad-gateway', reason: msg.split('\n')[0]! }, err);
+  return new RequestFailure({ kind: 'bad-gateway', reason: msg.split('\n')[0]! }, err);
 }

@@ -1,8 +1,8 @@
-import { AssetCache, type AssetResponse } from '../cache/asset-cache.js';
-import { APPLIANCE_HEADER } from '../config/config.js';
+import { AssetCache, type AssetResponse, type Fetcher } from '../cache/asset-cache.js';
+import { APPLIANCE_HEADER } from '../protocol.js';
 import { CONTINUE, REFUSE, type PausedRequest, type Verdict } from '../browser/egress.js';
 import type { RequestFacts, Tenant } from '../browser/workspace.js';
-import type { Failure } from '../http/errors.js';
+import type { Failure } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { mayCarryIdentityHeaders, type Identity } from '../security/credentials.js';
@@ -29,6 +29,8 @@ export interface RequestPolicyOptions {
   context: Record<string, string>;
   guard: { check(url: string): Promise<GuardVerdict> };
   cache: AssetCache | null;
+  /** How the cache fetches from Node: pinned to the guard's vetted address (asset-fetch.ts). */
+  fetchAsset: Fetcher;
   log: Logger;
   metrics: Metrics;
   /** Called when the render must not go on (redirect, a status that decides, left the origin). */
@@ -184,7 +186,7 @@ export class RequestPolicy implements Tenant {
   private async fromCache(req: PausedRequest, headers: Record<string, string>, anonymous: boolean): Promise<Verdict | null> {
     const cache = this.o.cache;
     if (!cache || !AssetCache.eligible(req.method, req.resourceType)) return null;
-    const { response, outcome } = await cache.get({ url: req.url, method: req.method, headers, credentialed: !anonymous }, fetchAsset);
+    const { response, outcome } = await cache.get({ url: req.url, method: req.method, headers, credentialed: !anonymous }, this.o.fetchAsset);
     this.o.metrics.assetCache.inc({ outcome });
     return fulfill(response);
   }
@@ -204,27 +206,7 @@ function headerValue(headers: Record<string, string>, name: string): string | un
   return undefined;
 }
 
-/**
- * Fetches an asset from Node (keep-alive pool) for the cache; redirects go back to Chromium.
- * A connection that fails before any answer is tried once more on a new one: after a resume
- * from suspend, a pooled connection may be dead on the other side.
- */
-async function fetchAsset(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<AssetResponse> {
-  const res = await fetch(url, { headers, redirect: 'manual', signal }).catch((err: unknown) => {
-    if (signal?.aborted) throw err;
-    return fetch(url, { headers, redirect: 'manual', signal });
-  });
-  const body = Buffer.from(await res.arrayBuffer());
-  const out: Record<string, string> = {};
-  res.headers.forEach((v, k) => {
-    out[k] = v;
-  });
-  const cookies = res.headers.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies.join('\n');
-  return { status: res.status, headers: out, body };
-}
-
-/** fetch() has already decoded the body, so length/encoding headers no longer describe it. */
+/** The fetcher has already decoded the body, so length/encoding headers no longer describe it. */
 function browserHeaders(h: Record<string, string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(h)) {

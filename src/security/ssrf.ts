@@ -5,13 +5,10 @@
 // private, loopback, link-local or otherwise special address is refused. The main app and
 // operator-listed origins are the only exceptions.
 //
-// Accepted limit — DNS rebinding: for a hostname we resolve, decide, and then Chromium
-// resolves the name again on its own when it connects. A hostile authoritative DNS server
-// answering with TTL 0 can hand us a public address and Chromium a private one a moment
-// later. We narrow the window with a short answer cache (cacheTtlMs) but cannot close it
-// from here. Closing it needs the connect step itself pinned to the vetted address (a
-// resolving proxy Chromium is forced through), which is out of scope; operators should run
-// the appliance on a network where private ranges are firewalled off from it as well.
+// DNS rebinding (a name that passes with a public address, then resolves to a private one
+// when connecting) is closed at the connect step: Chromium reaches the network only through the
+// egress proxy and the asset cache only through its pinned fetcher, and both connect to the
+// address connectTo vetted, never resolving the name again.
 
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { inspectIp, type IpClass } from './ip-ranges.js';
