@@ -2,16 +2,17 @@ import CachePolicy from 'http-cache-semantics';
 
 /**
  * One in-memory cache of public sub-resources (stylesheets, images, fonts, scripts) shared by
- * every render. Each render runs in a fresh browser context whose own HTTP cache starts empty,
- * so without this every PDF re-downloads the main app's assets.
+ * every render and every identity. Workspaces are kept per identity and their HTTP caches are
+ * cleared when they change hands, so without this each user's first PDF re-downloads the
+ * main app's assets.
  *
  * It behaves as a *shared* HTTP cache (RFC 9111, via http-cache-semantics) with stricter rules
  * on top: anything that might be personal is never stored, and responses only ever move between
  * requests through a stored entry that passed those rules (never handed directly from one
  * in-flight request to another). A request carrying credentials (the user's cookies,
- * Authorization, any forwarded identity header) never stores anything and is served only
- * entries whose origin declared them public (`public` or `s-maxage`, RFC 9111 §3.5): a response
- * stored from an anonymous render is not what a signed-in user would have been sent.
+ * Authorization, any forwarded identity header) stores, and is served, only responses whose
+ * origin declared them public (`public` or `s-maxage`, RFC 9111 §3.5): a response stored from
+ * an anonymous render is not what a signed-in user would have been sent.
  */
 
 export interface AssetRequest {
@@ -50,15 +51,6 @@ export interface AssetCacheOptions {
   maxEntryBytes: number;
   /** Millisecond clock, injectable for tests. */
   now?: () => number;
-}
-
-export interface AssetCacheStats {
-  entries: number;
-  bytes: number;
-  hits: number;
-  /** Upstream fetches of a full body for a cacheable request (`miss` + `stored`). */
-  misses: number;
-  revalidations: number;
 }
 
 type Headers = Record<string, string>;
@@ -135,9 +127,6 @@ export class AssetCache {
    */
   private readonly unshareable = new Map<string, number>();
   private bytes = 0;
-  private hits = 0;
-  private misses = 0;
-  private revalidations = 0;
   /** Bumped by clear() so fetches that started before it do not repopulate the cache. */
   private generation = 0;
 
@@ -208,17 +197,7 @@ export class AssetCache {
     return this.serveHit(entry).response;
   }
 
-  stats(): AssetCacheStats {
-    return {
-      entries: this.lru.size,
-      bytes: this.bytes,
-      hits: this.hits,
-      misses: this.misses,
-      revalidations: this.revalidations,
-    };
-  }
-
-  /** Drops every entry (after a resume: freshness was judged by a clock that stood still). Counters survive. */
+  /** Drops every entry (after a resume: freshness was judged by a clock that stood still). */
   clear(): void {
     this.lru.clear();
     this.byUrl.clear();
@@ -266,7 +245,6 @@ export class AssetCache {
 
   private serveHit(entry: Entry): { response: AssetResponse; outcome: CacheOutcome } {
     this.touch(entry);
-    this.hits++;
     return { response: this.cachedResponse(entry.policy, entry.body), outcome: 'hit' };
   }
 
@@ -310,7 +288,6 @@ export class AssetCache {
     generation: number,
   ): Promise<Result> {
     const response = await fetcher(ctx.url, ctx.rawHeaders, signal);
-    this.misses++;
     const produced = this.store(ctx, response, generation);
     if (!produced) this.markUnshareable(ctx.url);
     return { response, outcome: produced ? 'stored' : 'miss', produced };
@@ -348,11 +325,9 @@ export class AssetCache {
         return this.fetchFull(ctx, fetcher, signal, generation);
       }
       // Plain upstream failure: keep the stale entry for the next attempt, pass the error on.
-      this.misses++;
       return { response, outcome: 'miss' };
     }
 
-    this.misses++;
     const produced = this.store(ctx, response, generation);
     // Whatever came back supersedes the stale copy, stored or not.
     if (!produced) {
@@ -363,7 +338,6 @@ export class AssetCache {
   }
 
   private applyNotModified(ctx: Ctx, entry: Entry, policy: Policy, generation: number): Result {
-    this.revalidations++;
     const response = this.cachedResponse(policy, entry.body);
     // The 304 may have changed what the headers allow (e.g. now `private`): the body is still
     // right for this requester, but it stays cached only if the merged response passes the rules.

@@ -1,5 +1,11 @@
 import { test, expect } from '@playwright/test';
-import { AssetCache, type AssetRequest, type AssetResponse, type Fetcher } from '../../src/cache/asset-cache.js';
+import {
+  AssetCache,
+  type AssetRequest,
+  type AssetResponse,
+  type CacheOutcome,
+  type Fetcher,
+} from '../../src/cache/asset-cache.js';
 
 // Everything here is in memory: a scripted fake upstream and a hand-driven clock.
 
@@ -13,6 +19,12 @@ interface FakeUpstream {
   /** Upstream calls, in order, with the headers each one was sent. */
   calls: { url: string; headers: Record<string, string> }[];
   count(url?: string): number;
+  /** Upstream calls that were conditional requests (revalidations). */
+  conditional(): number;
+}
+
+function isConditional(headers: Record<string, string>): boolean {
+  return Object.keys(headers).some((k) => ['if-none-match', 'if-modified-since'].includes(k.toLowerCase()));
 }
 
 function upstream(routes: Record<string, Handler>): FakeUpstream {
@@ -25,7 +37,12 @@ function upstream(routes: Record<string, Handler>): FakeUpstream {
     const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
     return handler(lower, calls.filter((c) => c.url === url).length);
   };
-  return { fetcher, calls, count: (url) => calls.filter((c) => url === undefined || c.url === url).length };
+  return {
+    fetcher,
+    calls,
+    count: (url) => calls.filter((c) => url === undefined || c.url === url).length,
+    conditional: () => calls.filter((c) => isConditional(c.headers)).length,
+  };
 }
 
 function res(status: number, headers: Record<string, string>, body: string | Buffer = ''): AssetResponse {
@@ -37,8 +54,75 @@ function clock(start = 1_700_000_000_000) {
   return { now: () => t, advance: (seconds: number) => void (t += seconds * 1000) };
 }
 
+/** What a stored entry for a request looks like from outside; see TestCache.probe(). */
+type Held = 'fresh' | 'stale' | 'absent';
+
+const WITNESS = 'http://127.0.0.1:3000/witness.bin';
+const WITNESS_BYTES = 1000;
+
+/**
+ * The cache under test, observed only through its public API: it tallies the outcome of every
+ * get() made through it, and probe()/witnessKept() tell what it holds without a getter.
+ */
+class TestCache extends AssetCache {
+  readonly outcomes: Partial<Record<CacheOutcome, number>> = {};
+
+  override async get(...args: Parameters<AssetCache['get']>): ReturnType<AssetCache['get']> {
+    const result = await super.get(...args);
+    this.outcomes[result.outcome] = (this.outcomes[result.outcome] ?? 0) + 1;
+    return result;
+  }
+
+  /**
+   * Whether the cache holds an entry it would use for `req` (not tallied, and its upstream is
+   * not the test's): `fresh` = served without going upstream, `stale` = it sent a conditional
+   * request (so it holds an entry with a validator), `absent` = it fetched the full body.
+   * The probe's upstream answers 503, which stores nothing and keeps a stale entry as it was.
+   * For end states only: call it when no other get() is in flight.
+   */
+  async probe(req: AssetRequest | string): Promise<Held> {
+    let sent: Record<string, string> | undefined;
+    const fetcher: Fetcher = async (_url, headers) => {
+      sent = { ...headers };
+      return res(503, {}, 'probe');
+    };
+    const { outcome } = await super.get(typeof req === 'string' ? anon(req) : req, fetcher);
+    if (!sent) {
+      expect(outcome, 'probe served without going upstream').toBe('hit');
+      return 'fresh';
+    }
+    return isConditional(sent) ? 'stale' : 'absent';
+  }
+
+  /** Stores the byte-budget witness (see budgetedCache); not tallied. */
+  async storeWitness(): Promise<void> {
+    const body = Buffer.alloc(WITNESS_BYTES, 9);
+    const { outcome } = await super.get(anon(WITNESS), async () => res(200, { 'cache-control': 'public, max-age=86400' }, body));
+    expect(outcome, 'witness stored').toBe('stored');
+  }
+
+  /** False once the witness was evicted, i.e. once the cache held more than its allowance. */
+  async witnessKept(): Promise<boolean> {
+    return (await this.probe(WITNESS)) === 'fresh';
+  }
+}
+
 function newCache(now: () => number, maxBytes = 1_000_000, maxEntryBytes = 100_000) {
-  return new AssetCache({ maxBytes, maxEntryBytes, now });
+  return new TestCache({ maxBytes, maxEntryBytes, now });
+}
+
+/**
+ * Byte accounting through behaviour: a cache with room for `bytes` bytes besides a witness entry
+ * stored first. Nothing ever reads the witness before witnessKept(), so it stays the least
+ * recently used entry and is the first one evicted the moment the cache holds more than `bytes`
+ * other bytes. Any single entry up to WITNESS_BYTES + `bytes` is small enough to be stored, so a
+ * rule that refuses an entry is never masked by the size limit.
+ */
+async function budgetedCache(now: () => number, bytes: number) {
+  const budget = WITNESS_BYTES + bytes;
+  const cache = new TestCache({ maxBytes: budget, maxEntryBytes: budget, now });
+  await cache.storeWitness();
+  return cache;
 }
 
 function anon(url: string, headers: Record<string, string> = {}): AssetRequest {
@@ -82,7 +166,8 @@ test.describe('AssetCache.eligible', () => {
       expect(outcome).toBe('bypass');
     }
     expect(up.count()).toBe(2);
-    expect(cache.stats().entries).toBe(0);
+    // Nothing was stored: the next GET goes upstream for the full body.
+    expect(await cache.probe(CSS)).toBe('absent');
   });
 });
 
@@ -92,7 +177,7 @@ test.describe('storing and serving', () => {
     const up = upstream({
       [CSS]: () => res(200, { 'content-type': 'text/css', 'cache-control': 'public, max-age=3600', etag: '"v1"' }, 'body{}'),
     });
-    const cache = newCache(clk.now);
+    const cache = await budgetedCache(clk.now, 6);
     const outcomes: string[] = [];
     for (let i = 0; i < 20; i++) {
       clk.advance(1);
@@ -105,7 +190,11 @@ test.describe('storing and serving', () => {
     expect(up.count()).toBe(1);
     expect(outcomes[0]).toBe('stored');
     expect(outcomes.slice(1)).toEqual(Array(19).fill('hit'));
-    expect(cache.stats()).toEqual({ entries: 1, bytes: 6, hits: 19, misses: 1, revalidations: 0 });
+    expect(cache.outcomes).toEqual({ stored: 1, hit: 19 });
+    expect(up.conditional()).toBe(0);
+    // One entry of 6 bytes and nothing else held (the witness fits beside exactly 6 bytes).
+    expect(await cache.probe(CSS)).toBe('fresh');
+    expect(await cache.witnessKept()).toBe(true);
   });
 
   test('served copies carry an up-to-date Age and no hop-by-hop headers', async () => {
@@ -152,7 +241,7 @@ test.describe('storing and serving', () => {
     expect(b.response.body.toString()).toBe('for session=bob');
     expect(c.response.body.toString()).toBe('for nobody');
     expect(up.count()).toBe(3);
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
   });
 
   test('a response with Set-Cookie is never stored, even when public', async () => {
@@ -163,7 +252,7 @@ test.describe('storing and serving', () => {
     const cache = newCache(clk.now);
     for (let i = 0; i < 3; i++) expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('miss');
     expect(up.count()).toBe(3);
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
   });
 
   test('Vary: Cookie, Authorization or * is never stored', async () => {
@@ -175,7 +264,7 @@ test.describe('storing and serving', () => {
       const second = await cache.get(anon(CSS), up.fetcher);
       expect(second.outcome, vary).toBe('miss');
       expect(up.count(), vary).toBe(2);
-      expect(cache.stats().entries, vary).toBe(0);
+      expect(await cache.probe(CSS), vary).toBe('absent');
     }
   });
 
@@ -213,7 +302,7 @@ test.describe('storing and serving', () => {
     const cache = newCache(clk.now);
     const req = { ...anon(CSS), headers: { Authorization: 'Bearer alice' } };
     expect((await cache.get(req, up.fetcher)).outcome).toBe('miss');
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
     const other = await cache.get(anon(CSS), up.fetcher);
     expect(other.response.body.toString()).toBe('css for undefined');
     expect(up.count()).toBe(2);
@@ -226,7 +315,8 @@ test.describe('storing and serving', () => {
     await cache.get(anon(CSS), up.fetcher);
     expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('miss');
     expect(up.count()).toBe(2);
-    expect(cache.stats().entries).toBe(0);
+    // It carries an ETag, so even a stale entry would show up as a conditional request.
+    expect(await cache.probe(CSS)).toBe('absent');
   });
 
   test('a request with Cache-Control: no-store is not stored', async () => {
@@ -234,7 +324,7 @@ test.describe('storing and serving', () => {
     const up = upstream({ [CSS]: () => res(200, { 'cache-control': 'public, max-age=3600' }, 'a{}') });
     const cache = newCache(clk.now);
     expect((await cache.get(anon(CSS, { 'cache-control': 'no-store' }), up.fetcher)).outcome).toBe('miss');
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
   });
 
   test('error and non-200 responses are not stored', async () => {
@@ -247,7 +337,7 @@ test.describe('storing and serving', () => {
       expect(first.outcome, String(status)).toBe('miss');
       expect((await cache.get(anon(CSS), up.fetcher)).outcome, String(status)).toBe('miss');
       expect(up.count(), String(status)).toBe(2);
-      expect(cache.stats().entries, String(status)).toBe(0);
+      expect(await cache.probe(CSS), String(status)).toBe('absent');
     }
   });
 
@@ -260,15 +350,18 @@ test.describe('storing and serving', () => {
     const cache = newCache(clk.now);
     await cache.get(anon(CSS), up.fetcher);
     await cache.get(anon(LOGO), up.fetcher);
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
+    expect(await cache.probe(LOGO)).toBe('absent');
   });
 
   test('a response with no freshness and no validator is not kept', async () => {
     const clk = clock();
     const up = upstream({ [CSS]: () => res(200, { 'content-type': 'text/css' }, 'a{}') });
-    const cache = newCache(clk.now);
+    // Such an entry would be stale with nothing to revalidate, so no lookup could reveal it;
+    // only the bytes it occupied would: the cache has room for nothing beside the witness.
+    const cache = await budgetedCache(clk.now, 0);
     expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('miss');
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.witnessKept()).toBe(true);
   });
 });
 
@@ -306,7 +399,9 @@ test.describe('freshness and revalidation', () => {
     clk.advance(119);
     expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('hit');
     expect(up.count()).toBe(2);
-    expect(cache.stats()).toMatchObject({ entries: 1, hits: 2, misses: 1, revalidations: 1 });
+    expect(cache.outcomes).toEqual({ stored: 1, hit: 2, revalidated: 1 });
+    expect(up.conditional()).toBe(1);
+    expect(await cache.probe(CSS)).toBe('fresh');
   });
 
   test('an expired entry with only Last-Modified is revalidated with If-Modified-Since', async () => {
@@ -332,7 +427,7 @@ test.describe('freshness and revalidation', () => {
     const up = upstream({
       [CSS]: (_h, call) => res(200, { 'cache-control': 'public, max-age=60', etag: `"v${call}"` }, `version ${call}`),
     });
-    const cache = newCache(clk.now);
+    const cache = await budgetedCache(clk.now, 9);
     await cache.get(anon(CSS), up.fetcher);
     clk.advance(61);
     const second = await cache.get(anon(CSS), up.fetcher);
@@ -342,13 +437,14 @@ test.describe('freshness and revalidation', () => {
     const third = await cache.get(anon(CSS), up.fetcher);
     expect(third.outcome).toBe('hit');
     expect(third.response.body.toString()).toBe('version 2');
-    expect(cache.stats()).toMatchObject({ entries: 1, bytes: 9 });
+    // Replaced, not kept beside it: room for one 9-byte body is all the cache had.
+    expect(await cache.witnessKept()).toBe(true);
   });
 
   test('an expired entry without validators is refetched unconditionally', async () => {
     const clk = clock();
     const up = upstream({ [CSS]: (_h, call) => res(200, { 'cache-control': 'public, max-age=60' }, `version ${call}`) });
-    const cache = newCache(clk.now);
+    const cache = await budgetedCache(clk.now, 9);
     await cache.get(anon(CSS), up.fetcher);
     clk.advance(61);
     const { response, outcome } = await cache.get(anon(CSS), up.fetcher);
@@ -358,7 +454,8 @@ test.describe('freshness and revalidation', () => {
     expect(up.calls[1].headers['if-modified-since']).toBeUndefined();
     expect(response.body.toString()).toBe('version 2');
     expect((await cache.get(anon(CSS), up.fetcher)).response.body.toString()).toBe('version 2');
-    expect(cache.stats().entries).toBe(1);
+    // One entry: the stale copy was replaced (room for one 9-byte body besides the witness).
+    expect(await cache.witnessKept()).toBe(true);
   });
 
   test('Cache-Control: no-cache is stored but revalidated on every use', async () => {
@@ -396,7 +493,7 @@ test.describe('freshness and revalidation', () => {
     const second = await cache.get(anon(CSS), up.fetcher);
     expect(second.outcome).toBe('revalidated');
     expect(second.response.body.toString()).toBe('a{}');
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
     expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('miss');
   });
 
@@ -416,7 +513,7 @@ test.describe('freshness and revalidation', () => {
     const failed = await cache.get(anon(CSS), up.fetcher);
     expect(failed.outcome).toBe('miss');
     expect(failed.response.status).toBe(503);
-    expect(cache.stats().entries).toBe(1);
+    expect(await cache.probe(CSS)).toBe('stale');
     const retried = await cache.get(anon(CSS), up.fetcher);
     expect(retried.outcome).toBe('revalidated');
     expect(up.calls[2].headers['if-none-match']).toBe('"v1"');
@@ -465,7 +562,8 @@ test.describe('Vary', () => {
     const en = await cache.get(anon(CSS, { 'accept-language': 'en' }), up.fetcher);
     const de = await cache.get(anon(CSS, { 'Accept-Language': 'de' }), up.fetcher);
     expect([en.outcome, de.outcome]).toEqual(['stored', 'stored']);
-    expect(cache.stats().entries).toBe(2);
+    expect(await cache.probe(anon(CSS, { 'accept-language': 'en' }))).toBe('fresh');
+    expect(await cache.probe(anon(CSS, { 'accept-language': 'de' }))).toBe('fresh');
 
     const en2 = await cache.get(anon(CSS, { 'accept-language': 'en' }), up.fetcher);
     const de2 = await cache.get(asUser(CSS, 'bob', { 'accept-language': 'de' }), up.fetcher);
@@ -492,15 +590,18 @@ test.describe('memory bounds', () => {
     await cache.get(anon(b), up.fetcher);
     expect((await cache.get(anon(a), up.fetcher)).outcome).toBe('hit'); // a is now the most recent
     await cache.get(anon(c), up.fetcher); // over budget: b goes
-    expect(cache.stats()).toMatchObject({ entries: 2, bytes: 200 });
+    expect(await cache.probe(b)).toBe('absent');
     expect((await cache.get(anon(a), up.fetcher)).outcome).toBe('hit');
     expect((await cache.get(anon(c), up.fetcher)).outcome).toBe('hit');
     expect((await cache.get(anon(b), up.fetcher)).outcome).toBe('stored'); // evicts a (LRU after c was read)
     expect((await cache.get(anon(c), up.fetcher)).outcome).toBe('hit');
     expect((await cache.get(anon(a), up.fetcher)).outcome).toBe('stored');
-    await cache.get(anon(d), up.fetcher);
-    expect(cache.stats().bytes).toBeLessThanOrEqual(250);
-    expect(cache.stats().entries).toBe(2);
+    await cache.get(anon(d), up.fetcher); // evicts c
+    // Two 100-byte entries fit in 250 bytes: exactly a and d are held.
+    expect(await cache.probe(c)).toBe('absent');
+    expect(await cache.probe(b)).toBe('absent');
+    expect(await cache.probe(a)).toBe('fresh');
+    expect(await cache.probe(d)).toBe('fresh');
   });
 
   test('a body larger than maxEntryBytes is served but not stored', async () => {
@@ -514,31 +615,34 @@ test.describe('memory bounds', () => {
     expect(big.outcome).toBe('miss');
     expect(big.response.body.length).toBe(1001);
     expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('stored');
-    expect(cache.stats()).toMatchObject({ entries: 1, bytes: 1000 });
+    expect(await cache.probe(LOGO)).toBe('absent');
+    expect(await cache.probe(CSS)).toBe('fresh');
   });
 
   test('a small view into a large buffer is stored as its own copy', async () => {
     const clk = clock();
     const slab = Buffer.alloc(64 * 1024, 7);
     const up = upstream({ [CSS]: () => res(200, { 'cache-control': 'public, max-age=600' }, slab.subarray(100, 110)) });
-    const cache = newCache(clk.now);
+    const cache = await budgetedCache(clk.now, 10);
     await cache.get(anon(CSS), up.fetcher);
     const { response } = await cache.get(anon(CSS), up.fetcher);
     expect(response.body.length).toBe(10);
     expect(response.body.buffer.byteLength).toBe(10);
-    expect(cache.stats().bytes).toBe(10);
+    // Charged 10 bytes against the budget, not the slab's 64 KiB.
+    expect(await cache.witnessKept()).toBe(true);
   });
 
-  test('clear() drops every entry but keeps the counters', async () => {
+  test('clear() drops every entry and frees their bytes', async () => {
     const clk = clock();
     const up = upstream({ [CSS]: () => res(200, { 'cache-control': 'public, max-age=600' }, 'a{}') });
-    const cache = newCache(clk.now);
-    await cache.get(anon(CSS), up.fetcher);
-    await cache.get(anon(CSS), up.fetcher);
+    // Room for exactly this one 3-byte body: bytes still counted after clear() would leave none.
+    const cache = newCache(clk.now, 3, 3);
+    expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('stored');
+    expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('hit');
     cache.clear();
-    expect(cache.stats()).toEqual({ entries: 0, bytes: 0, hits: 1, misses: 1, revalidations: 0 });
     expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('stored');
     expect(up.count()).toBe(2);
+    expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('hit');
   });
 });
 
@@ -583,7 +687,7 @@ test.describe('concurrency', () => {
       expect(r.response.body.toString()).toBe(`css for session=${users[i]}`);
     });
     expect(up.count()).toBe(users.length);
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
   });
 
   test('concurrent requests for different Vary variants each get their own', async () => {
@@ -595,14 +699,19 @@ test.describe('concurrency', () => {
         return res(200, { 'cache-control': 'public, max-age=600', vary: 'accept-language' }, `lang=${h['accept-language']}`);
       },
     });
-    const cache = newCache(clk.now);
+    // Room for one 7-byte body per language besides the witness.
+    const cache = await budgetedCache(clk.now, 3 * 7);
     const langs = ['en', 'de', 'en', 'de', 'fr', 'en'];
     const pending = langs.map((l) => cache.get(anon(CSS, { 'accept-language': l }), up.fetcher));
     gate.resolve();
     const results = await Promise.all(pending);
     results.forEach((r, i) => expect(r.response.body.toString()).toBe(`lang=${langs[i]}`));
     expect(up.count()).toBeLessThanOrEqual(4);
-    expect(cache.stats().entries).toBe(3);
+    // Exactly three entries: one per language, no duplicate kept beside another.
+    for (const lang of ['en', 'de', 'fr']) {
+      expect(await cache.probe(anon(CSS, { 'accept-language': lang })), lang).toBe('fresh');
+    }
+    expect(await cache.witnessKept()).toBe(true);
   });
 
   test('concurrent revalidations of a stale entry coalesce too', async () => {
@@ -641,7 +750,7 @@ test.describe('concurrency', () => {
     const settled = await Promise.allSettled(pending);
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
     expect(up.count()).toBe(1);
-    expect(cache.stats().entries).toBe(0);
+    expect(await cache.probe(CSS)).toBe('absent');
     fail = false;
     expect((await cache.get(anon(CSS), up.fetcher)).outcome).toBe('stored');
   });
