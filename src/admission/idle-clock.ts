@@ -6,24 +6,27 @@
  */
 export class IdleClock {
   private inFlight = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private fired = false;
-  private lastActivity = Date.now();
+  private lastActivity: number;
 
   constructor(
     private readonly timeoutMs: number,
     private readonly onIdle: () => void,
-  ) {}
+    private readonly time: Time = SYSTEM_TIME,
+  ) {
+    this.lastActivity = time.now();
+  }
 
   /** Starts the countdown; call once the server is listening. */
   start(): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.time.now();
     this.arm();
   }
 
   /** A request that does no long work (a redirect) still proves someone is about to need us. */
   touch(): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.time.now();
     if (this.inFlight === 0) this.arm();
   }
 
@@ -36,7 +39,7 @@ export class IdleClock {
       if (ended) return;
       ended = true;
       this.inFlight--;
-      this.lastActivity = Date.now();
+      this.lastActivity = this.time.now();
       if (this.inFlight === 0) this.arm();
     };
   }
@@ -46,7 +49,7 @@ export class IdleClock {
   }
 
   get idleForMs(): number {
-    return this.inFlight > 0 ? 0 : Date.now() - this.lastActivity;
+    return this.inFlight > 0 ? 0 : this.time.now() - this.lastActivity;
   }
 
   stop(): void {
@@ -57,23 +60,41 @@ export class IdleClock {
   /** After a suspend the Machine was resumed: count idle time afresh from now. */
   resume(): void {
     this.fired = false;
-    this.lastActivity = Date.now();
+    this.lastActivity = this.time.now();
     if (this.inFlight === 0) this.arm();
   }
 
   private arm(): void {
     this.disarm();
     if (this.timeoutMs === 0 || this.fired) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.time.setTimer(() => {
       if (this.inFlight > 0) return; // begin() disarms, but be certain
       this.fired = true;
       this.onIdle();
     }, this.timeoutMs);
-    this.timer.unref();
   }
 
   private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 }
+
+/** The clock the idle clock reads and sets its one timer on (the tests drive their own). */
+export interface Time {
+  now(): number;
+  setTimer(fn: () => void, ms: number): Timer;
+}
+
+export interface Timer {
+  cancel(): void;
+}
+
+const SYSTEM_TIME: Time = {
+  now: () => Date.now(),
+  setTimer(fn, ms) {
+    // Unref'd: a pending idle timer alone never keeps the process up.
+    const t = setTimeout(fn, ms).unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};

@@ -1,88 +1,134 @@
 import { test, expect } from '@playwright/test';
-import { IdleClock } from '../../src/admission/idle-clock.js';
+import { IdleClock, type Time } from '../../src/admission/idle-clock.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Times here are generous multiples: the machine is shared and timers can be late. */
-function clock(timeoutMs: number) {
-  let firedAt: number | null = null;
-  const c = new IdleClock(timeoutMs, () => {
-    firedAt = Date.now();
-  });
-  return { c, fired: () => firedAt };
+/**
+ * A clock the test moves by hand: timers fire exactly when `advance` passes their time, so
+ * what these tests assert cannot depend on how busy the machine is.
+ */
+function manualTime(): Time & { advance(ms: number): void } {
+  let now = 0;
+  let timers: { at: number; fn: () => void }[] = [];
+  return {
+    now: () => now,
+    setTimer(fn, ms) {
+      const t = { at: now + ms, fn };
+      timers.push(t);
+      return { cancel: () => (timers = timers.filter((x) => x !== t)) };
+    },
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+        if (!due) break;
+        timers = timers.filter((t) => t !== due);
+        now = due.at;
+        due.fn();
+      }
+      now = end;
+    },
+  };
 }
 
-test('fires once after the timeout with nothing in flight', async () => {
-  const { c, fired } = clock(100);
-  const t0 = Date.now();
+function clock(timeoutMs: number) {
+  const time = manualTime();
+  const fires: number[] = [];
+  const c = new IdleClock(timeoutMs, () => fires.push(time.now()), time);
+  return { c, time, fires };
+}
+
+test('fires once, exactly the timeout after start, with nothing in flight', () => {
+  const { c, time, fires } = clock(100);
   c.start();
-  await sleep(50);
-  expect(fired()).toBeNull();
-  await sleep(250);
-  expect(fired()).not.toBeNull();
-  expect(fired()! - t0).toBeGreaterThanOrEqual(95);
+  time.advance(99);
+  expect(fires).toEqual([]);
+  time.advance(1);
+  expect(fires).toEqual([100]);
+  time.advance(1000);
+  expect(fires).toEqual([100]);
 });
 
-test('never fires while work is in flight, and counts from when the last work ended', async () => {
-  const { c, fired } = clock(100);
+test('never fires while work is in flight, and counts from when the last work ended', () => {
+  const { c, time, fires } = clock(100);
   c.start();
   const end = c.begin();
   expect(c.active).toBe(1);
   expect(c.idleForMs).toBe(0);
-  await sleep(300);
-  expect(fired()).toBeNull();
-  const endedAt = Date.now();
+  time.advance(300);
+  expect(fires).toEqual([]);
   end();
   end(); // idempotent
   expect(c.active).toBe(0);
-  await sleep(300);
-  expect(fired()).not.toBeNull();
-  expect(fired()! - endedAt).toBeGreaterThanOrEqual(95);
+  time.advance(99);
+  expect(fires).toEqual([]);
+  time.advance(1);
+  expect(fires).toEqual([400]);
 });
 
-test('overlapping work: fires only after the last one ends', async () => {
-  const { c, fired } = clock(80);
+test('overlapping work: fires only after the last one ends', () => {
+  const { c, time, fires } = clock(80);
   c.start();
   const a = c.begin();
   const b = c.begin();
   a();
-  await sleep(200);
-  expect(fired()).toBeNull();
+  time.advance(200);
+  expect(fires).toEqual([]);
   b();
-  await sleep(250);
-  expect(fired()).not.toBeNull();
+  time.advance(80);
+  expect(fires).toEqual([280]);
 });
 
-test('touch() postpones the exit', async () => {
-  const { c, fired } = clock(150);
+test('touch() postpones the exit to a full timeout after the last touch', () => {
+  const { c, time, fires } = clock(150);
   c.start();
   for (let i = 0; i < 4; i++) {
-    await sleep(80);
+    time.advance(140);
     c.touch();
   }
-  expect(fired()).toBeNull();
-  const lastTouch = Date.now();
-  await sleep(400);
-  expect(fired()).not.toBeNull();
-  expect(fired()! - lastTouch).toBeGreaterThanOrEqual(140);
+  expect(fires).toEqual([]);
+  time.advance(149);
+  expect(fires).toEqual([]);
+  time.advance(1);
+  expect(fires).toEqual([560 + 150]);
 });
 
-test('idleForMs grows while idle; stop() cancels; 0 means never', async () => {
-  const { c, fired } = clock(100);
+test('idleForMs grows while idle; stop() cancels; 0 means never', () => {
+  const { c, time, fires } = clock(100);
   c.start();
-  await sleep(40);
-  expect(c.idleForMs).toBeGreaterThanOrEqual(30);
+  time.advance(40);
+  expect(c.idleForMs).toBe(40);
   c.stop();
-  await sleep(200);
-  expect(fired()).toBeNull();
+  time.advance(200);
+  expect(fires).toEqual([]);
   // After stop, new work does not re-arm it either (we are shutting down).
   c.begin()();
-  await sleep(200);
-  expect(fired()).toBeNull();
+  time.advance(200);
+  expect(fires).toEqual([]);
 
   const never = clock(0);
   never.c.start();
   never.c.begin()();
-  await sleep(100);
-  expect(never.fired()).toBeNull();
+  never.time.advance(10_000_000);
+  expect(never.fires).toEqual([]);
+});
+
+test('resume() after a fire counts afresh from the resume', () => {
+  const { c, time, fires } = clock(100);
+  c.start();
+  time.advance(100);
+  expect(fires).toEqual([100]);
+  // Suspended; the machine comes back later.
+  time.advance(5000);
+  c.resume();
+  expect(c.idleForMs).toBe(0);
+  time.advance(99);
+  expect(fires).toEqual([100]);
+  time.advance(1);
+  expect(fires).toEqual([100, 5200]);
+});
+
+test('the real clock fires on its own (the timer is set on the system clock)', async () => {
+  let fired = false;
+  const c = new IdleClock(20, () => (fired = true));
+  c.start();
+  await expect.poll(() => fired, { timeout: 10_000 }).toBe(true);
 });
