@@ -48,7 +48,7 @@ CMD ["node", "dist/fixtures/main-app/cli.js"]
 
 FROM ${NODE_IMAGE} AS appliance
 # One layer so that apt lists never end up in the image. Each package is there for a reason
-# (installed sizes measured in the README, "Test locally with docker"):
+# (each one is here for a reason):
 #   chromium-headless-shell the renderer: Debian's Chromium without its browser UI (faster and
 #                           lighter per render, see src/browser/chromium.ts); puppeteer-core
 #                           brings no browser

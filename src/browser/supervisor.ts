@@ -374,7 +374,7 @@ export interface EarlyStart {
 /**
  * Starts the egress proxy and spawns Chromium at once, with nothing but the config and the
  * guard: Chromium then boots while Node loads the logger, the metrics and the HTTP
- * side (measured: process start → Chromium spawned, 580–1590 ms before; see README).
+ * side (measured: process start → Chromium spawned, 580–1590 ms before).
  */
 export function startEarly(config: SupervisorOptions['config'], guard: Pick<Guard, 'connectTo'>): EarlyStart {
   const proxy = startEgressProxy({ guard });
