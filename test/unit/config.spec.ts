@@ -57,6 +57,8 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ CHROME_SANDBOX: 'sometimes' }, /^CHROME_SANDBOX=/],
   [{ FORWARD_HEADERS: 'x-forwarded-for' }, /^FORWARD_HEADERS=/],
   [{ FORWARD_HEADERS: 'fly-client-ip' }, /^FORWARD_HEADERS=/],
+  // Forwarding the secret's header would hand REPLAY_SECRET to the main app's pages.
+  [{ REPLAY_SECRET_HEADER: 'x-internal-token', FORWARD_HEADERS: 'x-internal-token' }, /^FORWARD_HEADERS names x-internal-token, the header carrying REPLAY_SECRET/],
   [{ ALLOW_ORIGINS: 'not a url' }, /^ALLOW_ORIGINS=/],
   [{ TARGET_HOSTS: 'a b' }, /^TARGET_HOSTS=/],
   [{ REPLAY_SECRET: 'short' }, /^REPLAY_SECRET/],
