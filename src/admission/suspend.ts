@@ -1,4 +1,3 @@
-import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/log.js';
 
 /**
@@ -25,8 +24,16 @@ const UNFROZEN_FALLBACK_MS = 60_000;
 
 export type SuspendState = 'awake' | 'suspending' | 'suspended';
 
+/** The Machines API of this Machine (IDLE_ACTION=suspend), from the settings. The token is never logged. */
+export interface MachinesApi {
+  url: string;
+  token: string;
+  app: string;
+  machine: string;
+}
+
 export interface SuspenderOptions {
-  api: NonNullable<Config['machinesApi']>;
+  api: MachinesApi;
   log: Logger;
   /** Resumed: restart the idle clock, check Chromium, drop stale connections and cache trust. */
   onResume(how: 'request' | 'clock-gap'): void;

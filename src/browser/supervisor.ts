@@ -1,4 +1,3 @@
-import type { Config } from '../config/config.js';
 import { fail } from '../failure.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -51,9 +50,23 @@ export interface SupervisorOptions {
   guard: Pick<Guard, 'connectTo'>;
   /** A proxy and a Chromium main() started before loading the rest (startEarly); adopted by the first launch. */
   early?: EarlyStart;
-  config: Pick<Config, 'chromePath' | 'sandbox' | 'maxRendersPerBrowser' | 'javascript' | 'renderTimeoutMs' | 'concurrency' | 'renderMemoryBytes' | 'memoryLimitBytes' | 'workspaceLingerMs'>;
+  config: BrowserSettings;
   log: Logger;
   metrics: Metrics;
+}
+
+/** The settings the browser side reads (config.ts fills them from the environment). */
+export interface BrowserSettings {
+  chromePath: string;
+  sandbox: 'auto' | 'on' | 'off';
+  maxRendersPerBrowser: number;
+  javascript: boolean;
+  renderTimeoutMs: number;
+  concurrency: number;
+  renderMemoryBytes: number;
+  /** What Chromium's whole process tree may use. */
+  memoryLimitBytes: number;
+  workspaceLingerMs: number;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import type { MachinesApi } from '../admission/suspend.js';
 import { parseDuration } from './duration.js';
 import { checkPdfASupport } from '../output/pdfa-support.js';
 import { parsePdfStandard, type PdfStandard } from '../output/pdfa-standard.js';
@@ -25,7 +26,7 @@ export interface Config {
   /** What idle means: exit 0 (Fly leaves the Machine stopped), or ask the Machines API to suspend it (IDLE_ACTION). */
   idleAction: 'exit' | 'suspend';
   /** For IDLE_ACTION=suspend: the Machines API and a token that may suspend this Machine. Never logged. */
-  machinesApi: { url: string; token: string; app: string; machine: string } | null;
+  machinesApi: MachinesApi | null;
   renderTimeoutMs: number;
   queueTimeoutMs: number;
   shutdownGraceMs: number;

@@ -1,7 +1,6 @@
 import type { AssetCache, Fetcher } from '../cache/asset-cache.js';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import { NavigationError, type Workspace } from '../browser/workspace.js';
-import type { Config } from '../config/config.js';
 import { fail, RequestFailure, type Failure } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -12,16 +11,26 @@ import type { RenderJob } from './job.js';
 import type { Deliver, Output, OutputName } from './output.js';
 import { COLLECT_PAGE_HINTS, type RawPageHints, type Warning } from './page-hints.js';
 import { printOutput } from './print.js';
-import { planPrint } from './print-plan.js';
+import { planPrint, type PdfDefaults } from './print-plan.js';
 import { RequestPolicy } from './request-policy.js';
 
 export interface RenderDeps {
-  config: Pick<Config, 'renderTimeoutMs' | 'quietWindowMs' | 'pdf' | 'image' | 'javascript' | 'renderMemoryBytes'>;
+  config: RenderSettings;
   browser: BrowserSupervisor;
   guard: { check(url: string): Promise<Verdict> };
   cache: AssetCache | null;
   fetchAsset: Fetcher;
   metrics: Metrics;
+}
+
+/** The settings a render reads (config.ts fills them from the environment). */
+export interface RenderSettings {
+  renderTimeoutMs: number;
+  quietWindowMs: number;
+  pdf: PdfDefaults;
+  image: ImageDefaults;
+  javascript: boolean;
+  renderMemoryBytes: number;
 }
 
 export interface RenderResult {

@@ -1,5 +1,4 @@
 import { networkInterfaces } from 'node:os';
-import type { Config } from '../config/config.js';
 import { createGuard, selfAddress, type Guard, type SelfAddress } from './ssrf.js';
 
 /**
@@ -9,7 +8,16 @@ import { createGuard, selfAddress, type Guard, type SelfAddress } from './ssrf.j
  * before Chromium launches (its egress proxy asks it too). `self.port` is set once listening:
  * with PORT=0 the port is only known then.
  */
-export function egressGuard(config: Pick<Config, 'targetOrigin' | 'targetHosts' | 'allowOrigins' | 'flyAppName' | 'port' | 'listenAddress'>): { guard: Guard; self: SelfAddress } {
+export interface GuardSettings {
+  targetOrigin: string;
+  targetHosts: string[];
+  allowOrigins: string[];
+  flyAppName: string | null;
+  port: number;
+  listenAddress: string;
+}
+
+export function egressGuard(config: GuardSettings): { guard: Guard; self: SelfAddress } {
   const self = selfAddress(config.flyAppName, config.port, addressesReaching(config.listenAddress));
   const scheme = new URL(config.targetOrigin).protocol;
   const mainHosts = config.targetHosts.map((h) => `${scheme}//${h}`);
