@@ -30,7 +30,7 @@ function text(status: number, headers: Record<string, string> = {}, body?: strin
   return { status, headers, body: `${body ?? REASON[status] ?? 'Error'}\n` };
 }
 
-export function toHttp(err: unknown, retryAfterSeconds = 5): HttpAnswer {
+export function toHttp(err: unknown, retryAfterSeconds: number): HttpAnswer {
   if (!(err instanceof RequestFailure)) return text(500, {}, 'Internal error');
   const f = err.failure;
   switch (f.kind) {

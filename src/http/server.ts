@@ -58,7 +58,7 @@ export function createApp(deps: ServerDeps): express.Express {
     try {
       guardRequest(req, config);
     } catch (err) {
-      return sendError(res, err, log.child({ requestId }), req);
+      return sendError(res, err, log.child({ requestId }), req, retryAfter(deps));
     }
     next();
   });
@@ -155,7 +155,7 @@ async function handleRender(req: Request, res: Response, deps: ServerDeps): Prom
     fields.bytes = result.bytes;
     fields.status = 200;
   } catch (err) {
-    const answer = sendError(res, err, log, req, fields, job, retryAfter(deps));
+    const answer = sendError(res, err, log, req, retryAfter(deps), fields, job);
     metrics.renders.inc({ outcome: outcomeOf(err), status: String(answer.status) });
   } finally {
     endActivity();
@@ -189,11 +189,12 @@ function overflow(req: Request, res: Response, deps: ServerDeps, incoming: Incom
   respond(req, res, toHttp(new RequestFailure({ kind: 'overloaded' }), retryAfter(deps)));
 }
 
+/** The one Retry-After of every 503: a sixth of RENDER_TIMEOUT, at least 1 s. */
 function retryAfter(deps: ServerDeps): number {
   return Math.max(1, Math.ceil(deps.config.renderTimeoutMs / 1000 / 6));
 }
 
-function sendError(res: Response, err: unknown, log: Logger, req: Request, fields: Record<string, unknown> = {}, job: RenderJob | null = null, retryAfterSeconds?: number) {
+function sendError(res: Response, err: unknown, log: Logger, req: Request, retryAfterSeconds: number, fields: Record<string, unknown> = {}, job: RenderJob | null = null) {
   const answer = toHttp(err, retryAfterSeconds);
   // The main app's redirect (to its login page, say) must point where the user can follow it.
   if (job && answer.headers.location) answer.headers.location = publicLocation(answer.headers.location, job);
