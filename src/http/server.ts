@@ -45,7 +45,8 @@ export function createApp(deps: ServerDeps): express.Express {
       status: b.state === 'failed' ? 'failing' : 'ok',
       version: config.version,
       browser: b,
-      inFlight: deps.idle.active,
+      // The same two counts as the renders_in_flight and queue_depth metrics.
+      running: deps.limiter.running,
       queued: deps.limiter.queued,
       idleForMs: deps.idle.idleForMs,
       draining: deps.draining(),

@@ -173,7 +173,8 @@ test.describe('core: a .pdf request becomes the page as a PDF', () => {
     expect(r.status).toBe(200);
     const body = JSON.parse(r.body.toString());
     expect(body.browser.state).toBe('ready');
-    expect(body.inFlight).toBe(0);
+    expect(body.running).toBe(0);
+    expect(body.queued).toBe(0);
     expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 

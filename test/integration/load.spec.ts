@@ -95,7 +95,7 @@ test.describe('load: concurrency cap and bounded queue', () => {
     // Still up, nothing left behind.
     const health = await get(`${s.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(JSON.parse(health.body.toString())).toMatchObject({ status: 'ok', inFlight: 0, queued: 0 });
+    expect(JSON.parse(health.body.toString())).toMatchObject({ status: 'ok', running: 0, queued: 0 });
     expect(watch.open).toBe(0);
     const after = await get(`${s.url}/t/invoice.pdf`);
     expect(after.status).toBe(200);
