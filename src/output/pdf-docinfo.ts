@@ -2,7 +2,7 @@
 // whether the file is a whole PDF, and the text entries of its Info dictionary. Only small
 // positioned reads: the input may be a thousand pages long.
 import type { FileHandle } from 'node:fs/promises';
-import { decodeTextString, parseDict } from './pdf-syntax.js';
+import { decodeTextString, lastTrailer, objectDict } from './pdf-syntax.js';
 
 /** The Info entries that are text and that PDF/A mirrors into XMP metadata. */
 export interface DocInfoText {
@@ -13,13 +13,19 @@ export interface DocInfoText {
   creator?: string;
 }
 
-const INFO_KEYS: Record<string, keyof DocInfoText> = {
-  Title: 'title',
-  Author: 'author',
-  Subject: 'subject',
-  Keywords: 'keywords',
-  Creator: 'creator',
-};
+/**
+ * Each text field and its Info dictionary key, in the order writers put them out. The one
+ * mapping the Info reader here, the PDF/A PostScript and the incremental Info update share.
+ */
+export const INFO_FIELDS: ReadonlyArray<readonly [keyof DocInfoText, string]> = [
+  ['title', 'Title'],
+  ['author', 'Author'],
+  ['subject', 'Subject'],
+  ['keywords', 'Keywords'],
+  ['creator', 'Creator'],
+];
+
+const FIELD_OF_KEY = new Map(INFO_FIELDS.map(([field, key]) => [key, field]));
 
 // The end of a PDF (xref table tail, trailer, startxref, %%EOF) fits well within this.
 const TAIL_BYTES = 4096;
@@ -53,31 +59,19 @@ export async function isCompletePdf(file: FileHandle, size: number): Promise<boo
 export async function readDocInfo(file: FileHandle, size: number): Promise<DocInfoText> {
   const tailStart = Math.max(0, size - TAIL_BYTES);
   const tail = (await readAt(file, tailStart, size - tailStart)).toString('latin1');
-  const startxref = lastMatch(tail, /startxref\s+(\d+)/g);
-  const trailerAt = tail.lastIndexOf('trailer');
-  if (startxref === null || trailerAt < 0) return {};
-  const trailer = parseDict(tail, tail.indexOf('<<', trailerAt));
-  const info = trailer?.get('Info');
-  if (!info || info.kind !== 'ref') return {};
+  const last = lastTrailer(tail);
+  const info = last?.trailer.get('Info');
+  if (!last || !info || info.kind !== 'ref') return {};
 
-  const offset = await findObjectOffset(file, Number(startxref), info.num);
+  const offset = await findObjectOffset(file, Number(last.startxref), info.num);
   if (offset === null) return {};
   const text = (await readAt(file, offset, Math.min(MAX_OBJECT_BYTES, size - offset))).toString('latin1');
-  const header = new RegExp(`^\\s*${info.num}\\s+${info.gen}\\s+obj\\s*`).exec(text);
-  if (!header) return {};
-  const dict = parseDict(text, header[0].length);
   const result: DocInfoText = {};
-  for (const [key, value] of dict ?? []) {
-    const field = INFO_KEYS[key];
+  for (const [key, value] of objectDict(text, info, true) ?? []) {
+    const field = FIELD_OF_KEY.get(key);
     if (field && value.kind === 'string') result[field] = decodeTextString(value.bytes);
   }
   return result;
-}
-
-function lastMatch(text: string, pattern: RegExp): string | null {
-  let found: string | null = null;
-  for (const m of text.matchAll(pattern)) found = m[1] ?? null;
-  return found;
 }
 
 /** Byte offset of object `num` from the xref table at `xrefAt`, or null if it is not there. */

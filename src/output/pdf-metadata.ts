@@ -3,14 +3,11 @@
 // update (a new Info dictionary, a one-entry xref section, a trailer pointing back at
 // Chromium's) is appended at the end. A 1,000-page report streams as it is read; rewriting it
 // with a PDF library instead meant parsing all of it in Node (and ~100 ms to load the library).
-import { encodeTextString, parseDict, type PdfValue } from './pdf-syntax.js';
+import { INFO_FIELDS, type DocInfoText } from './pdf-docinfo.js';
+import { encodeTextString, lastTrailer, objectDict } from './pdf-syntax.js';
 
-export interface PdfMetadata {
-  title?: string;
-  author?: string;
-  subject?: string;
-  keywords?: string;
-}
+/** The Info text this writes: Chromium's Creator stays as it is. */
+export type PdfMetadata = Omit<DocInfoText, 'creator'>;
 
 // Info strings are for display in a viewer's properties dialog; anything longer is abuse.
 const MAX_FIELD_CHARS = 2000;
@@ -25,7 +22,7 @@ function clean(value: string | undefined): string | undefined {
   return v === '' ? undefined : Array.from(v).slice(0, MAX_FIELD_CHARS).join('');
 }
 
-const FIELDS = { title: 'Title', author: 'Author', subject: 'Subject', keywords: 'Keywords' } as const;
+const FIELDS = INFO_FIELDS.filter((entry): entry is readonly [keyof PdfMetadata, string] => entry[0] !== 'creator');
 
 /**
  * `pdf` with Author/Subject/Keywords (and Title if given) set in its Info dictionary. Yields
@@ -34,8 +31,8 @@ const FIELDS = { title: 'Title', author: 'Author', subject: 'Subject', keywords:
  */
 export async function* withMetadata(pdf: AsyncIterable<Uint8Array>, meta: PdfMetadata): AsyncGenerator<Uint8Array> {
   const set: [string, string][] = [];
-  for (const [field, key] of Object.entries(FIELDS)) {
-    const value = clean(meta[field as keyof PdfMetadata]);
+  for (const [field, key] of FIELDS) {
+    const value = clean(meta[field]);
     if (value !== undefined) set.push([key, encodeTextString(value)]);
   }
   if (set.length === 0) {
@@ -75,18 +72,18 @@ function lastBytes(chunks: Uint8Array[], n: number): string {
 
 /** The incremental update's text, or null when the file does not end in a classic trailer. */
 function infoUpdate(head: string, tail: string, length: number, set: [string, string][]): string | null {
-  const xref = /startxref\s+(\d+)\s+%%EOF\s*$/.exec(tail);
-  const trailerAt = tail.lastIndexOf('trailer');
-  if (!xref || trailerAt < 0) return null;
-  const trailer = parseDict(tail, tail.indexOf('<<', trailerAt));
-  const size = trailer?.get('Size');
-  const root = trailer?.get('Root');
-  if (!trailer || !size || !/^\d+$/.test(size.raw) || root?.kind !== 'ref') return null;
+  // The update's /Prev is the startxref the file ends with.
+  const last = /startxref\s+\d+\s+%%EOF\s*$/.test(tail) ? lastTrailer(tail) : null;
+  if (!last) return null;
+  const { trailer, startxref } = last;
+  const size = trailer.get('Size');
+  const root = trailer.get('Root');
+  if (!size || !/^\d+$/.test(size.raw) || root?.kind !== 'ref') return null;
 
   // Chromium's entries (Title, Creator, Producer, dates) stay, unless replaced.
   const entries = new Map<string, string>();
   const info = trailer.get('Info');
-  const old = info?.kind === 'ref' ? findObject(head, info) ?? findObject(tail, info) : null;
+  const old = info?.kind === 'ref' ? objectDict(head, info, false) ?? objectDict(tail, info, false) : null;
   for (const [key, value] of old ?? []) entries.set(key, value.raw);
   for (const [key, value] of set) entries.set(key, value);
 
@@ -95,14 +92,8 @@ function infoUpdate(head: string, tail: string, length: number, set: [string, st
   const objectAt = length + separator.length;
   const object = `${num} 0 obj\n<<${[...entries].map(([k, v]) => `/${k} ${v}`).join('\n')}>>\nendobj\n`;
   const id = trailer.get('ID');
-  const fields = [`/Size ${num + 1}`, `/Root ${root.raw}`, `/Info ${num} 0 R`, `/Prev ${xref[1]}`, ...(id ? [`/ID ${id.raw}`] : [])];
+  const fields = [`/Size ${num + 1}`, `/Root ${root.raw}`, `/Info ${num} 0 R`, `/Prev ${startxref}`, ...(id ? [`/ID ${id.raw}`] : [])];
   // Each xref entry is exactly 20 bytes: 10-digit offset, space, 5-digit generation, " n", EOL.
   const table = `xref\n${num} 1\n${String(objectAt).padStart(10, '0')} 00000 n \n`;
   return `${separator}${object}${table}trailer\n<<${fields.join('\n')}>>\nstartxref\n${objectAt + object.length}\n%%EOF\n`;
-}
-
-function findObject(text: string, ref: { num: number; gen: number }): Map<string, PdfValue> | null {
-  const header = new RegExp(`(?:^|[\\r\\n\\s])${ref.num}\\s+${ref.gen}\\s+obj\\s*`).exec(text);
-  if (!header) return null;
-  return parseDict(text, header.index + header[0].length);
 }

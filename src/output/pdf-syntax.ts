@@ -188,7 +188,39 @@ const PDF_DOC_ENCODING: Record<number, number> = {
 /** A text string as PDF source: a (literal) when it is printable ASCII, else <FEFF…> UTF-16BE hex. */
 export function encodeTextString(value: string): string {
   if (/^[\x20-\x7e]*$/.test(value)) return `(${value.replace(/[\\()]/g, (c) => `\\${c}`)})`;
-  let hex = 'FEFF';
-  for (let i = 0; i < value.length; i++) hex += value.charCodeAt(i).toString(16).padStart(4, '0').toUpperCase();
-  return `<${hex}>`;
+  return `<${utf16be(value).toString('hex').toUpperCase()}>`;
+}
+
+/** A PDF text string in UTF-16BE with its byte order mark. */
+export function utf16be(text: string): Buffer {
+  const out = Buffer.alloc(2 + text.length * 2);
+  out[0] = 0xfe;
+  out[1] = 0xff;
+  for (let i = 0; i < text.length; i++) out.writeUInt16BE(text.charCodeAt(i), 2 + i * 2);
+  return out;
+}
+
+/**
+ * The last trailer dictionary in `tail` (the end of a file) and the last startxref offset, as
+ * written; null when either is missing or the dictionary does not parse.
+ */
+export function lastTrailer(tail: string): { trailer: Map<string, PdfValue>; startxref: string } | null {
+  let startxref: string | null = null;
+  for (const m of tail.matchAll(/startxref\s+(\d+)/g)) startxref = m[1] ?? null;
+  const trailerAt = tail.lastIndexOf('trailer');
+  if (startxref === null || trailerAt < 0) return null;
+  const trailer = parseDict(tail, tail.indexOf('<<', trailerAt));
+  return trailer ? { trailer, startxref } : null;
+}
+
+/**
+ * The dictionary of indirect object `ref` ("num gen obj <<…>>") in `text`: right at its start
+ * (only whitespace before) with `atStart`, else at its first occurrence after a line break or a
+ * space. Null when the object is not there or its dictionary does not parse.
+ */
+export function objectDict(text: string, ref: { num: number; gen: number }, atStart: boolean): Map<string, PdfValue> | null {
+  const before = atStart ? '^\\s*' : '(?:^|[\\r\\n\\s])';
+  const header = new RegExp(`${before}${ref.num}\\s+${ref.gen}\\s+obj\\s*`).exec(text);
+  if (!header) return null;
+  return parseDict(text, header.index + header[0].length);
 }

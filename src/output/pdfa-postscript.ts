@@ -1,7 +1,8 @@
 // The PostScript handed to Ghostscript around the input PDF. Every value that comes from
 // outside (the profile's path, the document's title) is written as a <hex string>, which has
 // no escapes and no way to end early: nothing in it can become PostScript code.
-import type { DocInfoText } from './pdf-docinfo.js';
+import { INFO_FIELDS, type DocInfoText } from './pdf-docinfo.js';
+import { utf16be } from './pdf-syntax.js';
 
 function hexString(bytes: Uint8Array): string {
   return `<${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}>`;
@@ -40,14 +41,6 @@ export const IMAGE_QUALITY_POSTSCRIPT = (() => {
   return `<< /ColorACSImageDict ${jpeg} /ColorImageDict ${jpeg} /GrayACSImageDict ${jpeg} /GrayImageDict ${jpeg} >> setdistillerparams`;
 })();
 
-const DOCINFO_KEYS: Array<[keyof DocInfoText, string]> = [
-  ['title', 'Title'],
-  ['author', 'Author'],
-  ['subject', 'Subject'],
-  ['keywords', 'Keywords'],
-  ['creator', 'Creator'],
-];
-
 // Info strings are for a viewer's properties dialog; anything longer is abuse.
 const MAX_FIELD_CHARS = 2000;
 
@@ -61,7 +54,7 @@ const MAX_FIELD_CHARS = 2000;
  */
 export function docInfoPostScript(info: DocInfoText): string | null {
   const entries: string[] = [];
-  for (const [field, key] of DOCINFO_KEYS) {
+  for (const [field, key] of INFO_FIELDS) {
     const value = info[field];
     if (value !== undefined) entries.push(`/${key} ${hexString(utf16be(value))}`);
   }
@@ -71,7 +64,7 @@ export function docInfoPostScript(info: DocInfoText): string | null {
 /** Each field through cleanText; empty ones dropped. */
 export function cleanDocInfo(info: DocInfoText): DocInfoText {
   const out: DocInfoText = {};
-  for (const [field] of DOCINFO_KEYS) {
+  for (const [field] of INFO_FIELDS) {
     const value = cleanText(info[field]);
     if (value !== undefined) out[field] = value;
   }
@@ -83,7 +76,7 @@ export function cleanDocInfo(info: DocInfoText): DocInfoText {
  * become U+FFFD: Ghostscript 10.0 converts the Info text to UTF-8 for XMP and, given a
  * surrogate pair, silently writes no XMP at all, which is not PDF/A.
  */
-export function cleanText(value: string | undefined): string | undefined {
+function cleanText(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const v = value
     .replace(/[\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
@@ -91,13 +84,4 @@ export function cleanText(value: string | undefined): string | undefined {
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
     .trim();
   return v === '' ? undefined : v.slice(0, MAX_FIELD_CHARS);
-}
-
-/** A PDF text string in UTF-16BE with its byte order mark. */
-function utf16be(text: string): Uint8Array {
-  const out = Buffer.alloc(2 + text.length * 2);
-  out[0] = 0xfe;
-  out[1] = 0xff;
-  for (let i = 0; i < text.length; i++) out.writeUInt16BE(text.charCodeAt(i), 2 + i * 2);
-  return out;
 }

@@ -56,7 +56,7 @@ function profileCandidates(): string[] {
 }
 
 /** The first installed profile that really is an sRGB display profile, or null. */
-export function findSrgbProfile(): string | null {
+function findSrgbProfile(): string | null {
   for (const path of profileCandidates()) {
     try {
       if (isSrgbProfile(readFileSync(path))) return path;
@@ -73,7 +73,7 @@ export function findSrgbProfile(): string | null {
  * (ASCII in version 2 'desc' tags, UTF-16BE in version 4 'mluc' ones). The OutputIntent we write
  * names sRGB IEC61966-2.1, so any other RGB profile would make that claim false.
  */
-export function isSrgbProfile(bytes: Uint8Array): boolean {
+function isSrgbProfile(bytes: Uint8Array): boolean {
   if (bytes.length < 132) return false;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = b[8];
@@ -90,8 +90,6 @@ export interface PdfASupport {
   gsPath: string;
   gsVersion: string;
   iccProfile: string;
-  /** Which of Ghostscript's PDF interpreters reads the input (see usesLegacyInterpreter). */
-  interpreter: 'legacy' | 'pdfi';
 }
 
 /**
@@ -112,6 +110,11 @@ export function usesLegacyInterpreter(version: string): boolean {
 
 const versions = new Map<string, Promise<string>>();
 
+// The default (no explicit path) results, once found: a conversion does not walk PATH or read
+// the profile again. A failure is not remembered: the next call may find them installed.
+let defaultGhostscript: string | undefined;
+let defaultProfile: string | undefined;
+
 /** `gs --version`, asked once per executable. */
 export function ghostscriptVersion(gsPath: string): Promise<string> {
   let version = versions.get(gsPath);
@@ -131,11 +134,12 @@ export function ghostscriptVersion(gsPath: string): Promise<string> {
 
 /**
  * For start-up: everything PDF/A output needs is present and runs, or a PdfAError whose message
- * is the one line to print. Blocks for the few milliseconds `gs --version` takes.
+ * is the one line to print. Blocks for the few milliseconds `gs --version` takes. Always looks
+ * afresh; what it finds is remembered for the conversions (see resolveGhostscript).
  */
 export function checkPdfASupport(opts: { gsPath?: string; iccProfile?: string } = {}): PdfASupport {
-  const gsPath = resolveGhostscript(opts.gsPath);
-  const iccProfile = resolveProfile(opts.iccProfile);
+  const gsPath = locateGhostscript(opts.gsPath);
+  const iccProfile = locateProfile(opts.iccProfile);
   let gsVersion: string;
   try {
     // Empty environment: GS_OPTIONS and GS_LIB from ours must not change what gs does.
@@ -143,10 +147,26 @@ export function checkPdfASupport(opts: { gsPath?: string; iccProfile?: string } 
   } catch (err) {
     throw new PdfAError(`PDF/A output needs Ghostscript, but ${gsPath} --version failed`, 'unavailable', String(err));
   }
-  return { gsPath, gsVersion, iccProfile, interpreter: usesLegacyInterpreter(gsVersion) ? 'legacy' : 'pdfi' };
+  if (opts.gsPath === undefined) defaultGhostscript = gsPath;
+  if (opts.iccProfile === undefined) defaultProfile = iccProfile;
+  // The first conversion need not ask `gs --version` again.
+  versions.set(gsPath, Promise.resolve(gsVersion));
+  return { gsPath, gsVersion, iccProfile };
 }
 
+/** The Ghostscript to run: `explicit` (checked on every call), else `gs` on PATH (found once). */
 export function resolveGhostscript(explicit?: string): string {
+  if (explicit !== undefined) return locateGhostscript(explicit);
+  return (defaultGhostscript ??= locateGhostscript(undefined));
+}
+
+/** The sRGB profile to embed: `explicit` (checked on every call), else the installed one (found once). */
+export function resolveProfile(explicit?: string): string {
+  if (explicit !== undefined) return locateProfile(explicit);
+  return (defaultProfile ??= locateProfile(undefined));
+}
+
+function locateGhostscript(explicit: string | undefined): string {
   const gs = explicit ?? findGhostscript();
   if (!gs) throw new PdfAError('PDF/A output needs Ghostscript: no gs executable on PATH (Debian package ghostscript)', 'unavailable');
   try {
@@ -157,7 +177,7 @@ export function resolveGhostscript(explicit?: string): string {
   return gs;
 }
 
-export function resolveProfile(explicit?: string): string {
+function locateProfile(explicit: string | undefined): string {
   if (explicit === undefined) {
     const found = findSrgbProfile();
     if (!found) {

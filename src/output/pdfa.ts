@@ -14,8 +14,8 @@ import { pdfAPart, type PdfStandard } from './pdfa-standard.js';
 import { ghostscriptVersion, PdfAError, resolveGhostscript, resolveProfile, usesLegacyInterpreter } from './pdfa-support.js';
 import { checkAndRepairXmp } from './pdfa-xmp.js';
 
-export { parsePdfStandard, type PdfStandard } from './pdfa-standard.js';
-export { checkPdfASupport, findGhostscript, findSrgbProfile, PdfAError, type PdfASupport } from './pdfa-support.js';
+export type { PdfStandard } from './pdfa-standard.js';
+export { checkPdfASupport, findGhostscript, PdfAError } from './pdfa-support.js';
 
 export interface PdfAOptions {
   /** Aborting kills Ghostscript at once; the call then rejects with `signal.reason`. */
