@@ -50,14 +50,6 @@ export class CdpSession {
     readonly sessionId: string | undefined,
   ) {}
 
-  id(): string | undefined {
-    return this.sessionId;
-  }
-
-  connection(): CdpConnection {
-    return this.conn;
-  }
-
   send<M extends CommandName>(method: M, ...params: Params<M>): Promise<Result<M>> {
     if (this.detached) return Promise.reject(new CdpError(method, 'session detached'));
     return this.conn.sendRaw(method, params[0] ?? {}, this.sessionId) as Promise<Result<M>>;
@@ -67,10 +59,6 @@ export class CdpSession {
     let set = this.listeners.get(event);
     if (!set) this.listeners.set(event, (set = new Set()));
     set.add(listener as (payload: never) => void);
-  }
-
-  off<E extends EventName>(event: E, listener: (payload: Payload<E>) => void): void {
-    this.listeners.get(event)?.delete(listener as (payload: never) => void);
   }
 
   /** Called by the connection. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getuid } from 'node:process';
 import type { Readable, Writable } from 'node:stream';
+import type { Protocol } from 'devtools-protocol';
 import { CdpConnection, type CdpSession, type Transport } from './cdp.js';
 import type { Logger } from '../observability/log.js';
 import { ORIGIN_BOUND_COOKIE_FEATURES } from '../security/credentials.js';
@@ -93,7 +94,7 @@ export function lockdownArgs(egressProxyPort: number): string[] {
   ];
 }
 
-export const LOCKDOWN_ARGS: readonly string[] = [
+const LOCKDOWN_ARGS: readonly string[] = [
   '--proxy-bypass-list=<-loopback>',
   '--webrtc-ip-handling-policy=disable_non_proxied_udp',
   '--disable-blink-features=SharedWorker',
@@ -256,25 +257,29 @@ export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promi
 async function connectChromium(spawned: Spawned, opts: LaunchOptions): Promise<Chromium> {
   const { proc, kill, exited, sandboxed } = spawned;
   try {
-    const connection = await connect(proc, opts, spawned.stderr);
+    const { connection, version } = await connect(proc, opts, spawned.stderr);
     const { sessionId } = await connection.root.send('Target.attachToBrowserTarget');
     const session = connection.session(sessionId);
     if (!session) throw new Error('no session for the browser target');
     // Chromium opens with an about:blank tab nobody uses; its renderer costs memory.
     const { targetInfos } = await session.send('Target.getTargets');
     for (const t of targetInfos) if (t.type === 'page') void session.send('Target.closeTarget', { targetId: t.targetId }).catch(() => undefined);
-    const { product } = await session.send('Browser.getVersion');
     const close = async (): Promise<void> => {
       await session.send('Browser.close').catch(() => undefined);
     };
-    return { session, connection, pid: proc.pid ?? null, version: product, sandboxed, exited, kill, close };
+    return { session, connection, pid: proc.pid ?? null, version: version.product, sandboxed, exited, kill, close };
   } catch (err) {
     await kill();
     throw err;
   }
 }
 
-async function connect(proc: ChildProcess, opts: LaunchOptions, stderr: () => string): Promise<CdpConnection> {
+/** The connection, once Chromium answered on it, with that first answer (its version). */
+async function connect(
+  proc: ChildProcess,
+  opts: LaunchOptions,
+  stderr: () => string,
+): Promise<{ connection: CdpConnection; version: Protocol.Browser.GetVersionResponse }> {
   const connection = new CdpConnection(pipeTransport(proc.stdio[3] as Writable, proc.stdio[4] as Readable), opts.protocolTimeoutMs);
   const died = new Promise<never>((_, reject) => {
     const onExit = (code: number | null, signal: string | null): void =>
@@ -289,8 +294,8 @@ async function connect(proc: ChildProcess, opts: LaunchOptions, stderr: () => st
   });
   try {
     // The first answer says the pipe works; until then Chromium may still be starting.
-    await Promise.race([connection.root.send('Browser.getVersion'), died, timeout]);
-    return connection;
+    const version = await Promise.race([connection.root.send('Browser.getVersion'), died, timeout]);
+    return { connection, version };
   } finally {
     clearTimeout(timer);
   }
@@ -327,7 +332,7 @@ function pipeTransport(toChromium: Writable, fromChromium: Readable): Transport 
   return transport;
 }
 
-function errMessage(err: unknown): string {
+export function errMessage(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
 

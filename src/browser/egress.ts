@@ -27,8 +27,6 @@ export interface PausedRequest {
   /** Set at the response stage. */
   status?: number;
   responseHeaders?: Protocol.Fetch.HeaderEntry[];
-  /** This hop follows a redirect of an earlier one. */
-  redirected: boolean;
 }
 
 export type Verdict =
@@ -62,7 +60,7 @@ const UNKNOWN_FRAME_WAIT_MS = 250;
 
 export interface EgressEvents {
   /** A request was refused because nobody owned it (counted by the caller's metrics). */
-  unowned(url: string, type: string): void;
+  unowned(): void;
 }
 
 export class Egress {
@@ -117,7 +115,6 @@ export class Egress {
       headers: e.request.headers as Record<string, string>,
       resourceType: e.resourceType,
       frameId: e.frameId,
-      redirected: e.redirectedRequestId !== undefined,
     };
     const atResponse = e.responseStatusCode !== undefined || e.responseErrorReason !== undefined;
     if (atResponse) {
@@ -128,7 +125,7 @@ export class Egress {
     try {
       const claim = await this.ownerOf(e.frameId);
       if (!claim) {
-        this.events.unowned(req.url, e.resourceType);
+        this.events.unowned();
         verdict = REFUSE;
       } else {
         verdict = atResponse ? await claim.owner.onDocumentResponse(req, claim.source) : await claim.owner.onRequest(req, claim.source);

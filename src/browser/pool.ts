@@ -20,7 +20,7 @@ export interface PoolOptions {
   lingerMs: number;
   open(): Promise<Workspace>;
   /** Reports a workspace retired and why (logged and counted by the owner). */
-  onRetire(ws: Workspace, reason: string): void;
+  onRetire(reason: string): void;
 }
 
 interface Entry {
@@ -42,10 +42,6 @@ export class WorkspacePool {
 
   get count(): number {
     return this.entries.size;
-  }
-
-  get busy(): number {
-    return [...this.entries].filter((e) => e.busy).length;
   }
 
   /**
@@ -184,7 +180,7 @@ export class WorkspacePool {
   private drop(entry: Entry): void {
     this.entries.delete(entry);
     if (entry.linger) clearTimeout(entry.linger);
-    this.opts.onRetire(entry.ws, entry.ws.retired ?? 'closed');
+    this.opts.onRetire(entry.ws.retired ?? 'closed');
     void entry.ws.close();
   }
 

@@ -1,16 +1,15 @@
+import { abortable } from '../abort.js';
 import { fail } from '../failure.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity } from '../security/credentials.js';
-import { launchChromium, spawnChromium, sandboxChoice, type Chromium, type Spawned } from './chromium.js';
+import { errMessage, launchChromium, spawnChromium, sandboxChoice, type Chromium, type Spawned, type SpawnOptions } from './chromium.js';
 import { Egress } from './egress.js';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
 import type { Guard } from '../security/ssrf.js';
 import { MemoryWatch } from './memory-watch.js';
 import { WorkspacePool, type Acquisition } from './pool.js';
 import { Workspace } from './workspace.js';
-
-export { BASE_ARGS, jsHeapFlag } from './chromium.js';
 
 /** The viewport of every render (CSS pixels); print layout uses the paper size instead. */
 export const VIEWPORT = { width: 1024, height: 768 } as const;
@@ -241,11 +240,7 @@ export class BrowserSupervisor {
         const early = this.opts.early?.chromium;
         if (this.opts.early) this.opts.early = { proxy: this.opts.early.proxy };
         const chromium = await launchChromium({
-          egressProxyPort: proxy.port,
-          chromePath: config.chromePath,
-          sandbox: config.sandbox,
-          javascript: config.javascript,
-          renderMemoryMb: Math.round(config.renderMemoryBytes / 2 ** 20),
+          ...spawnOptions(config, proxy.port),
           protocolTimeoutMs: config.renderTimeoutMs + 30_000,
           log,
         }, early);
@@ -291,7 +286,7 @@ export class BrowserSupervisor {
       maxRenders: WORKSPACE_MAX_RENDERS,
       lingerMs: config.workspaceLingerMs,
       open: () => Workspace.open({ session: chromium.session, connection: chromium.connection, egress, viewport: VIEWPORT }),
-      onRetire: (_ws, reason) => {
+      onRetire: (reason) => {
         metrics.workspaceRetirements.inc();
         log.debug({ generation: id, reason }, 'workspace retired');
       },
@@ -355,27 +350,15 @@ export class BrowserSupervisor {
   }
 }
 
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
-}
-
-/** `promise`, or the abort reason as soon as `signal` aborts (the promise goes on unobserved). */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+/** What a spawn of Chromium takes from the settings (a launch, and startEarly's spawn). */
+function spawnOptions(config: BrowserSettings, egressProxyPort: number): SpawnOptions {
+  return {
+    chromePath: config.chromePath,
+    sandbox: config.sandbox,
+    javascript: config.javascript,
+    renderMemoryMb: Math.round(config.renderMemoryBytes / 2 ** 20),
+    egressProxyPort,
+  };
 }
 
 /** A cold start's first moves, made before the rest of the appliance is even loaded. */
@@ -392,10 +375,7 @@ export interface EarlyStart {
 export function startEarly(config: SupervisorOptions['config'], guard: Pick<Guard, 'connectTo'>): EarlyStart {
   const proxy = startEgressProxy({ guard });
   const chromium = proxy.then((p) =>
-    spawnChromium(
-      { chromePath: config.chromePath, sandbox: config.sandbox, javascript: config.javascript, renderMemoryMb: Math.round(config.renderMemoryBytes / 2 ** 20), egressProxyPort: p.port },
-      sandboxChoice(config.sandbox).trySandbox,
-    ),
+    spawnChromium(spawnOptions(config, p.port), sandboxChoice(config.sandbox).trySandbox),
   );
   chromium.catch(() => undefined);
   return { proxy, chromium };

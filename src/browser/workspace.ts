@@ -78,7 +78,6 @@ export class Workspace implements EgressOwner {
   /** The main app origin of the last identity: a switch parks the tab on it (same site, same process). */
   private origin: string | null = null;
   renders = 0;
-  readonly createdAt = Date.now();
   /** Set when the workspace must not be used again (crash, cut-off command, auth challenge seen). */
   retired: string | null = null;
   readonly inFlight = new InFlight();
@@ -91,7 +90,7 @@ export class Workspace implements EgressOwner {
   private readonly frames = new Map<string, FrameInfo>();
   /** Frames inside cross-site frames: never the main app's own. */
   private readonly foreignFrames = new Set<string>();
-  private readonly children = new Map<string, { type: string; session: CdpSession }>();
+  private readonly children = new Map<string, CdpSession>();
   /** Origins whose documents or workers ran here: their storage is cleared on a switch. */
   private readonly origins = new Set<string>();
   private mainLoaderId: string | undefined;
@@ -145,27 +144,26 @@ export class Workspace implements EgressOwner {
   private listen(s: CdpSession, top: boolean): void {
     // Network request ids are unique across the browser, and one request's events may come on
     // two sessions (a frame's navigation starts in its parent's, finishes in its own).
-    const key = (id: string): string => id;
     s.on('Network.requestWillBeSent', (e: Protocol.Network.RequestWillBeSentEvent) => {
       // A redirect continues the same request; data: URLs never touch the network.
-      if (!e.redirectResponse && !e.request.url.startsWith('data:')) this.inFlight.start(key(e.requestId));
+      if (!e.redirectResponse && !e.request.url.startsWith('data:')) this.inFlight.start(e.requestId);
     });
     s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) => this.tenant?.webSocketRefused(e.url));
     // An auth challenge is cancelled (egress.ts) and the page gets its 401; Chromium then never
     // reports the end of that response's body if the page does not read it (measured), which
     // would hold the print until RENDER_TIMEOUT. Its headers are its end for us.
     s.on('Network.responseReceived', (e: Protocol.Network.ResponseReceivedEvent) => {
-      if (e.response.status === 401 || e.response.status === 407) this.inFlight.finish(key(e.requestId));
+      if (e.response.status === 401 || e.response.status === 407) this.inFlight.finish(e.requestId);
     });
-    s.on('Network.loadingFinished', (e: Protocol.Network.LoadingFinishedEvent) => this.inFlight.finish(key(e.requestId)));
-    s.on('Network.loadingFailed', (e: Protocol.Network.LoadingFailedEvent) => this.inFlight.finish(key(e.requestId)));
+    s.on('Network.loadingFinished', (e: Protocol.Network.LoadingFinishedEvent) => this.inFlight.finish(e.requestId));
+    s.on('Network.loadingFailed', (e: Protocol.Network.LoadingFailedEvent) => this.inFlight.finish(e.requestId));
     s.on('Inspector.targetCrashed', () => {
       this.retire('renderer crashed');
       this.onCrash?.();
     });
     s.on('Target.attachedToTarget', (e: Protocol.Target.AttachedToTargetEvent) => void this.adopt(e));
     s.on('Target.detachedFromTarget', (e: Protocol.Target.DetachedFromTargetEvent) => {
-      const id = e.targetId ?? [...this.children].find(([, c]) => c.session.id() === e.sessionId)?.[0];
+      const id = e.targetId ?? [...this.children].find(([, child]) => child.sessionId === e.sessionId)?.[0];
       if (id !== undefined) {
         this.children.delete(id);
         this.deps.egress.release(id, this);
@@ -215,7 +213,7 @@ export class Workspace implements EgressOwner {
     const child = this.deps.connection.session(e.sessionId);
     const { targetId, type } = e.targetInfo;
     if (!child) return;
-    this.children.set(targetId, { type, session: child });
+    this.children.set(targetId, child);
     this.deps.egress.claim(targetId, this, { kind: 'target', type });
     this.listen(child, false);
     // Cross-site frames and dedicated workers are the page's: watched like it. Anything else

@@ -1,4 +1,5 @@
 import CachePolicy from 'http-cache-semantics';
+import { abortable } from '../abort.js';
 
 /**
  * One in-memory cache of public sub-resources (stylesheets, images, fonts, scripts) shared by
@@ -173,7 +174,7 @@ export class AssetCache {
       }
       let produced: Entry | undefined;
       try {
-        produced = await raceAbort(flight.done, signal);
+        produced = await abortable(flight.done, signal);
       } catch (err) {
         // Another request's abort is not our failure: go again (likely fetching ourselves).
         if (signal?.aborted || !flight.signal?.aborted) throw err;
@@ -183,18 +184,6 @@ export class AssetCache {
       // would be (RFC 9111 §4 collapsed requests), even when the policy says "always revalidate".
       if (usable(produced) && variantMatches(produced, ctx.headers)) return this.serveHit(produced);
     }
-  }
-
-  /**
-   * For a request carrying credentials: a fresh stored response the origin declared public, or
-   * null. Never fetches, never stores.
-   */
-  lookupPublic(url: string, headers: Record<string, string>): AssetResponse | null {
-    const h = lowerCaseKeys(headers);
-    const entry = this.lookup({ url, headers: h } as Ctx);
-    if (!entry || !entry.shareable) return null;
-    if (!entry.policy.satisfiesWithoutRevalidation({ url, method: 'GET', headers: h })) return null;
-    return this.serveHit(entry).response;
   }
 
   /** Drops every entry (after a resume: freshness was judged by a clock that stood still). */
@@ -506,23 +495,4 @@ function ownBuffer(body: Buffer): Buffer {
   const own = Buffer.allocUnsafeSlow(body.length);
   body.copy(own);
   return own;
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }

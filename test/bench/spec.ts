@@ -1,5 +1,5 @@
 import { getuid } from 'node:process';
-import { BASE_ARGS, jsHeapFlag } from '../../src/browser/supervisor.js';
+import { BASE_ARGS, jsHeapFlag } from '../../src/browser/chromium.js';
 import { loadConfig } from '../../src/config/config.js';
 import { planPrint } from '../../src/render/print-plan.js';
 import type { ChromeSpec } from './launch.js';

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
+import { ProcessTable } from '../../src/browser/procfs.js';
 
 /**
  * Memory of a process tree as the kernel would account it against a VM: PSS (proportional
@@ -128,30 +129,12 @@ async function framesOf(pid: number): Promise<Array<{ kind: Kind; frames: number
   return out;
 }
 
-/** PIDs below `root` (children, grandchildren…), from /proc parent links. */
+/** PIDs below `root` (children, grandchildren…; not root itself), from /proc parent links. */
 export function treeOf(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // comm may contain spaces and parentheses: the fields start after the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(root);
-  return out;
+  return new ProcessTable()
+    .descendants(root)
+    .map((p) => p.pid)
+    .filter((pid) => pid !== root);
 }
 
 async function pssOf(pid: number): Promise<number> {
