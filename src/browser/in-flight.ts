@@ -8,10 +8,6 @@ export class InFlight {
   private readonly pending = new Set<string>();
   private waiters: Array<{ quietMs: number; resolve: () => void; timer: NodeJS.Timeout | null }> = [];
 
-  get count(): number {
-    return this.pending.size;
-  }
-
   start(key: string): void {
     this.pending.add(key);
     for (const w of this.waiters) {
@@ -30,13 +26,15 @@ export class InFlight {
     this.armAll();
   }
 
-  /** Resolves once nothing has been in flight for `quietMs` (at once when idle now and quietMs is 0). */
+  /**
+   * Resolves at once when nothing is in flight; otherwise once nothing has been in flight for
+   * `quietMs` (a page with nothing pending at `load` prints at once; one still fetching is given
+   * a quiet window, in case what arrives starts more).
+   */
   quiet(quietMs: number): Promise<void> {
-    if (this.pending.size === 0 && quietMs === 0) return Promise.resolve();
+    if (this.pending.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const w = { quietMs, resolve, timer: null as NodeJS.Timeout | null };
-      this.waiters.push(w);
-      if (this.pending.size === 0) this.arm(w);
+      this.waiters.push({ quietMs, resolve, timer: null });
     });
   }
 

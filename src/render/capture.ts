@@ -19,7 +19,6 @@ const CONTENT_TYPE = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' 
  * encoding it is what costs the memory (4 bytes a pixel before compression).
  */
 export async function captureOutput(ws: Workspace, plan: ImagePlan, maxPixels: number, log: Logger, url: string): Promise<Output> {
-  await ws.evaluate('document.fonts.ready.then(() => true)', true);
   const area = await areaOf(ws, plan, log, url);
   const size = imageSize(area, plan.scale);
   const why = oversize(size, maxPixels);

@@ -14,8 +14,6 @@ import type { Output } from './output.js';
  * the result has been delivered.
  */
 export async function printOutput(ws: Workspace, plan: PrintPlan, log: Logger, url: string, signal: AbortSignal): Promise<Output> {
-  // Web fonts must have arrived, or the PDF shows fallback fonts (the print does not wait).
-  await ws.evaluate('document.fonts.ready.then(() => true)', true);
   const { author, subject, keywords } = plan.metadata;
   // Chromium already writes the Title; only the other fields are added.
   const pdf = withMetadata(await print(ws, plan, log, url), { author, subject, keywords });

@@ -138,6 +138,8 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
     const navigationMs = performance.now() - t1;
 
     const t2 = performance.now();
+    // Web fonts must have arrived, or the output shows fallback fonts (print and capture do not wait).
+    await race(ws.evaluate('document.fonts.ready.then(() => true)', true));
     output = await race(produce());
     // The page may have gone over its memory budget since the last check: if that renderer is
     // killed now, its crash (and so this render's failure) arrives within moments.
@@ -184,14 +186,14 @@ function isPageVerdict(f: Failure | null): boolean {
 async function settle(ws: Workspace, waitFor: string | undefined, config: RenderDeps['config']): Promise<void> {
   // Nothing pending at `load`: print at once. Otherwise wait until the network has been quiet
   // for a short window, so a page that fetches its data after load prints complete.
-  if (ws.inFlight.count > 0) await ws.inFlight.quiet(config.quietWindowMs);
+  await ws.inFlight.quiet(config.quietWindowMs);
   if (waitFor) await ws.evaluate(waitForSelector(waitFor), true);
   if (config.javascript) {
     // A page that set `window.pdfReady = false` is waited for until it sets it to true.
     const manual = await ws.evaluate<boolean>('window.pdfReady === false');
     if (manual) {
       await ws.evaluate(POLL_PDF_READY, true);
-      if (ws.inFlight.count > 0) await ws.inFlight.quiet(config.quietWindowMs);
+      await ws.inFlight.quiet(config.quietWindowMs);
     }
   }
 }
