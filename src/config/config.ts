@@ -4,10 +4,11 @@ import type { MachinesApi } from '../admission/suspend.js';
 import { parseDuration } from './duration.js';
 import { checkPdfASupport } from '../output/pdfa-support.js';
 import { parsePdfStandard, type PdfStandard } from '../output/pdfa-standard.js';
-import { SCALE_LIMITS, VIEWPORT_LIMITS, type ImageDefaults } from '../render/image-plan.js';
+import { MAX_IMAGE_SIDE, QUALITY_LIMITS, SCALE_LIMITS, VIEWPORT_LIMITS, type ImageDefaults } from '../render/image-plan.js';
 import { parseNumber } from '../render/page-hints.js';
-import { parseFormat, parseMargin, type PdfDefaults } from '../render/print-plan.js';
-import { DEFAULT_SECRET_HEADER } from '../protocol.js';
+import { parseFormat, parseMargin, PDF_SCALE_LIMITS, type PdfDefaults } from '../render/print-plan.js';
+import { DEFAULT_SECRET_HEADER } from 'pdf-appliance-replay';
+import { CONTEXT_HEADERS } from '../security/credentials.js';
 import { normalizeOrigin } from '../security/ssrf.js';
 
 /** Everything the appliance reads from its environment, validated once at start. */
@@ -107,18 +108,12 @@ export function defaultRenderMemoryMb(machineBytes: number, concurrency: number)
 
 export class ConfigError extends Error {}
 
-export { APPLIANCE_HEADER } from '../protocol.js';
-
-/** The identity and locale headers a main app needs to render a page as the user sees it. */
-export const DEFAULT_FORWARD_HEADERS = [
-  'cookie',
-  'authorization',
-  'accept-language',
-  'user-agent',
-  'x-request-id',
-  'traceparent',
-  'tracestate',
-];
+/**
+ * The identity and locale headers a main app needs to render a page as the user sees it: the
+ * user's cookie and Authorization, and the context headers (credentials.ts), which describe the
+ * request rather than the user.
+ */
+export const DEFAULT_FORWARD_HEADERS = ['cookie', 'authorization', ...CONTEXT_HEADERS];
 
 /**
  * Never forwarded, whatever FORWARD_HEADERS says: hop-by-hop headers, headers that describe this
@@ -207,7 +202,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
     if (v === undefined) return def;
     return parseNumber(v, min, max) ?? fail(name, `a number from ${min} to ${max}`);
   };
-  const scale = decimal('SCALE', 1, 0.1, 2);
+  const scale = decimal('SCALE', 1, PDF_SCALE_LIMITS.min, PDF_SCALE_LIMITS.max);
   const standard = pdfStandardFrom(read('PDF_STANDARD'), fail);
 
   const forwardExtra = list('FORWARD_HEADERS').map((h) => h.toLowerCase());
@@ -306,9 +301,9 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
       height: int('IMAGE_HEIGHT', 800, VIEWPORT_LIMITS.min, VIEWPORT_LIMITS.max),
       scale: decimal('IMAGE_SCALE', 1, SCALE_LIMITS.min, SCALE_LIMITS.max),
       fullPage: bool('IMAGE_FULL_PAGE', false),
-      quality: int('IMAGE_QUALITY', 85, 1, 100),
+      quality: int('IMAGE_QUALITY', 85, QUALITY_LIMITS.min, QUALITY_LIMITS.max),
       // 25 megapixels: 100 MB as a bitmap before it is encoded, e.g. 1280 × 19,500 px.
-      maxPixels: int('IMAGE_MAX_PIXELS', 25_000_000, 1, 16383 * 16383),
+      maxPixels: int('IMAGE_MAX_PIXELS', 25_000_000, 1, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE),
     },
     forwardHeaders: [...new Set([...DEFAULT_FORWARD_HEADERS, ...forwardExtra])],
     allowOrigins,

@@ -1,12 +1,11 @@
 import type { Request } from 'express';
-import { IMAGE_FORMATS } from 'pdf-appliance-replay';
 import type { Config } from '../config/config.js';
 import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
 import { inspectIp } from '../security/ip-ranges.js';
 import { fail } from '../failure.js';
 import { parseReplaySrc, type ReplaySrc } from './replay-src.js';
-import { buildTargetUrl, originFor, pagePathFor } from './target.js';
+import { buildTargetUrl, originFor, type MappedTarget } from './target.js';
 
 /** `state` we put in our own fly-replay bounce: marks a request that was already bounced once. */
 export const BOUNCE_STATE = 'pdf-bounced';
@@ -14,15 +13,11 @@ export const BOUNCE_STATE = 'pdf-bounced';
 /** Everything the appliance needs from one incoming request, read once at the edge. */
 export interface IncomingRender {
   job: RenderJob;
-  replaySrc: ReplaySrc;
   /** Our own overflow bounce already happened for this request. */
   bounced: boolean;
 }
 
-export function parseRenderRequest(req: Request, config: Config): IncomingRender {
-  // Every image format: which of them reach the appliance is the main app's opt-in.
-  const mapped = pagePathFor(req.originalUrl, IMAGE_FORMATS);
-  if (!mapped) fail({ kind: 'bad-request', reason: 'no page named by this path' });
+export function parseRenderRequest(req: Request, config: Config, mapped: MappedTarget): IncomingRender {
   const origin = originFor(config, req.headers.host);
   const url = buildTargetUrl(origin, mapped.path, mapped.query);
   if (!url) fail({ kind: 'bad-request', reason: 'path does not map to the main app' });
@@ -52,7 +47,6 @@ export function parseRenderRequest(req: Request, config: Config): IncomingRender
       context,
       publicOrigin: publicOriginFor(req, config, origin, replaySrc),
     },
-    replaySrc,
     bounced,
   };
 }

@@ -1,8 +1,8 @@
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
-import { APPLIANCE_HEADER, type Config } from '../config/config.js';
-import { IMAGE_FORMATS, outputOf, pathOf } from 'pdf-appliance-replay';
+import type { Config } from '../config/config.js';
+import { APPLIANCE_HEADER, IMAGE_FORMATS, pathOf } from 'pdf-appliance-replay';
 import { fail, RequestFailure } from '../failure.js';
 import { htmlPage, toHttp, type HttpAnswer } from './errors.js';
 import { send } from './deliver.js';
@@ -15,8 +15,8 @@ import type { Output, OutputName } from '../render/output.js';
 import { render, type RenderDeps, type RenderResult } from '../render/render.js';
 import { requestTargetTooLong } from './request-checks.js';
 import { parseReplaySrc } from './replay-src.js';
-import { BOUNCE_STATE, parseRenderRequest, publicLocation, publicOriginFor, type IncomingRender } from './request.js';
-import { buildTargetUrl, originFor } from './target.js';
+import { BOUNCE_STATE, header, parseRenderRequest, publicLocation, publicOriginFor, type IncomingRender } from './request.js';
+import { buildTargetUrl, originFor, pagePathFor, type MappedTarget } from './target.js';
 
 export const HEALTH_PATH = '/healthz';
 
@@ -66,13 +66,15 @@ export function createApp(deps: ServerDeps): express.Express {
 
   app.use((req, res) => {
     const requestTarget = req.originalUrl;
+    // Every image format: which of them reach the appliance is the main app's opt-in.
+    const mapped = pagePathFor(requestTarget, IMAGE_FORMATS);
+    if (mapped) return handleRender(req, res, deps, mapped);
     const pathOnly = pathOf(requestTarget);
-    if (outputOf(pathOnly, IMAGE_FORMATS)) return handleRender(req, res, deps);
     // Everything else goes back to the main app. It counts as activity: a main app warms the
     // appliance up this way (e.g. on login) before the user asks for a PDF.
     deps.idle.touch();
     const origin = originFor(config, req.headers.host);
-    const replaySrc = parseReplaySrc(typeof req.headers['fly-replay-src'] === 'string' ? req.headers['fly-replay-src'] : undefined);
+    const replaySrc = parseReplaySrc(header(req, 'fly-replay-src'));
     const home = publicOriginFor(req, config, origin, replaySrc) ?? origin;
     const url = buildTargetUrl(home, pathOnly, requestTarget.slice(pathOnly.length)) ?? `${home}/`;
     res.redirect(302, url);
@@ -100,7 +102,7 @@ function secretMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-async function handleRender(req: Request, res: Response, deps: ServerDeps): Promise<void> {
+async function handleRender(req: Request, res: Response, deps: ServerDeps, mapped: MappedTarget): Promise<void> {
   const { config, metrics } = deps;
   const started = performance.now();
   const requestId = res.locals.requestId as string;
@@ -119,7 +121,7 @@ async function handleRender(req: Request, res: Response, deps: ServerDeps): Prom
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') fail({ kind: 'method-not-allowed' });
     if (deps.draining()) fail({ kind: 'shutting-down' });
-    const incoming = parseRenderRequest(req, config);
+    const incoming = parseRenderRequest(req, config, mapped);
     job = incoming.job;
     fields.target = loggableUrl(job.url);
 

@@ -1,6 +1,13 @@
 import type { Config } from '../config/config.js';
 import { outputOf, pathOf, type ImageFormat, type OutputFormat } from 'pdf-appliance-replay';
 
+/** A request target that names an output: the main app's page path, the query, the format. */
+export interface MappedTarget {
+  path: string;
+  query: string;
+  format: OutputFormat;
+}
+
 /**
  * Maps the request target of a `.pdf` request (or of an image output listed in `formats`) to
  * the main app's page: `/a/b.pdf` → `/a/b`, `/a/index.pdf` → `/a/`, query kept,
@@ -9,10 +16,7 @@ import { outputOf, pathOf, type ImageFormat, type OutputFormat } from 'pdf-appli
  * names no output. The rule is `outputOf` from pdf-appliance-replay, the one the main app's
  * middleware replays by, so what it sends here is always something this maps.
  */
-export function pagePathFor(
-  requestTarget: string,
-  formats: readonly ImageFormat[] = [],
-): { path: string; query: string; format: OutputFormat } | null {
+export function pagePathFor(requestTarget: string, formats: readonly ImageFormat[] = []): MappedTarget | null {
   const path = pathOf(requestTarget);
   const output = outputOf(path, formats);
   if (!output) return null;

@@ -40,6 +40,7 @@ export interface ImagePlan {
 
 export const VIEWPORT_LIMITS = { min: 16, max: 8192 };
 export const SCALE_LIMITS = { min: 0.25, max: 4 };
+export const QUALITY_LIMITS = { min: 1, max: 100 };
 /**
  * Neither side of an image may exceed this: WebP cannot encode more than 16383 px, and
  * Chromium's compositor draws nothing beyond 16384.
@@ -63,7 +64,7 @@ export function planImage(hints: RawPageHints, format: ImageFormat, defaults: Im
   };
   const selector = options.selector('image-selector');
   if (selector !== undefined) plan.selector = selector;
-  const quality = options.number('image-quality', defaults.quality, 1, 100, true);
+  const quality = options.number('image-quality', defaults.quality, QUALITY_LIMITS.min, QUALITY_LIMITS.max, true);
   if (format !== 'png') plan.quality = quality;
   // Readiness is not about the output: a page waits the same way for its image as for its PDF.
   const readiness = new MetaReader(hints, 'pdf-wait-for', ['pdf-wait-for']);

@@ -50,6 +50,9 @@ import type { Protocol } from 'devtools-protocol';
 import { parsePdfStandard, type PdfStandard } from '../output/pdfa-standard.js';
 import { MetaReader, type RawPageHints, type Warning } from './page-hints.js';
 
+/** Print scale: what Chromium's printToPDF accepts, for SCALE and pdf-scale alike. */
+export const PDF_SCALE_LIMITS = { min: 0.1, max: 2 };
+
 export type PaperFormat = 'Letter' | 'Legal' | 'Tabloid' | 'Ledger' | 'A0' | 'A1' | 'A2' | 'A3' | 'A4' | 'A5' | 'A6';
 
 export interface PdfDefaults {
@@ -261,7 +264,7 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
   }
 
   // Chrome's printToPDF accepts exactly this range and errors outside it.
-  const scale = options.number('pdf-scale', defaults.scale, 0.1, 2);
+  const scale = options.number('pdf-scale', defaults.scale, PDF_SCALE_LIMITS.min, PDF_SCALE_LIMITS.max);
 
   const printBackground = options.bool('pdf-print-background', defaults.printBackground);
 
@@ -346,24 +349,24 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
  */
 export function printParams(pdf: PdfOptions): Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'> {
   const paper = PAPER_MM[pdf.format.toLowerCase()] ?? PAPER_MM.letter;
-  const inches = (length: string | number | undefined): number => (length === undefined ? 0 : lengthToMm(String(length)) / 25.4);
+  const inches = (length: string): number => lengthToMm(length) / 25.4;
   const params: Omit<Protocol.Page.PrintToPDFRequest, 'transferMode'> = {
-    landscape: pdf.landscape ?? false,
-    displayHeaderFooter: pdf.displayHeaderFooter ?? false,
+    landscape: pdf.landscape,
+    displayHeaderFooter: pdf.displayHeaderFooter,
     headerTemplate: pdf.headerTemplate ?? '',
     footerTemplate: pdf.footerTemplate ?? '',
-    printBackground: pdf.printBackground ?? false,
-    scale: pdf.scale ?? 1,
+    printBackground: pdf.printBackground,
+    scale: pdf.scale,
     paperWidth: paper.width / 25.4,
     paperHeight: paper.height / 25.4,
-    marginTop: inches(pdf.margin?.top),
-    marginBottom: inches(pdf.margin?.bottom),
-    marginLeft: inches(pdf.margin?.left),
-    marginRight: inches(pdf.margin?.right),
+    marginTop: inches(pdf.margin.top),
+    marginBottom: inches(pdf.margin.bottom),
+    marginLeft: inches(pdf.margin.left),
+    marginRight: inches(pdf.margin.right),
     pageRanges: pdf.pageRanges ?? '',
-    preferCSSPageSize: pdf.preferCSSPageSize ?? false,
-    generateTaggedPDF: pdf.tagged ?? false,
-    generateDocumentOutline: pdf.outline ?? false,
+    preferCSSPageSize: pdf.preferCSSPageSize,
+    generateTaggedPDF: pdf.tagged,
+    generateDocumentOutline: pdf.outline,
   };
   return params;
 }

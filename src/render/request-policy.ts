@@ -1,5 +1,5 @@
 import { AssetCache, type AssetResponse, type Fetcher } from '../cache/asset-cache.js';
-import { APPLIANCE_HEADER } from '../protocol.js';
+import { APPLIANCE_HEADER } from 'pdf-appliance-replay';
 import { CONTINUE, REFUSE, type PausedRequest, type Verdict } from '../browser/egress.js';
 import type { RequestFacts, Tenant } from '../browser/workspace.js';
 import type { Failure } from '../failure.js';
@@ -93,15 +93,21 @@ export class RequestPolicy implements Tenant {
     for (const [k, v] of Object.entries(req.headers)) if (!this.ours.has(k.toLowerCase())) headers[k] = v;
     Object.assign(headers, this.o.context);
     headers[APPLIANCE_HEADER] = '1';
-    const navigation = facts.mainFrameNavigation || facts.subframeNavigation;
+    const originHeader = headerValue(req.headers, 'origin');
+    // The frame is asked (which can cost a round trip to the renderer) only when its answer
+    // can matter: a sub-resource, with identity headers to give, not already refused by Origin.
+    const askFrame =
+      !facts.mainFrameNavigation &&
+      !facts.subframeNavigation &&
+      !this.o.identity.anonymous &&
+      (originHeader === undefined || originHeader === this.o.mainOrigin);
     const identity = mayCarryIdentityHeaders(
       {
         toMainOrigin: true,
         mainFrameNavigation: facts.mainFrameNavigation,
         subframeNavigation: facts.subframeNavigation,
-        // Only a sub-resource's frame matters (navigations are decided above it).
-        fromMainAppFrame: !navigation && (await facts.fromFrameOn(this.o.mainOrigin)),
-        originHeader: headerValue(req.headers, 'origin'),
+        fromMainAppFrame: askFrame && (await facts.fromFrameOn(this.o.mainOrigin)),
+        originHeader,
       },
       this.o.mainOrigin,
     );
