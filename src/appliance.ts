@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AssetCache } from './cache/asset-cache.js';
 import { pinnedFetcher } from './cache/asset-fetch.js';
@@ -9,7 +9,7 @@ import { Suspender } from './admission/suspend.js';
 import { Limiter } from './admission/limiter.js';
 import type { Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { createApp } from './http/server.js';
+import { createApp, isHealthCheck } from './http/server.js';
 import { egressGuard } from './security/egress-guard.js';
 import type { Guard, SelfAddress } from './security/ssrf.js';
 
@@ -90,10 +90,13 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
     app,
   );
   server.keepAliveTimeout = 65_000;
-  // The request (or connection) that resumed a suspended Machine is the first thing it sees.
+  // The request that resumed a suspended Machine is the first thing it sees. Health checks are
+  // not one: Fly checks a running Machine, including in the moments between the suspend call and
+  // the freeze, and a check taken for a wake would leave the real resume unnoticed.
   if (suspender) {
-    server.prependListener('connection', () => suspender.activity());
-    server.prependListener('request', () => suspender.activity());
+    server.prependListener('request', (req: IncomingMessage) => {
+      if (!isHealthCheck(req.url)) suspender.activity();
+    });
   }
   await listen(server, config.port, config.listenAddress);
 

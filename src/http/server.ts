@@ -20,6 +20,12 @@ import { buildTargetUrl, originFor, pagePathFor, type MappedTarget } from './tar
 
 export const HEALTH_PATH = '/healthz';
 
+/** A request the health route answers (Express matches it case-insensitively, with or without a trailing slash). */
+export function isHealthCheck(url: string | undefined): boolean {
+  const path = (url ?? '').split('?', 1)[0]!.toLowerCase();
+  return path === HEALTH_PATH || path === `${HEALTH_PATH}/`;
+}
+
 export interface ServerDeps extends RenderDeps {
   config: Config;
   browser: BrowserSupervisor;

@@ -15,17 +15,35 @@ interface ApiCall {
   headers: IncomingHttpHeaders;
 }
 
-/** A loopback stand-in for the Machines API that records every call and answers `status`. */
-async function machinesApi(status: number): Promise<{ url: string; calls: ApiCall[]; close(): Promise<void> }> {
+/**
+ * A loopback stand-in for the Machines API that records every call and answers `status`; with
+ * `hold`, it answers only when release() is called (the call stays out as long as the test needs).
+ */
+async function machinesApi(
+  status: number,
+  opts: { hold?: boolean } = {},
+): Promise<{ url: string; calls: ApiCall[]; answered: () => number; release(): void; close(): Promise<void> }> {
   const calls: ApiCall[] = [];
+  let answered = 0;
+  let released = !opts.hold;
+  const held: Array<() => void> = [];
   const server: Server = createServer((req, res) => {
     calls.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
-    res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{"ok":true}' : '{"error":"unauthorized"}');
+    const answer = () => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{"ok":true}' : '{"error":"unauthorized"}', () => answered++);
+    };
+    if (released) answer();
+    else held.push(answer);
   });
   const { url } = await listen(server);
   return {
     url,
     calls,
+    answered: () => answered,
+    release() {
+      released = true;
+      for (const answer of held.splice(0)) answer();
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -68,6 +86,28 @@ test.describe('suspend: the Machines API call', () => {
       await expect.poll(() => api.calls.length, { timeout: 20_000 }).toBe(2);
       expect(app.lines.join('\n')).not.toContain('test-token-never-logged');
     } finally {
+      await api.close();
+    }
+  });
+
+  test('health checks while the call is out, or after it was accepted, are not a wake; the next real request is', async () => {
+    const api = await machinesApi(200, { hold: true });
+    try {
+      app = await spawnAppliance(suspendEnv(main, api.url));
+      await expect.poll(() => api.calls.length, { timeout: 20_000 }).toBe(1);
+      // Fly's checks keep coming while the suspend call is out, and until the Machine is frozen.
+      expect((await get(`${app.url}/healthz`)).status).toBe(200);
+      api.release();
+      await expect.poll(api.answered, { timeout: 10_000 }).toBe(1);
+      expect((await get(`${app.url}/healthz`)).status).toBe(200);
+      // A wake would also restart the idle clock (1 s) and so ask for a second suspend.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(app.lines.filter((l) => l.includes('"msg":"resumed after suspend"'))).toEqual([]);
+      expect(api.calls).toHaveLength(1);
+      expect((await get(`${app.url}/t/invoice.pdf`)).status).toBe(200);
+      await app.waitForLog((l) => l.includes('"msg":"resumed after suspend"') && l.includes('"how":"request"'));
+    } finally {
+      api.release();
       await api.close();
     }
   });
