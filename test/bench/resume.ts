@@ -7,15 +7,15 @@
  * VM, a few hundred ms by Fly's account) is not the appliance's and not measured here.
  */
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
-import { cleanEnv, run } from './child.js';
-import { fetchPdf, firstPdf } from './http.js';
-import { freePort, listen } from '../../fixtures/listen.js';
+import type { Running } from './child.js';
+import { fetchPdf } from './http.js';
+import { listen } from '../../fixtures/listen.js';
 import { appliancePdfUrl, PAGES } from './pages.js';
-import { progress, ROOT } from './paths.js';
+import { progress } from './paths.js';
 import { descendants } from './procs.js';
 import type { Resume } from './results.js';
 import { median, round } from './stats.js';
+import { startAppliance } from './systems.js';
 
 const IDLE = '2s';
 const FROZEN_MS = 1500;
@@ -38,34 +38,33 @@ export async function resumes(applianceEnv: Record<string, string>, reps: number
     calls++;
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}', () => {
       setTimeout(() => {
-        signalTree(appPid, 'SIGSTOP');
+        // The pid is known once the appliance delivered its first PDF; it does not go idle before.
+        if (appPid > 0) signalTree(appPid, 'SIGSTOP');
         suspended();
       }, 100);
     });
     req.resume();
   });
   const { url: apiUrl } = await listen(api);
-  const port = await freePort();
-  const env = cleanEnv({
-    ...applianceEnv,
-    PORT: String(port),
-    IDLE_TIMEOUT: IDLE,
-    IDLE_ACTION: 'suspend',
-    MACHINES_API_URL: apiUrl,
-    FLY_APP_NAME: 'bench-pdf',
-    FLY_MACHINE_ID: 'bench-1',
-    FLY_API_TOKEN: 'bench-token',
-  });
-  const proc = run(process.execPath, [join(ROOT, 'dist/src/main.js')], { cwd: ROOT, env });
-  appPid = proc.pid;
-  const url = appliancePdfUrl(`http://127.0.0.1:${port}`, PAGES.invoice);
+  let appliance: Running | undefined;
   const runs: number[] = [];
   try {
-    await firstPdf(url, proc.gone);
+    const { running, url: base } = await startAppliance({
+      ...applianceEnv,
+      IDLE_TIMEOUT: IDLE,
+      IDLE_ACTION: 'suspend',
+      MACHINES_API_URL: apiUrl,
+      FLY_APP_NAME: 'bench-pdf',
+      FLY_MACHINE_ID: 'bench-1',
+      FLY_API_TOKEN: 'bench-token',
+    });
+    appliance = running;
+    appPid = running.pid;
+    const url = appliancePdfUrl(base, PAGES.invoice);
     for (let i = 0; i < reps; i++) {
       await new Promise<void>((resolve, reject) => {
         suspended = resolve;
-        proc.gone.catch(reject);
+        running.gone.catch(reject);
       });
       await new Promise((r) => setTimeout(r, FROZEN_MS));
       signalTree(appPid, 'SIGCONT');
@@ -75,8 +74,8 @@ export async function resumes(applianceEnv: Record<string, string>, reps: number
       progress(`resume ${i + 1}/${reps}: ${Math.round(runs.at(-1)!)} ms to the PDF`);
     }
   } finally {
-    signalTree(appPid, 'SIGCONT');
-    await proc.stop();
+    if (appPid > 0) signalTree(appPid, 'SIGCONT');
+    await appliance?.stop();
     api.close();
   }
   return { runs, medianMs: round(median(runs)), suspendCalls: calls };

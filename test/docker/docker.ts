@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StatusReport } from '../../fixtures/fly-proxy/types.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 /** In CI the repository is a fresh clone next to `shared/`. */
@@ -131,7 +132,7 @@ export async function processesIn(container: string): Promise<ProcInfo[]> {
   return JSON.parse(await dockerExec(container, ['node', '-e', LIST_PROCESSES])) as ProcInfo[];
 }
 
-export { freePort } from '../support/stack.js';
+export { freePort } from '../../fixtures/listen.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -151,16 +152,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
-export interface ProxyStatus {
-  starts: Record<string, number>;
-  replays: number;
-  machines: { app: string; id: string; listening: boolean; state?: string; suspends?: number; resumes?: number }[];
-}
-
-export async function proxyStatus(proxyUrl: string): Promise<ProxyStatus> {
+export async function proxyStatus(proxyUrl: string): Promise<StatusReport> {
   const res = await fetch(`${proxyUrl}/__fly/status`);
   if (!res.ok) throw new Error(`/__fly/status answered ${res.status}`);
-  return (await res.json()) as ProxyStatus;
+  return (await res.json()) as StatusReport;
 }
 
 /** Signs in through the proxy like the login form does; returns the Cookie header to send. */

@@ -4,9 +4,11 @@ import { access, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFlyProxy, type FlyProxy } from '../../fixtures/fly-proxy/index.js';
+import { freePort } from '../../fixtures/listen.js';
 import { isPdf, readPdf } from '../support/pdf.js';
-import { freePort, ROOT } from '../support/stack.js';
 import { npm, startProcess, userEnv, type Started } from './scratch.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
 
 // Both packages as they would be published, used the way their users would: `npm pack` them,
 // install the middleware alone into a main app outside this repository, and run the click path

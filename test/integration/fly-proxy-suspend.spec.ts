@@ -1,11 +1,9 @@
 import { test, expect } from '@playwright/test';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFlyProxy, validateProxyConfig, type FlyProxy, type MachineStatus, type ProxyConfig, type StatusReport } from '../../fixtures/fly-proxy/index.js';
-import { closeServer, freePort, listen } from '../../fixtures/listen.js';
+import { startFlyProxy, validateProxyConfig, type FlyProxy, type MachineStart, type MachineStatus, type ProxyConfig, type StatusReport } from '../../fixtures/fly-proxy/index.js';
+import { freePort } from '../../fixtures/listen.js';
+import { startFakeDocker } from '../support/fake-docker.js';
 import { send } from '../support/send.js';
 
 // The emulated Machines API suspend call and the proxy's resume, against a real spawned machine
@@ -67,13 +65,18 @@ async function proxy(cfg: ProxyConfig): Promise<FlyProxy> {
   return p;
 }
 
+/** How the emulator spawns a sleepy machine listening on `port`. */
+function sleepy(port: number): MachineStart {
+  return { command: [process.execPath, SLEEPY], env: { PORT: String(port) } };
+}
+
 /** A proxy whose entry app is one sleepy machine `pdf-1`, stopped until the first request. */
 async function sleepyProxy(): Promise<FlyProxy> {
   const port = await freePort();
   return proxy({
     entryApp: 'pdf',
     startTimeoutMs: 10_000,
-    apps: [{ name: 'pdf', machines: [{ id: 'pdf-1', url: `http://127.0.0.1:${port}`, start: { command: [process.execPath, SLEEPY], env: { PORT: String(port) } } }] }],
+    apps: [{ name: 'pdf', machines: [{ id: 'pdf-1', url: `http://127.0.0.1:${port}`, start: sleepy(port) }] }],
   });
 }
 
@@ -191,7 +194,6 @@ test.describe('Machines API suspend', () => {
 
   test('requests go to a running machine of the app rather than resuming a suspended one', async () => {
     const [port1, port2] = [await freePort(), await freePort()];
-    const sleepy = (port: number) => ({ command: [process.execPath, SLEEPY], env: { PORT: String(port) } });
     const p = await proxy({
       entryApp: 'pdf',
       apps: [
@@ -240,7 +242,7 @@ test.describe('Machines API suspend', () => {
         {
           name: 'pdf',
           machines: [
-            { id: 'pdf-1', url: `http://127.0.0.1:${port}`, start: { command: [process.execPath, SLEEPY], env: { PORT: String(port) } } },
+            { id: 'pdf-1', url: `http://127.0.0.1:${port}`, start: sleepy(port) },
             { id: 'pdf-2', url: `http://127.0.0.1:${await freePort()}` },
           ],
         },
@@ -305,63 +307,35 @@ test.describe('Machines API suspend', () => {
 
 test.describe('Docker machines', () => {
   test('are paused and unpaused through the Engine API, with one unpause for concurrent requests', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fly-proxy-pause-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const socketPath = join(dir, 'docker.sock');
     const port = await freePort();
-    const calls: string[] = [];
-    const containerServer = createServer((_req, res) => res.end('from container'));
     // A real Engine answers unpause quickly; a slow one here makes "concurrent" really overlap.
-    const engine = createServer((req, res) => {
-      calls.push(`${req.method} ${req.url}`);
-      const reply = (status: number) => {
-        res.writeHead(status);
-        res.end();
-      };
-      if (req.url === '/containers/pdf-c/start') void listen(containerServer, port).then(() => reply(204));
-      else if (req.url === '/containers/pdf-c/pause') reply(204);
-      else if (req.url === '/containers/pdf-c/unpause') setTimeout(() => reply(204), 300);
-      else reply(404);
-    });
-    await new Promise<void>((resolve) => engine.listen(socketPath, resolve));
-    cleanups.push(() => closeServer(engine));
-    cleanups.push(() => (containerServer.listening ? closeServer(containerServer) : Promise.resolve()));
+    const docker = await startFakeDocker({ container: 'pdf-c', port, unpauseDelayMs: 300 });
+    cleanups.push(() => docker.close());
 
-    const p = await proxy({ entryApp: 'pdf', dockerSocket: socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
+    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
     expect((await send(p.url, '/')).text).toBe('from container');
 
     const ok = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
     expect(ok.status).toBe(200);
     await waitForState(p, 'c1', 'suspended');
-    expect(calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause']);
+    expect(docker.calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause']);
 
     const answers = await Promise.all([1, 2, 3, 4].map(() => send(p.url, '/')));
     expect(answers.map((a) => a.text)).toEqual(Array(4).fill('from container'));
-    expect(calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause', 'POST /containers/pdf-c/unpause']);
+    expect(docker.calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause', 'POST /containers/pdf-c/unpause']);
     expect(await machineStatus(p, 'c1')).toMatchObject({ state: 'running', starts: 1, suspends: 1, resumes: 1 });
   });
 
   test('close() unpauses a container it paused', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fly-proxy-pause-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const socketPath = join(dir, 'docker.sock');
     const port = await freePort();
-    const calls: string[] = [];
-    const containerServer = createServer((_req, res) => res.end('from container'));
-    const engine = createServer((req, res) => {
-      calls.push(`${req.method} ${req.url}`);
-      if (req.url === '/containers/pdf-c/start') void listen(containerServer, port).then(() => res.writeHead(204).end());
-      else res.writeHead(204).end();
-    });
-    await new Promise<void>((resolve) => engine.listen(socketPath, resolve));
-    cleanups.push(() => closeServer(engine));
-    cleanups.push(() => (containerServer.listening ? closeServer(containerServer) : Promise.resolve()));
+    const docker = await startFakeDocker({ container: 'pdf-c', port });
+    cleanups.push(() => docker.close());
 
-    const p = await proxy({ entryApp: 'pdf', dockerSocket: socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
+    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
     expect((await send(p.url, '/')).status).toBe(200);
     await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
     await waitForState(p, 'c1', 'suspended');
     await p.close();
-    expect(calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause', 'POST /containers/pdf-c/unpause']);
+    expect(docker.calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause', 'POST /containers/pdf-c/unpause']);
   });
 });

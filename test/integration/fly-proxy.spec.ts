@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startFlyProxy, loadProxyConfig, REPLAY_CONTENT_TYPE, type FlyProxy, type ProxyConfig } from '../../fixtures/fly-proxy/index.js';
 import { parseReplaySrc } from '../../src/http/replay-src.js';
 import { closeServer, freePort, listen } from '../../fixtures/listen.js';
+import { startFakeDocker } from '../support/fake-docker.js';
 import { send as sendRequest, type Reply, type SendOptions } from '../support/send.js';
 
 // Every "app" here is a tiny node:http server on loopback; every test closes what it opened.
@@ -546,34 +547,16 @@ test.describe('auto-start', () => {
   });
 
   test('starts a container through the Docker Engine API on a unix socket', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'fly-proxy-docker-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const socketPath = join(dir, 'docker.sock');
     const port = await freePort();
-    const calls: string[] = [];
-    // Fake Engine: "starting" the container brings up an in-process server on the machine port.
-    const engine = createServer((req, res) => {
-      calls.push(`${req.method} ${req.url}`);
-      if (req.url === '/containers/pdf-appliance/start') {
-        machineServerStart().then(() => {
-          res.writeHead(204);
-          res.end();
-        });
-      } else {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: 'No such container: ghost' }));
-      }
-    });
-    const containerServer = createServer((_req, res) => res.end('from container'));
-    const machineServerStart = () => listen(containerServer, port);
-    await new Promise<void>((resolve) => engine.listen(socketPath, resolve));
-    cleanups.push(() => closeServer(engine));
-    cleanups.push(() => (containerServer.listening ? closeServer(containerServer) : Promise.resolve()));
+    // Fake Engine: "starting" the container brings up an in-process server on the machine port;
+    // it knows no other container (such as `ghost`).
+    const docker = await startFakeDocker({ container: 'pdf-appliance', port });
+    cleanups.push(() => docker.close());
 
     const ghostPort = await freePort();
     const p = await proxy({
       entryApp: 'pdf',
-      dockerSocket: socketPath,
+      dockerSocket: docker.socketPath,
       apps: [
         {
           name: 'pdf',
@@ -589,7 +572,7 @@ test.describe('auto-start', () => {
     expect(r.text).toBe('from container');
     expect(p.starts('pdf')).toBe(1);
     expect((await send(p.url, '/', { headers: { 'fly-force-instance-id': 'c1' } })).text).toBe('from container');
-    expect(calls).toEqual(['POST /containers/pdf-appliance/start']);
+    expect(docker.calls).toEqual(['POST /containers/pdf-appliance/start']);
 
     const ghost = await send(p.url, '/', { headers: { 'fly-force-instance-id': 'c2' } });
     expect(ghost.status).toBe(502);

@@ -1,32 +1,14 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import { test, expect } from '@playwright/test';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { startFlyProxy } from '../../fixtures/fly-proxy/index.js';
-import { listen } from '../../fixtures/listen.js';
 import { readPdf } from '../support/pdf.js';
 import { freePort, get, getWithHost, startStack, type InProcess } from '../support/stack.js';
+import { startProbe } from './security-support.js';
 
 // What a red team and a newcomer found in the first landing, each reproduced against real
 // Chromium and loopback servers. Every test here failed before its fix.
 
 const alice = { cookie: 'session=alice-secret', authorization: 'Bearer alice-token' };
-
-/** A TCP listener that counts connections (a TURN server, an internal service). */
-async function listener(host: string): Promise<{ port: number; hits: () => number; close(): Promise<void> }> {
-  let hits = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    hits++;
-    sockets.add(s);
-    s.destroy();
-  });
-  const { port } = await listen(server, 0, host);
-  return {
-    port,
-    hits: () => hits,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 test.describe('hardening: a third-party frame never acts as the user', () => {
   test.describe.configure({ timeout: 120_000 });
@@ -74,7 +56,8 @@ test.describe('hardening: a third-party frame never acts as the user', () => {
   }
 
   test('WebRTC cannot reach a TURN server over TCP, from the page or from a cross-site frame', async () => {
-    const turn = await listener('127.0.0.3');
+    // A TURN server that records every connection.
+    const turn = await startProbe('127.0.0.3');
     try {
       s = await startStack({ ALLOW_ORIGINS: third.url, RENDER_TIMEOUT: '30s' });
       const own = await get(`${s.url}/hard/rtc.pdf?turn=127.0.0.3:${turn.port}`);
@@ -83,7 +66,7 @@ test.describe('hardening: a third-party frame never acts as the user', () => {
       const framed = await get(`${s.url}/hard/frame.pdf?wait=2500&src=${encodeURIComponent(`${third.url}/hard/rtc?turn=127.0.0.3:${turn.port}`)}`);
       expect(framed.status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(turn.hits()).toBe(0);
+      expect(turn.contacts.length).toBe(0);
     } finally {
       await turn.close();
     }

@@ -64,15 +64,4 @@ test.describe('memory: every render has a budget', () => {
       expect((await get(`${s.url}/t/invoice.pdf`, { headers: { cookie: 'session=hog' } })).status).toBe(200);
     });
   }
-
-  test('the budget defaults from the machine and CONCURRENCY, and a bad value stops the start', async () => {
-    const { defaultRenderMemoryMb, loadConfig } = await import('../../src/config/config.js');
-    expect(defaultRenderMemoryMb(1024 * MB, 3)).toBe(176);
-    expect(defaultRenderMemoryMb(2048 * MB, 3)).toBe(432);
-    expect(defaultRenderMemoryMb(512 * MB, 8)).toBe(128);
-    expect(defaultRenderMemoryMb(64 * 1024 * MB, 1)).toBe(2048);
-    const c = loadConfig({ TARGET_URL: 'http://127.0.0.1:1', CONCURRENCY: '4' }, '0', { memoryBytes: 2048 * MB });
-    expect(c.renderMemoryBytes).toBe(324 * MB);
-    expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', RENDER_MEMORY_MB: 'lots' }, '0', { memoryBytes: 2048 * MB })).toThrow(/^RENDER_MEMORY_MB="lots" is invalid/);
-  });
 });

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { ConfigError, defaultRenderMemoryMb, loadConfig } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 
 const base = { TARGET_URL: 'http://127.0.0.1:3000', CHROME_PATH: '/usr/bin/chromium' };
@@ -108,4 +108,15 @@ test('a REPLAY_SECRET value never appears in a config error', () => {
   } catch (e) {
     expect((e as Error).message).not.toContain('tiny');
   }
+});
+
+test('the render memory budget defaults from the machine and CONCURRENCY, and a bad value stops the start', () => {
+  const MB = 1024 * 1024;
+  expect(defaultRenderMemoryMb(1024 * MB, 3)).toBe(176);
+  expect(defaultRenderMemoryMb(2048 * MB, 3)).toBe(432);
+  expect(defaultRenderMemoryMb(512 * MB, 8)).toBe(128);
+  expect(defaultRenderMemoryMb(64 * 1024 * MB, 1)).toBe(2048);
+  const c = loadConfig({ TARGET_URL: 'http://127.0.0.1:1', CONCURRENCY: '4' }, '0', { memoryBytes: 2048 * MB });
+  expect(c.renderMemoryBytes).toBe(324 * MB);
+  expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', RENDER_MEMORY_MB: 'lots' }, '0', { memoryBytes: 2048 * MB })).toThrow(/^RENDER_MEMORY_MB="lots" is invalid/);
 });

@@ -1,30 +1,14 @@
-import { request } from 'node:http';
 import { test, expect } from '@playwright/test';
 import * as replayPackage from 'pdf-appliance-replay';
 import * as legacyExpress from '../../src/express.js';
 import { pagePathFor } from '../../src/http/target.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
+import { send } from '../support/send.js';
 
 // The appliance's side of the pdf-appliance-replay package: the fixture main app mounts it,
 // the deprecated `pdf-appliance/express` entry still hands it out, and what the main app
 // replays is exactly what the appliance maps to a page. The package's own behaviour is tested
 // in packages/replay/test.
-
-/** Status of one request with the request target exactly as given (fetch would normalise it). */
-function statusOf(baseUrl: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
-  const { hostname, port } = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path: target, headers, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer to ${target} within 5 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 let main: MainApp | undefined;
 test.afterEach(async () => {
@@ -34,15 +18,15 @@ test.afterEach(async () => {
 
 test('the fixture main app replays every *.pdf before auth and tags the answer with its instance id', async () => {
   main = await startMainApp({ instanceId: 'm-test', applianceApp: 'pdf-x', replaySecret: 'shh' });
-  const res = await statusOf(main.url, '/invoices/42.pdf');
+  const res = await send(main.url, '/invoices/42.pdf');
   expect(res.status).toBe(307);
   expect(res.headers['x-instance-id']).toBe('m-test');
-  expect(JSON.parse(res.body)).toEqual({
+  expect(JSON.parse(res.text)).toEqual({
     app: 'pdf-x',
     transform: { set_headers: [{ name: 'x-pdf-appliance-secret', value: 'shh' }] },
   });
   expect(main.counts('/invoices/42.pdf')).toBe(1);
-  const guarded = await statusOf(main.url, '/t/invoice.pdf', { [replayPackage.APPLIANCE_HEADER]: '1' });
+  const guarded = await send(main.url, '/t/invoice.pdf', { headers: { [replayPackage.APPLIANCE_HEADER]: '1' } });
   expect(guarded.status).toBe(404);
 });
 
@@ -76,14 +60,14 @@ test('the main app replays a request target exactly when the appliance maps it t
   // The fixture opts into every image format, and the appliance renders every one.
   const mapped = (t: string) => pagePathFor(t, replayPackage.IMAGE_FORMATS) !== null;
   for (const target of targets) {
-    const replayed = (await statusOf(main.url, target)).status === 307;
+    const replayed = (await send(main.url, target)).status === 307;
     expect(replayed, target).toBe(mapped(target));
   }
   // Not vacuous: both outcomes occur.
   expect(targets.filter(mapped).length).toBeGreaterThan(3);
   expect(targets.filter((t) => !mapped(t)).length).toBeGreaterThan(3);
   // The app's own image files are mounted before the middleware: served, never replayed.
-  const logo = await statusOf(main.url, '/assets/logo.png');
+  const logo = await send(main.url, '/assets/logo.png');
   expect(logo.status).toBe(200);
   expect(logo.headers['content-type']).toBe('image/png');
 });

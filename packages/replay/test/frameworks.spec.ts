@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { APPLIANCE_HEADER } from '../src/index.js';
 import { FRAMEWORKS, OWN_BODY, startMainApp, type MainApp } from './support/main-apps.js';
-import { send } from './support/send.js';
+import { send } from '../../../test/support/send.js';
 
 // The same behaviour, whichever way a main app mounts the middleware: Express and Connect
 // `app.use(it)`, Fastify `app.use(it)` after registering @fastify/middie, plain node:http
@@ -22,7 +22,7 @@ for (const framework of FRAMEWORKS) {
       expect(res.headers['fly-replay']).toBe('app=pdf');
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers.location).toBeUndefined();
-      expect(res.body).toBe('');
+      expect(res.text).toBe('');
       expect(app.reached).toEqual([]);
     });
 
@@ -34,7 +34,7 @@ for (const framework of FRAMEWORKS) {
         expect(res.status, method).toBe(307);
         expect(res.headers['content-type'], method).toBe('application/vnd.fly.replay+json');
         expect(res.headers['fly-replay'], method).toBeUndefined();
-        expect(JSON.parse(res.body), method).toEqual(expected);
+        expect(JSON.parse(res.text), method).toEqual(expected);
       }
       const head = await send(app.url, '/invoices/42.pdf', { method: 'HEAD' });
       expect(head.status).toBe(307);
@@ -61,7 +61,7 @@ for (const framework of FRAMEWORKS) {
         const res = await send(app.url, target);
         expect(res.status, target).toBe(200);
         expect(res.headers['fly-replay'], target).toBeUndefined();
-        expect(res.body, target).toBe(OWN_BODY);
+        expect(res.text, target).toBe(OWN_BODY);
       }
       expect(app.reached).toEqual(own.map((t) => `GET ${t}`));
     });
@@ -71,7 +71,7 @@ for (const framework of FRAMEWORKS) {
       const res = await send(app.url, '/invoices/42.pdf', { headers: { [APPLIANCE_HEADER]: '1' } });
       expect(res.status).toBe(200);
       expect(res.headers['fly-replay']).toBeUndefined();
-      expect(res.body).toBe(OWN_BODY);
+      expect(res.text).toBe(OWN_BODY);
       expect(app.reached).toEqual(['GET /invoices/42.pdf']);
     });
 

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test, expect } from '@playwright/test';
 import { pdfReplay, type ImageFormat, type PdfReplayOptions } from '../src/index.js';
-import { send } from './support/send.js';
+import { closeServer, listen } from '../../../fixtures/listen.js';
+import { send } from '../../../test/support/send.js';
 
 // What the middleware answers for each option, and its contract with the code around it
 // (return value, `next`). The framework-specific mounting is in frameworks.spec.ts.
@@ -23,16 +23,8 @@ async function probe(opts: PdfReplayOptions, withNext: boolean): Promise<Probe> 
     calls.push({ target: req.url ?? '', returned, nextCalls });
     if (!res.writableEnded) res.end('own');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    calls,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { url } = await listen(server);
+  return { url, calls, close: () => closeServer(server) };
 }
 
 let p: Probe | undefined;
@@ -54,7 +46,7 @@ test('returns true when it answered and false when it did not; calls next exactl
 
 test('without next (plain node:http) it only reports, and the caller answers', async () => {
   p = await probe({ app: 'pdf' }, false);
-  expect((await send(p.url, '/a')).body).toBe('own');
+  expect((await send(p.url, '/a')).text).toBe('own');
   expect((await send(p.url, '/a.pdf')).status).toBe(307);
   expect(p.calls.map((c) => c.returned)).toEqual([false, true]);
 });
@@ -70,13 +62,13 @@ test('header form: region and state in order; a region list is quoted', async ()
 test('JSON form honours secretHeader, region and state, with an exact Content-Length', async () => {
   p = await probe({ app: 'pdf', secret: 'kéy', secretHeader: 'x-custom', region: 'fra', state: 'st' }, true);
   const res = await send(p.url, '/a.pdf');
-  expect(JSON.parse(res.body)).toEqual({
+  expect(JSON.parse(res.text)).toEqual({
     app: 'pdf',
     region: 'fra',
     state: 'st',
     transform: { set_headers: [{ name: 'x-custom', value: 'kéy' }] },
   });
-  expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.body)));
+  expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)));
 });
 
 test('images are fixed when the middleware is made: changing the array later changes nothing', async () => {

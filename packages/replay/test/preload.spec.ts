@@ -1,19 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { test, expect } from '@playwright/test';
 import { preload } from '../src/index.js';
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
+import { closeServer, freePort, listen } from '../../../fixtures/listen.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
@@ -35,7 +23,7 @@ test('sends one GET to the warm-up URL without being awaited', async () => {
     seen.push(`${req.method} ${req.url}`);
     res.end('warm');
   });
-  const url = await listen(server);
+  const { url } = await listen(server);
   try {
     expect(preload({ url: `${url}/healthz` })).toBeUndefined();
     await expect.poll(() => seen).toEqual(['GET /healthz']);
@@ -52,7 +40,7 @@ test('does not follow the redirect the appliance answers a warm-up with', async 
     res.setHeader('Location', '/followed');
     res.end();
   });
-  const url = await listen(server);
+  const { url } = await listen(server);
   try {
     preload({ url: `${url}/warm` });
     await expect.poll(() => seen).toEqual(['/warm']);
@@ -64,10 +52,8 @@ test('does not follow the redirect the appliance answers a warm-up with', async 
 });
 
 test('never throws or rejects when the target refuses connections', async () => {
-  // Grab a free port, then close it so connecting is refused.
-  const probe = createServer();
-  const url = await listen(probe);
-  await closeServer(probe);
+  // A free port nothing listens on, so connecting is refused.
+  const url = `http://127.0.0.1:${await freePort()}`;
 
   expect(() => preload({ url: `${url}/warm` })).not.toThrow();
   expect(() => preload({ url: 'not a url' })).not.toThrow();
@@ -88,7 +74,7 @@ test('gives up after timeoutMs on a target that never answers', async () => {
     connections++;
     socket.on('close', () => closed++);
   });
-  const url = await listen(server);
+  const { url } = await listen(server);
   try {
     const started = Date.now();
     preload({ url: `${url}/hang`, timeoutMs: 1000 });

@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import connect from 'connect';
 import express from 'express';
 import Fastify from 'fastify';
 import middie from '@fastify/middie';
 import { pdfReplay, type PdfReplayOptions } from '../../src/index.js';
+import { closeServer, listen } from '../../../../fixtures/listen.js';
 
 export const OWN_BODY = 'from the main app';
 
@@ -19,21 +19,6 @@ export interface MainApp {
 export type Framework = 'express' | 'connect' | 'fastify' | 'node:http';
 export const FRAMEWORKS: readonly Framework[] = ['express', 'connect', 'fastify', 'node:http'];
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
 function ownHandler(reached: string[]) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     reached.push(`${req.method} ${req.url}`);
@@ -47,7 +32,7 @@ async function startExpress(opts: PdfReplayOptions, reached: string[]): Promise<
   app.use(pdfReplay(opts));
   app.use(ownHandler(reached));
   const server = createServer(app);
-  return { url: await listen(server), reached, close: () => closeServer(server) };
+  return { url: (await listen(server)).url, reached, close: () => closeServer(server) };
 }
 
 async function startConnect(opts: PdfReplayOptions, reached: string[]): Promise<MainApp> {
@@ -55,7 +40,7 @@ async function startConnect(opts: PdfReplayOptions, reached: string[]): Promise<
   app.use(pdfReplay(opts));
   app.use(ownHandler(reached));
   const server = createServer(app);
-  return { url: await listen(server), reached, close: () => closeServer(server) };
+  return { url: (await listen(server)).url, reached, close: () => closeServer(server) };
 }
 
 async function startFastify(opts: PdfReplayOptions, reached: string[]): Promise<MainApp> {
@@ -78,7 +63,7 @@ async function startNodeHttp(opts: PdfReplayOptions, reached: string[]): Promise
     if (replay(req, res)) return;
     own(req, res);
   });
-  return { url: await listen(server), reached, close: () => closeServer(server) };
+  return { url: (await listen(server)).url, reached, close: () => closeServer(server) };
 }
 
 export function startMainApp(framework: Framework, opts: PdfReplayOptions): Promise<MainApp> {
