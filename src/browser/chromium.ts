@@ -94,6 +94,15 @@ export function lockdownArgs(egressProxyPort: number): string[] {
   ];
 }
 
+/**
+ * The headless shell's own switch: every new window fails to open (window.open() returns null,
+ * a link or form aimed at another window does nothing), whatever opens it, in every frame. A
+ * render has one page target; a popup is the one way a page could outlive its render (measured:
+ * a popup kept scripting its opener's next documents). Full Chromium has no such switch: its
+ * popups are closed as they appear instead (egress.ts).
+ */
+const HEADLESS_SHELL_ARGS: readonly string[] = ['--block-new-web-contents'];
+
 const LOCKDOWN_ARGS: readonly string[] = [
   '--proxy-bypass-list=<-loopback>',
   '--webrtc-ip-handling-policy=disable_non_proxied_udp',
@@ -227,7 +236,7 @@ export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promi
     ...scriptFlags(opts.javascript),
     ...lockdownArgs(opts.egressProxyPort),
     ...(sandbox ? [] : ['--no-sandbox']),
-    ...(isHeadlessShell(opts.chromePath) ? [] : ['--headless=new']),
+    ...(isHeadlessShell(opts.chromePath) ? HEADLESS_SHELL_ARGS : ['--headless=new']),
     `--user-data-dir=${userDataDir}`,
     '--remote-debugging-pipe',
     'about:blank',

@@ -24,6 +24,10 @@ export interface PausedRequest {
   headers: Record<string, string>;
   resourceType: Protocol.Network.ResourceType;
   frameId: string;
+  /** The request's id in the Network domain: the same for every hop of a redirect chain. */
+  networkId: string | undefined;
+  /** Set on a redirect hop: Fetch's id of the hop that was redirected. */
+  redirectedRequestId: string | undefined;
   /** Set at the response stage. */
   status?: number;
   responseHeaders?: Protocol.Fetch.HeaderEntry[];
@@ -47,7 +51,8 @@ export type Source =
 export interface EgressOwner {
   onRequest(req: PausedRequest, source: Source): Promise<Verdict>;
   onDocumentResponse(req: PausedRequest, source: Source): Promise<Verdict>;
-  onAuthChallenge(): void;
+  /** A page target that is not the owner's tab appeared in its context (it is closed at once). */
+  strayPage(): void;
 }
 
 interface Claim {
@@ -77,10 +82,16 @@ export class Egress {
     const egress = new Egress(session, events);
     session.on('Fetch.requestPaused', (e) => void egress.onPaused(e));
     session.on('Fetch.authRequired', (e) => void egress.onAuth(e));
-    await session.send('Fetch.enable', {
-      handleAuthRequests: true,
-      patterns: [{ urlPattern: '*', requestStage: 'Request' }],
-    });
+    session.on('Target.targetCreated', (e) => egress.onTargetCreated(e.targetInfo));
+    await Promise.all([
+      session.send('Fetch.enable', {
+        handleAuthRequests: true,
+        patterns: [{ urlPattern: '*', requestStage: 'Request' }],
+      }),
+      // Pages only: popups are what is watched for (the headless shell refuses them at launch,
+      // see chromium.ts; a full Chromium does not, and they are closed here as they appear).
+      session.send('Target.setDiscoverTargets', { discover: true, filter: [{ type: 'page' }] }),
+    ]);
     return egress;
   }
 
@@ -115,6 +126,8 @@ export class Egress {
       headers: e.request.headers as Record<string, string>,
       resourceType: e.resourceType,
       frameId: e.frameId,
+      networkId: e.networkId,
+      redirectedRequestId: e.redirectedRequestId,
     };
     const atResponse = e.responseStatusCode !== undefined || e.responseErrorReason !== undefined;
     if (atResponse) {
@@ -158,8 +171,20 @@ export class Egress {
     }
   }
 
+  /**
+   * A window of an owned context that is not its tab: a render has one page target, so it is
+   * closed the moment it appears and its context is never used again. (Announced before its
+   * own tab is claimed, a new context's tab is not owned yet and is left alone.)
+   */
+  private onTargetCreated(t: Protocol.Target.TargetInfo): void {
+    if (t.type !== 'page' || t.browserContextId === undefined) return;
+    const owner = this.contexts.get(t.browserContextId);
+    if (!owner || this.claims.get(t.targetId)?.owner === owner) return;
+    owner.strayPage();
+    void this.session.send('Target.closeTarget', { targetId: t.targetId }).catch(() => undefined);
+  }
+
   private async onAuth(e: Protocol.Fetch.AuthRequiredEvent): Promise<void> {
-    this.claims.get(e.frameId)?.owner.onAuthChallenge();
     await this.session
       .send('Fetch.continueWithAuth', { requestId: e.requestId, authChallengeResponse: { response: 'CancelAuth' } })
       .catch(() => undefined);

@@ -38,6 +38,20 @@ export class InFlight {
     });
   }
 
+  /** Whether nothing is in flight, now or within `ms` (the wait ends either way). */
+  quietWithin(ms: number): Promise<boolean> {
+    if (this.pending.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = { quietMs: 0, resolve: () => { clearTimeout(timer); resolve(true); }, timer: null as NodeJS.Timeout | null };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        if (w.timer) clearTimeout(w.timer);
+        resolve(false);
+      }, ms);
+      this.waiters.push(w);
+    });
+  }
+
   /** Stops every wait (their promises stay pending; callers race them against a deadline). */
   abandon(): void {
     for (const w of this.waiters) if (w.timer) clearTimeout(w.timer);

@@ -1,47 +1,73 @@
+import { abortable } from '../abort.js';
 import type { Identity } from '../security/credentials.js';
 import type { Workspace } from './workspace.js';
 
 /**
- * The workspaces of one Chromium, at most `size` of them (one per render slot), each kept for
- * the identity it last served. A render takes, in order of preference:
- *   1. an idle workspace of the same identity ("hot": nothing to do);
- *   2. a clean idle workspace (cookies set: "assigned");
- *   3. while below `size`, a new one ("opened": a context and a renderer to start);
- *   4. the idle workspace used longest ago, switched to the new identity ("switched").
- * A workspace that lingers idle with someone's document in it is switched to clean after
- * `lingerMs`, so one user's page does not stay resident, and the next user finds it clean.
+ * The workspaces of one Chromium. A workspace (a browser context and its tab) serves one
+ * identity for its whole life (workspace.ts); this pool decides which one a render gets:
+ *   1. an idle workspace of the same identity, settled since its last render ("hot");
+ *   2. a spare: a workspace opened ahead of need and never used ("spare");
+ *   3. a new one ("opened"), making room by disposing the idle workspace used longest ago.
+ * A request with no credential at all never reuses a workspace: what its page set (a guest
+ * session, a share link's cookie) would reach the next anonymous requester.
+ *
+ * Spares are opened in the background whenever fewer than `spares` are ready and the pool has
+ * room: a new user's click then does not wait for a context and a renderer to start (measured:
+ * 155 ms for a spare against 637 ms opened on demand, invoice + print p50). Live workspaces —
+ * in use, settling, idle and spare — never number more than `slots + spares`.
  */
-export type Acquisition = 'hot' | 'assigned' | 'opened' | 'switched';
+export type Acquisition = 'hot' | 'spare' | 'opened';
 
 export interface PoolOptions {
-  size: number;
+  /** Renders at once (CONCURRENCY): the admission limiter never asks for more. */
+  slots: number;
+  /** Workspaces kept opened ahead of need. */
+  spares: number;
   /** Renders before a workspace is replaced (renderer memory creeps up over many documents). */
   maxRenders: number;
+  /** An idle workspace is disposed after this long (0: only when its room is needed). */
   lingerMs: number;
   open(): Promise<Workspace>;
   /** Reports a workspace retired and why (logged and counted by the owner). */
   onRetire(reason: string): void;
 }
 
+type State =
+  /** Being opened as a spare (`claimed` once a render waits for it). */
+  | 'opening'
+  | 'spare'
+  | 'busy'
+  /** Its last render ended; readying it for its identity's next one. */
+  | 'settling'
+  | 'idle';
+
 interface Entry {
-  ws: Workspace;
-  busy: boolean;
+  state: State;
+  ws: Workspace | null;
+  /** Settles once an opening entry's workspace exists (or failed to open). */
+  opened: Promise<Workspace> | null;
+  /** A render waits for this opening spare. */
+  claimed: boolean;
+  identity: Identity | null;
+  origin: string | null;
   lastUsed: number;
   linger: NodeJS.Timeout | null;
-  /** A switch to clean started by the linger timer; a render waits for it. */
-  cleaning: Promise<void> | null;
 }
 
 export class WorkspacePool {
   private readonly entries = new Set<Entry>();
-  private opening = 0;
   private closed = false;
   private waiters: Array<() => void> = [];
 
   constructor(private readonly opts: PoolOptions) {}
 
+  /** Live workspaces (opening ones included). */
   get count(): number {
     return this.entries.size;
+  }
+
+  private get limit(): number {
+    return this.opts.slots + this.opts.spares;
   }
 
   /**
@@ -53,79 +79,80 @@ export class WorkspacePool {
       if (this.closed) throw new Error('workspace pool closed');
       signal.throwIfAborted();
       // A workspace can retire while idle (its renderer crashed or was killed for memory).
-      for (const e of [...this.entries]) if (!e.busy && e.cleaning === null && e.ws.retired) this.drop(e);
-      const idle = [...this.entries].filter((e) => !e.busy && e.cleaning === null);
-      const same = idle.find((e) => e.ws.identityKey === identity.key);
-      if (same) return { ws: this.take(same), how: 'hot' };
-      const clean = idle.find((e) => e.ws.identityKey === null);
-      if (clean) {
-        const ws = this.take(clean);
-        const got = await this.prepared(clean, () => ws.assign(identity, origin), 'assigned');
+      for (const e of [...this.entries]) if ((e.state === 'idle' || e.state === 'spare') && e.ws?.retired) this.drop(e);
+      if (!identity.anonymous) {
+        const same = this.find((e) => e.state === 'idle' && e.identity?.key === identity.key);
+        if (same) return { ws: this.take(same, identity, origin), how: 'hot' };
+        // Its own workspace is being settled: that takes moments and beats a fresh one.
+        if (this.find((e) => e.state === 'settling' && e.identity?.key === identity.key)) {
+          await this.changed(signal);
+          continue;
+        }
+      }
+      const spare = this.find((e) => e.state === 'spare');
+      if (spare) return this.assigned(spare, identity, origin, 'spare');
+      const opening = this.find((e) => e.state === 'opening' && !e.claimed);
+      if (opening) {
+        const got = await this.claim(opening, identity, origin, signal);
         if (got) return got;
         continue;
       }
-      if (this.entries.size + this.opening < this.opts.size) {
-        const entry = await this.open(true);
-        if (!entry) throw new Error('workspace pool closed');
-        return (await this.prepared(entry, () => entry.ws.assign(identity, origin), 'opened'))!;
-      }
-      const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
-      if (oldest) {
-        const ws = this.take(oldest);
-        const got = await this.prepared(oldest, () => ws.switchTo(identity, origin), 'switched');
-        if (got) return got;
+      if (this.entries.size >= this.limit) {
+        const oldest = this.oldestIdle();
+        if (oldest) {
+          this.drop(oldest, 'made room for another identity');
+          continue;
+        }
+        // Everything is in use or on its way: wait for something to come back.
+        await this.changed(signal);
         continue;
       }
-      // Every workspace is busy or being cleaned: wait for one to come back.
-      await this.changed(signal);
+      const entry = this.newEntry('busy');
+      const ws = await this.openInto(entry);
+      return this.assigned(entry, identity, origin, 'opened', ws);
     }
+  }
+
+  /** Opens the spares now (at launch: the first request then finds a tab ready). */
+  async prewarm(): Promise<void> {
+    this.replenish();
+    await Promise.all([...this.entries].map((e) => e.opened?.catch(() => undefined)));
   }
 
   /**
-   * Opens one clean workspace ahead of the first render, while nothing else runs: the first
-   * request then finds a tab ready instead of paying a renderer start.
+   * Gives a workspace back. A render that did not end cleanly, an anonymous one, and one past
+   * its render budget are disposed; otherwise the workspace is settled for its identity.
    */
-  async prewarm(): Promise<void> {
-    if (this.closed || this.entries.size + this.opening >= this.opts.size) return;
-    if (await this.open(false)) this.wake();
-  }
-
-  /** A new workspace in the pool, or null when the pool closed while it opened. */
-  private async open(busy: boolean): Promise<Entry | null> {
-    this.opening++;
-    let ws: Workspace;
-    try {
-      ws = await this.opts.open();
-    } finally {
-      this.opening--;
-    }
-    if (this.closed) {
-      await ws.close();
-      return null;
-    }
-    const entry: Entry = { ws, busy, lastUsed: Date.now(), linger: null, cleaning: null };
-    this.entries.add(entry);
-    return entry;
-  }
-
-  /** Gives a workspace back. `reusable: false` (a failed render) replaces it. */
   release(ws: Workspace, reusable: boolean): void {
-    const entry = [...this.entries].find((e) => e.ws === ws);
+    const entry = this.find((e) => e.ws === ws);
     if (!entry) {
       void ws.close();
       return;
     }
-    entry.busy = false;
     entry.lastUsed = Date.now();
     if (!reusable) ws.retire('render did not finish cleanly');
+    else if (entry.identity?.anonymous !== false) ws.retire('anonymous: never reused');
     else if (ws.renders >= this.opts.maxRenders) ws.retire(`served ${ws.renders} renders`);
     if (ws.retired || this.closed) {
       this.drop(entry);
-    } else if (ws.identityKey !== null && this.opts.lingerMs > 0) {
-      entry.linger = setTimeout(() => this.clean(entry), this.opts.lingerMs);
-      entry.linger.unref();
+      return;
     }
-    this.wake();
+    entry.state = 'settling';
+    ws.settle(entry.identity!, entry.origin!).then(
+      () => {
+        if (this.closed || entry.state !== 'settling') return;
+        entry.state = 'idle';
+        if (this.opts.lingerMs > 0) {
+          entry.linger = setTimeout(() => this.drop(entry, `idle for ${this.opts.lingerMs} ms`), this.opts.lingerMs);
+          entry.linger.unref();
+        }
+        this.wake();
+      },
+      (err: unknown) => {
+        ws.retire(`could not be settled: ${err instanceof Error ? err.message : String(err)}`);
+        this.drop(entry);
+      },
+    );
   }
 
   async close(): Promise<void> {
@@ -134,54 +161,119 @@ export class WorkspacePool {
     this.entries.clear();
     for (const e of all) if (e.linger) clearTimeout(e.linger);
     this.wake();
-    await Promise.all(all.map((e) => e.ws.close()));
+    await Promise.all(all.map(async (e) => (e.ws ?? (await e.opened?.catch(() => null)))?.close()));
   }
 
-  private take(entry: Entry): Workspace {
-    entry.busy = true;
-    if (entry.linger) clearTimeout(entry.linger);
-    entry.linger = null;
-    return entry.ws;
+  private find(pred: (e: Entry) => boolean): Entry | undefined {
+    for (const e of this.entries) if (pred(e)) return e;
+    return undefined;
+  }
+
+  private oldestIdle(): Entry | undefined {
+    let oldest: Entry | undefined;
+    for (const e of this.entries) if (e.state === 'idle' && (!oldest || e.lastUsed < oldest.lastUsed)) oldest = e;
+    return oldest;
+  }
+
+  private newEntry(state: State): Entry {
+    const entry: Entry = { state, ws: null, opened: null, claimed: false, identity: null, origin: null, lastUsed: Date.now(), linger: null };
+    this.entries.add(entry);
+    return entry;
   }
 
   /**
-   * Runs the preparation. A workspace that cannot be prepared (a switch whose old page would not
-   * drain, say) is retired, and the caller tries again: a new one takes its place.
+   * Opens the entry's workspace. A failure (or the pool closing meanwhile) removes the entry; an
+   * opening spare becomes a ready one before anyone waiting on `opened` hears of it.
    */
-  private async prepared(entry: Entry, prepare: () => Promise<void>, how: Acquisition): Promise<{ ws: Workspace; how: Acquisition } | null> {
+  private openInto(entry: Entry): Promise<Workspace> {
+    const opened = (async () => {
+      let ws: Workspace;
+      try {
+        ws = await this.opts.open();
+      } catch (err) {
+        this.entries.delete(entry);
+        this.wake();
+        throw err;
+      }
+      if (this.closed || !this.entries.has(entry)) {
+        await ws.close();
+        throw new Error('workspace pool closed');
+      }
+      entry.ws = ws;
+      entry.opened = null;
+      if (entry.state === 'opening') entry.state = 'spare';
+      this.wake();
+      return ws;
+    })();
+    entry.opened = opened;
+    opened.catch(() => undefined);
+    return opened;
+  }
+
+  private take(entry: Entry, identity: Identity, origin: string): Workspace {
+    entry.state = 'busy';
+    entry.identity = identity;
+    entry.origin = origin;
+    if (entry.linger) clearTimeout(entry.linger);
+    entry.linger = null;
+    return entry.ws!;
+  }
+
+  /** Waits for an opening spare this render claimed; on the render's deadline it stays a spare. */
+  private async claim(entry: Entry, identity: Identity, origin: string, signal: AbortSignal): Promise<{ ws: Workspace; how: Acquisition } | null> {
+    entry.claimed = true;
     try {
-      await prepare();
-      return { ws: entry.ws, how };
+      await abortable(entry.opened!, signal);
     } catch (err) {
-      entry.ws.retire(`could not be prepared: ${err instanceof Error ? err.message : String(err)}`);
-      this.release(entry.ws, false);
-      // A new workspace that cannot take the identity: trying again would only repeat it.
-      if (how === 'opened') throw err;
-      return null;
+      if (signal.aborted) throw err;
+      return null; // it failed to open (already removed): try again
+    } finally {
+      entry.claimed = false;
+    }
+    if (entry.state !== 'spare') return null;
+    return this.assigned(entry, identity, origin, 'spare');
+  }
+
+  /** Hands a fresh workspace to `identity` for good (its cookies in the jar). */
+  private async assigned(entry: Entry, identity: Identity, origin: string, how: Acquisition, ws = entry.ws!): Promise<{ ws: Workspace; how: Acquisition }> {
+    this.take(entry, identity, origin);
+    this.replenish();
+    try {
+      await ws.assign(identity, origin);
+    } catch (err) {
+      ws.retire(`could not be assigned: ${err instanceof Error ? err.message : String(err)}`);
+      this.drop(entry);
+      throw err;
+    }
+    return { ws, how };
+  }
+
+  /** Opens spares in the background until `spares` are ready or on their way, room allowing. */
+  private replenish(): void {
+    if (this.closed) return;
+    let wanted = this.opts.spares;
+    for (const e of this.entries) if (e.state === 'spare' || (e.state === 'opening' && !e.claimed)) wanted--;
+    while (wanted-- > 0) {
+      if (this.entries.size >= this.limit) {
+        // A spare ready for the next new user is worth more than the oldest user's idle tab.
+        const oldest = this.oldestIdle();
+        if (!oldest) return;
+        this.drop(oldest, 'made room for a spare');
+      }
+      // A failure removes the entry; the next acquire or release tries again.
+      void this.openInto(this.newEntry('opening'));
     }
   }
 
-  /** Lingered long enough: switch it to clean in the background (a render waits for it). */
-  private clean(entry: Entry): void {
-    entry.linger = null;
-    if (entry.busy || entry.ws.retired || this.closed) return;
-    entry.cleaning = entry.ws
-      .switchTo(null)
-      .catch((err: unknown) => {
-        entry.ws.retire(`could not be cleaned: ${err instanceof Error ? err.message : String(err)}`);
-        this.drop(entry);
-      })
-      .finally(() => {
-        entry.cleaning = null;
-        this.wake();
-      });
-  }
-
-  private drop(entry: Entry): void {
-    this.entries.delete(entry);
+  private drop(entry: Entry, reason?: string): void {
+    if (!this.entries.delete(entry)) return;
     if (entry.linger) clearTimeout(entry.linger);
-    this.opts.onRetire(entry.ws.retired ?? 'closed');
-    void entry.ws.close();
+    entry.linger = null;
+    if (reason) entry.ws?.retire(reason);
+    this.opts.onRetire(entry.ws?.retired ?? reason ?? 'closed');
+    void entry.ws?.close();
+    this.wake();
+    this.replenish();
   }
 
   private changed(signal: AbortSignal): Promise<void> {

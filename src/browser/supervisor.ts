@@ -20,6 +20,11 @@ const CLOSE_GRACE_MS = 5000;
 const RESUME_CHECK_MS = 3000;
 /** Renders a workspace serves before it is replaced with a fresh context and renderer. */
 const WORKSPACE_MAX_RENDERS = 100;
+/**
+ * Workspaces opened ahead of need. One covers a new user's click at low load (the next one is
+ * opened while the first renders); more cost a renderer's memory each while idle.
+ */
+const SPARE_WORKSPACES = 1;
 
 export type BrowserState = 'starting' | 'ready' | 'relaunching' | 'closed' | 'failed';
 
@@ -127,7 +132,7 @@ export class BrowserSupervisor {
       gen.leases++;
       const acquiring = gen.pool.acquire(identity, origin, signal);
       try {
-        // Preparing a workspace (a switch, a new context) cannot be cut short; when the render
+        // Preparing a workspace (a new context, its cookies) cannot be cut short; when the render
         // gives up first, the workspace goes back to the pool as soon as it is ready.
         const { ws, how } = await abortable(acquiring, signal).catch((err: unknown) => {
           if (signal.aborted) acquiring.then(({ ws }) => gen.pool.release(ws, true), () => undefined);
@@ -282,7 +287,8 @@ export class BrowserSupervisor {
     });
     const id = this.nextId++;
     const pool = new WorkspacePool({
-      size: config.concurrency,
+      slots: config.concurrency,
+      spares: SPARE_WORKSPACES,
       maxRenders: WORKSPACE_MAX_RENDERS,
       lingerMs: config.workspaceLingerMs,
       open: () => Workspace.open({ session: chromium.session, connection: chromium.connection, egress, viewport: VIEWPORT }),
@@ -302,7 +308,7 @@ export class BrowserSupervisor {
       },
     });
     if (chromium.pid !== null) memory.start();
-    const prewarmed = pool.prewarm().catch((err: unknown) => log.warn({ err: errMessage(err) }, 'could not open the first workspace'));
+    const prewarmed = pool.prewarm().catch((err: unknown) => log.warn({ err: errMessage(err) }, 'could not open a spare workspace'));
     return { id, chromium, egress, pool, memory, renders: 0, leases: 0, retired: false, prewarmed };
   }
 

@@ -1,29 +1,35 @@
-import { randomBytes } from 'node:crypto';
 import type { Protocol } from 'devtools-protocol';
 import type { CdpConnection, CdpSession } from './cdp.js';
 import type { Identity } from '../security/credentials.js';
 import { CONTINUE, REFUSE, type Egress, type EgressOwner, type PausedRequest, type Source, type Verdict } from './egress.js';
 import { InFlight } from './in-flight.js';
 import { PAGE_SCRIPT } from './page-script.js';
+import { abortable } from '../abort.js';
 
 /**
- * One tab in a browser context of its own, kept from render to render. Measured on a 2-core
- * machine: a new context and tab per render costs a renderer process start each time (invoice
- * p50 620 ms, 1.6 PDFs/s at c=4); navigating a kept tab costs 130 ms (5–7 PDFs/s).
+ * One tab in a browser context of its own, serving ONE identity for the context's whole life.
  *
- * Isolation rules:
- * - A workspace serves one identity at a time. The same identity renders again as it is.
- * - Another identity gets it only after switchTo(): the old document is replaced by an empty
- *   one (so none of its scripts, timers, workers or unload handlers can run later), its
- *   requests have drained, and every kind of state the context holds is cleared — cookies,
- *   storage of every origin that loaded a document or worker, the HTTP cache, history,
- *   window.name, session storage. What cannot be cleared is never created: no auth challenge
- *   is ever answered (egress.ts), service and shared workers are refused.
- * - Anything uncertain (a crash, a command cut off by a deadline, requests that would not
- *   drain) retires the workspace instead (see `reusable`).
+ * Isolation by construction, not by reset: another identity never gets a context someone else
+ * used. Clearing a context for the next user cannot be proven complete (popups, requests that
+ * outlive their document, partitioned storage keys, whatever Chromium adds next); disposing it
+ * takes every target, worker, storage key, cookie and pending request with it.
+ * - A workspace is opened clean and kept as a spare until a render assigns it an identity
+ *   (assign). From then on only that identity renders in it; retiring it is disposing it.
+ * - Between two renders of its identity it is settled (settle): the document is replaced by an
+ *   empty one, so none of its scripts, timers, workers or frames runs on; anything still in
+ *   flight (a beacon, a keepalive fetch, a ping: they outlive their document) or any second page
+ *   target retires it instead; the jar is reset to exactly the cookies the identity's requests
+ *   carry.
+ * - No request leaves between renders (no tenant): a redirect hop of a request a finished render
+ *   started is refused, and so is a hop an earlier render started (request-policy.ts).
+ *
+ * Speed without sharing: a context and tab opened ahead of need (a spare) takes a render as fast
+ * as a kept tab (measured here, invoice + print p50: kept tab 150 ms, spare 155 ms, a context and
+ * tab opened on demand 637 ms): the renderer process of the new tab's initial empty document is
+ * the one its first navigation uses.
  */
 
-export type WorkspaceState = 'idle' | 'rendering' | 'switching' | 'closed';
+export type WorkspaceState = 'idle' | 'rendering' | 'closed';
 
 /** What a request looks like from the tab that made it. */
 export interface RequestFacts {
@@ -68,17 +74,20 @@ const PRINT_CHUNK = 1 << 20;
  * collection is asked for as the render ends, off the request's path.
  */
 const TIDY_HEAP_BYTES = 48 * 1024 * 1024;
-/** Bounds the wait for a switched-out page's requests to end; past it the workspace is retired. */
-const DRAIN_MS = 500;
+/** Bounds settling a workspace between two renders; past it the workspace is retired. */
+const SETTLE_MS = 2000;
+/**
+ * After the empty document committed, the old one's ordinary requests are reported cancelled
+ * within moments; what is still in flight after this long outlives its document by design.
+ */
+const ORPHAN_WAIT_MS = 200;
 
 export class Workspace implements EgressOwner {
   state: WorkspaceState = 'idle';
-  /** Identity.key of the renders this workspace holds state for; null when clean. */
+  /** Identity.key of the one identity this workspace serves; null while it is a spare. */
   identityKey: string | null = null;
-  /** The main app origin of the last identity: a switch parks the tab on it (same site, same process). */
-  private origin: string | null = null;
   renders = 0;
-  /** Set when the workspace must not be used again (crash, cut-off command, auth challenge seen). */
+  /** Set when the workspace must not be used again (crash, cut-off command, a second page). */
   retired: string | null = null;
   readonly inFlight = new InFlight();
   /** Called when a renderer of this tab dies (crash or memory kill) while it is in use. */
@@ -91,14 +100,10 @@ export class Workspace implements EgressOwner {
   /** Frames inside cross-site frames: never the main app's own. */
   private readonly foreignFrames = new Set<string>();
   private readonly children = new Map<string, CdpSession>();
-  /** Origins whose documents or workers ran here: their storage is cleared on a switch. */
-  private readonly origins = new Set<string>();
   private mainLoaderId: string | undefined;
   /** The loader whose document fired `load` last (Page.loadEventFired is the top frame's only). */
   private loadedLoaderId: string | undefined;
   private loadWaiters: Array<() => void> = [];
-  /** The empty document a switch parks the tab on: fulfilled here, never fetched. */
-  private parkUrl: string | null = null;
 
   private constructor(
     private readonly deps: WorkspaceDeps,
@@ -193,11 +198,11 @@ export class Workspace implements EgressOwner {
         this.frames.delete(e.frameId);
         this.deps.egress.release(e.frameId, this);
       });
-      s.on('Page.loadEventFired', () => {
-        this.loadedLoaderId = this.mainLoaderId;
-        const waiters = this.loadWaiters;
-        this.loadWaiters = [];
-        for (const w of waiters) w();
+      s.on('Page.loadEventFired', () => this.loaded());
+      // A document whose own navigation of the top-level frame was refused stops loading where
+      // the navigation began (measured: parsing stops there) and never fires `load`.
+      s.on('Page.frameStoppedLoading', (e: Protocol.Page.FrameStoppedLoadingEvent) => {
+        if (e.frameId === this.targetId) this.loaded();
       });
     } else {
       // Frames inside a cross-site frame: route their requests here, as foreign frames.
@@ -206,6 +211,14 @@ export class Workspace implements EgressOwner {
         this.deps.egress.claim(e.frameId, this, { kind: 'target', type: 'iframe' });
       });
     }
+  }
+
+  /** The top-level frame's current document finished loading. */
+  private loaded(): void {
+    this.loadedLoaderId = this.mainLoaderId;
+    const waiters = this.loadWaiters;
+    this.loadWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** A cross-site frame or a worker of this tab: set it up before it may run, then let it go. */
@@ -240,30 +253,15 @@ export class Workspace implements EgressOwner {
   // --- egress --------------------------------------------------------------------------
 
   async onRequest(req: PausedRequest, source: Source): Promise<Verdict> {
-    const facts = this.factsOf(req, source);
-    if (this.state === 'switching') {
-      // Only the park navigation gets through, answered here with an empty document.
-      if (facts.mainFrameNavigation && req.url === this.parkUrl) {
-        return { action: 'fulfill', status: 200, headers: { 'content-type': 'text/html', 'cache-control': 'no-store' }, body: Buffer.alloc(0) };
-      }
-      return REFUSE;
-    }
     const tenant = this.tenant;
     if (!tenant) return REFUSE; // nothing may leave between renders
-    if (req.resourceType === 'Document' || source.kind === 'target') this.noteOrigin(req.url);
-    return tenant.onRequest(req, facts);
+    return tenant.onRequest(req, this.factsOf(req, source));
   }
 
   async onDocumentResponse(req: PausedRequest, source: Source): Promise<Verdict> {
     const tenant = this.tenant;
-    if (!tenant) return CONTINUE; // the park document, fulfilled above
+    if (!tenant) return CONTINUE; // its request was refused; nothing to decide
     return tenant.onDocumentResponse(req, this.factsOf(req, source));
-  }
-
-  onAuthChallenge(): void {
-    // Cancelled by egress.ts before any credential was offered, so no auth cache entry exists;
-    // retired all the same, in case some other path ever answers one.
-    this.retire('HTTP auth challenge seen');
   }
 
   private factsOf(req: PausedRequest, source: Source): RequestFacts {
@@ -310,15 +308,6 @@ export class Workspace implements EgressOwner {
     return true;
   }
 
-  private noteOrigin(url: string): void {
-    try {
-      const o = new URL(url).origin;
-      if (o !== 'null') this.origins.add(o);
-    } catch {
-      // not a URL with an origin (data:, about:): no storage of its own
-    }
-  }
-
   // --- the render's view -------------------------------------------------------------
 
   begin(tenant: Tenant): void {
@@ -333,7 +322,6 @@ export class Workspace implements EgressOwner {
     this.mediaChanged = false;
     if (this.viewportChanged) void this.page.send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false }).catch(() => undefined);
     this.viewportChanged = false;
-    void this.tidy();
     this.tenant = null;
     this.onCrash = null;
     this.inFlight.abandon();
@@ -352,19 +340,19 @@ export class Workspace implements EgressOwner {
   /** Navigates the top-level frame and resolves once the resulting document fired `load`. */
   async navigate(url: string): Promise<void> {
     this.inFlight.clear();
-    // Until the new document commits, the frame still shows the previous render's (loaded)
-    // document: only a loader announced after this point counts.
-    this.mainLoaderId = undefined;
-    this.loadedLoaderId = undefined;
+    await this.load(url);
+  }
+
+  /**
+   * Loads `url` in the top-level frame and waits for that document's own `load` (by its loader
+   * id: events of the document before it can still be arriving). The top-level frame shows no
+   * other document of the page's choosing: its later navigations are refused (request-policy.ts).
+   */
+  private async load(url: string): Promise<void> {
     const r = await this.page.send('Page.navigate', { url });
     if (r.errorText) throw new NavigationError(r.errorText);
-    // The page may replace its document before `load` (a script redirect): wait for whatever
-    // document the top-level frame shows now.
-    for (;;) {
-      const loader = this.mainLoaderId;
-      if (loader !== undefined && this.loadedLoaderId === loader) return;
-      await new Promise<void>((resolve) => this.loadWaiters.push(resolve));
-    }
+    const loader = r.loaderId;
+    while (this.loadedLoaderId !== loader) await new Promise<void>((resolve) => this.loadWaiters.push(resolve));
   }
 
   /** Runs `expression` in the top-level frame; the page's own script settings do not apply. */
@@ -405,46 +393,54 @@ export class Workspace implements EgressOwner {
 
   // --- identity ----------------------------------------------------------------------
 
-  /** Gives a clean workspace to `identity`: its cookies go into the jar of `origin`. */
+  /** Gives this spare to `identity` for good: its cookies go into the jar of `origin`. */
   async assign(identity: Identity, origin: string): Promise<void> {
-    if (identity.cookies.length > 0) await setJarCookies(this.deps.session, this.contextId, origin, identity);
+    if (this.identityKey !== null) throw new Error('a workspace serves one identity');
     this.identityKey = identity.key;
-    this.origin = origin;
+    await setJarCookies(this.deps.session, this.contextId, origin, identity);
   }
 
   /**
-   * Hands the workspace from its current identity to another (or to nobody: clean), in order:
-   * park, drain, clear, assign. Throws when it cannot be made clean; the caller retires it.
+   * Readies the workspace for its identity's next render, or throws (the caller retires it):
+   * the document goes, nothing of it may still be in flight, the render's page is the context's
+   * only page, and the jar holds exactly the identity's cookies again.
    */
-  async switchTo(identity: Identity | null, origin: string | null = this.origin): Promise<void> {
-    this.state = 'switching';
-    this.identityKey = null;
+  async settle(identity: Identity, origin: string): Promise<void> {
+    if (identity.key !== this.identityKey) throw new Error('a workspace serves one identity');
+    const timer = new AbortController();
+    const t = setTimeout(() => timer.abort(), SETTLE_MS);
     try {
-      // 1. Replace the old document. Page.navigate answers once the new one committed, i.e.
-      //    after the old one's unload handlers ran; everything it asks for meanwhile is refused.
-      this.parkUrl = `${origin ?? 'http://park.invalid'}/.well-known/pdf-appliance-park-${randomBytes(8).toString('hex')}`;
-      const r = await this.page.send('Page.navigate', { url: this.parkUrl });
-      if (r.errorText) throw new Error(`park navigation failed: ${r.errorText}`);
-      // 2. No response of the old page may land after the reset.
-      const drained = await Promise.race([this.inFlight.quiet(0).then(() => true), delay(DRAIN_MS).then(() => false)]);
-      if (!drained) throw new Error('requests of the previous page did not drain');
-      // 3. Clear what the context holds.
-      const origins = [...this.origins];
-      this.origins.clear();
-      const { session } = this.deps;
-      await Promise.all([
-        session.send('Storage.clearCookies', { browserContextId: this.contextId }),
-        ...origins.map((o) => this.page.send('Storage.clearDataForOrigin', { origin: o, storageTypes: 'all' })),
-        this.page.send('Network.clearBrowserCache'),
-        this.page.send('Runtime.evaluate', { expression: 'window.name = ""; try { sessionStorage.clear() } catch {}' }),
-      ]);
-      await this.page.send('Page.resetNavigationHistory');
-      this.state = 'idle';
-      if (identity && origin) await this.assign(identity, origin);
+      await abortable(this.settleSteps(identity, origin), timer.signal).catch((err: unknown) => {
+        throw timer.signal.aborted ? new Error(`not settled within ${SETTLE_MS} ms`) : err;
+      });
     } finally {
-      this.parkUrl = null;
-      if (this.state === 'switching') this.state = 'idle';
+      clearTimeout(t);
     }
+  }
+
+  private async settleSteps(identity: Identity, origin: string): Promise<void> {
+    const { session } = this.deps;
+    // 1. A script still running (a loop started after the print) would hold the navigation.
+    void this.page.send('Runtime.terminateExecution').catch(() => undefined);
+    // 2. The empty document: the old one's timers, workers, frames and requests end with it.
+    //    Waiting for its `load` also means no event of it can reach the next render.
+    await this.load('about:blank');
+    await this.tidy();
+    // 3. What outlives its document by design (sendBeacon, keepalive fetch, <a ping>) must not
+    //    land in this context later: such a context is disposed, its requests with it.
+    if (!(await this.inFlight.quietWithin(ORPHAN_WAIT_MS))) throw new Error('requests of the last page outlived it');
+    // 4. One page target: a window the render did not account for retires the context.
+    const { targetInfos } = await session.send('Target.getTargets');
+    const others = targetInfos.filter((t) => t.browserContextId === this.contextId && t.targetId !== this.targetId && t.type === 'page');
+    if (others.length > 0) throw new Error(`${others.length} other page(s) in the context`);
+    // 5. The jar: exactly what this identity's requests carry, whatever the page set.
+    await session.send('Storage.clearCookies', { browserContextId: this.contextId });
+    await setJarCookies(session, this.contextId, origin, identity);
+  }
+
+  /** A page target other than the tab appeared in this context (a popup the launch flags did not stop). */
+  strayPage(): void {
+    this.retire('a second page appeared in the context');
   }
 
   async close(): Promise<void> {
@@ -487,12 +483,9 @@ async function setJarCookies(session: CdpSession, browserContextId: string, orig
   // With origin-bound cookies the jar matches scheme and port too; it does not infer them from `url`.
   const sourcePort = Number(u.port || (secure ? 443 : 80));
   const sourceScheme = secure ? ('Secure' as const) : ('NonSecure' as const);
+  if (identity.cookies.length === 0) return;
   const cookies = identity.cookies.map((c) => ({ name: c.name, value: c.value, url: `${origin}/`, path: '/', sameSite: 'Strict' as const, httpOnly: true, secure, sourcePort, sourceScheme }));
   const ok = await session.send('Storage.setCookies', { browserContextId, cookies }).then(() => true, () => false);
   if (ok) return;
   for (const c of cookies) await session.send('Storage.setCookies', { browserContextId, cookies: [c] }).catch(() => undefined);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -43,6 +43,12 @@ export interface MainDocument {
   headers: Record<string, string>;
 }
 
+/** One request's redirect chain. */
+interface Chain {
+  /** A hop of it went to another origin: what follows is not the main app's own request. */
+  leftMain: boolean;
+}
+
 const LOCAL_URL = /^(data|blob|about):/i;
 const REDIRECT = new Set([301, 302, 303, 307, 308]);
 // A service worker outlives the page and can answer the page's own requests; a shared worker is
@@ -54,6 +60,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'co
 export class RequestPolicy implements Tenant {
   mainDocument: MainDocument | null = null;
   private readonly ours: Set<string>;
+  /** Redirect chains this render started, by Network request id (the same for every hop). */
+  private readonly chains = new Map<string, Chain>();
 
   constructor(private readonly o: RequestPolicyOptions) {
     // `cookie` too: the jar adds the cookies, and a redirect hop shows them in its headers
@@ -68,6 +76,10 @@ export class RequestPolicy implements Tenant {
       return this.block(req, worker ? `${facts.source.type.replace('_', ' ')}s are not allowed` : `requests from ${facts.source.type} targets are not allowed`, worker ? 'worker' : 'target', facts.source.type);
     }
     if (LOCAL_URL.test(url)) return CONTINUE;
+    // A redirect hop keeps the identity of the render that started its chain: a hop of a
+    // chain this render never saw began in an earlier one, whose page is gone.
+    const chain = this.chainOf(req);
+    if (!chain) return this.block(req, 'a redirect of a request an earlier render started', 'stale');
     let target: URL;
     try {
       target = new URL(url);
@@ -79,9 +91,13 @@ export class RequestPolicy implements Tenant {
     if (target.username !== '' || target.password !== '') return this.block(req, 'credentials in the URL', 'invalid');
     const toMain = target.origin === this.o.mainOrigin;
 
-    if (facts.mainFrameNavigation && this.mainDocument && !toMain) {
-      this.o.stop({ kind: 'bad-gateway', reason: `main frame navigated away to ${loggableUrl(url)}` });
-      return REFUSE;
+    if (facts.mainFrameNavigation && this.mainDocument) {
+      // The top-level frame shows the page asked for, and only that: a later navigation of it
+      // (a script, a meta refresh, a link or form aimed at _top, from the page or from a frame
+      // that may be a third party's: nothing says which) would replace the page being printed.
+      // Aborted, it leaves the document as it is, with no error page.
+      this.report(url, 'the top-level frame may not navigate away from the page', 'navigation', 'document');
+      return { action: 'fail', reason: 'Aborted' };
     }
     if (!toMain) {
       const verdict = await this.o.guard.check(url);
@@ -145,6 +161,15 @@ export class RequestPolicy implements Tenant {
     else if (status >= 400 && status < 500) this.o.stop({ kind: 'upstream-status', status });
     else this.o.stop({ kind: 'bad-gateway', reason: `main app answered ${status}` });
     return { action: 'fail', reason: 'Aborted' };
+  }
+
+  private chainOf(req: PausedRequest): Chain | null {
+    const known = req.networkId === undefined ? undefined : this.chains.get(req.networkId);
+    if (known) return known;
+    if (req.redirectedRequestId !== undefined) return null;
+    const chain: Chain = { leftMain: false };
+    if (req.networkId !== undefined) this.chains.set(req.networkId, chain);
+    return chain;
   }
 
   private withCookies(headers: Record<string, string>): Record<string, string> {
