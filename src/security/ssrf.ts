@@ -305,7 +305,7 @@ export function createGuard(opts: GuardOptions): Guard {
 
   /**
    * By name, or by port plus an address (literal, or what the name resolves to) that reaches
-   * us. `name` is lower case, without brackets or a trailing dot. A name that does not resolve
+   * us. `name` is lower case, without a trailing dot (an IPv6 literal may keep its brackets). A name that does not resolve
    * is not us (the address check refuses it where it matters).
    */
   async function isSelf(name: string, port: number, addresses: () => Promise<string[]>, self: SelfAddress): Promise<boolean> {
