@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Protocol } from 'devtools-protocol';
 import { CdpConnection, type CdpSession, type Transport } from './cdp.js';
 import type { Logger } from '../observability/log.js';
+import { chromiumEnvironment } from '../security/child-env.js';
 import { ORIGIN_BOUND_COOKIE_FEATURES } from '../security/credentials.js';
 
 /**
@@ -242,8 +243,9 @@ export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promi
     'about:blank',
   ];
   // fd 3: commands to Chromium; fd 4: its answers. Its own stdio says nothing we need, except
-  // why a launch failed: the start of stderr is kept for that.
-  const proc = spawnProcess(opts.chromePath, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  // why a launch failed: the start of stderr is kept for that. Its environment is what it
+  // needs, never our secrets (child-env.ts): every process it starts inherits it.
+  const proc = spawnProcess(opts.chromePath, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], env: chromiumEnvironment() });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 2000) stderr += d.toString();

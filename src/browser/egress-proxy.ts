@@ -1,11 +1,12 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { Guard } from '../security/ssrf.js';
+import type { Connect, DenyCategory, Guard } from '../security/ssrf.js';
+import { vettedLookup } from '../security/vetted-lookup.js';
 
 /**
  * Where Chromium's connections go: a SOCKS5 proxy on loopback that every http and https
  * connection of the browser passes through (LOCKDOWN_ARGS points Chromium at it, loopback
- * included). It asks the same guard as the request check, by host and port, and connects to
- * the address the guard vetted — so:
+ * included). It asks the same guard as the request check, by host and port, and connects only
+ * to the addresses the guard vetted (in turn, when one fails) — so:
  *   - connections that no request interception sees still meet the guard (measured in the
  *     headless shell: speculation-rules prefetch and prerender reached a private address;
  *     WebRTC's TURN over TCP resolves its proxy like https);
@@ -19,7 +20,7 @@ import type { Guard } from '../security/ssrf.js';
 export interface EgressProxy {
   port: number;
   /** Who hears about refused connections (logs, metrics): set once those exist. */
-  onRefused(report: (host: string, port: number, reason: string) => void): void;
+  onRefused(report: Refused): void;
   /** Ends every connection now: after a resume, none of them can be trusted to still be there. */
   dropAll(): void;
   close(): Promise<void>;
@@ -29,7 +30,7 @@ export interface EgressProxyOptions {
   guard: Pick<Guard, 'connectTo'>;
 }
 
-type Refused = (host: string, port: number, reason: string) => void;
+type Refused = (host: string, port: number, reason: string, category: DenyCategory) => void;
 
 /** A greeting and a request come in one or two small packets; anything longer is not Chromium. */
 const MAX_HANDSHAKE_BYTES = 600;
@@ -139,17 +140,18 @@ function parseRequest(buf: Buffer): { host: string; port: number; rest: Buffer }
 }
 
 async function open(client: Socket, host: string, port: number, rest: Buffer, opts: Handshake, sockets: Set<Socket>): Promise<void> {
-  let verdict;
+  let verdict: Connect;
   try {
     verdict = await opts.guard.connectTo(host, port);
   } catch (err) {
-    verdict = { allow: false as const, reason: err instanceof Error ? err.message : String(err) };
+    verdict = { allow: false, reason: err instanceof Error ? err.message : String(err), category: 'invalid' };
   }
   if (!verdict.allow) {
-    opts.refused(host, port, verdict.reason);
+    opts.refused(host, port, verdict.reason, verdict.category);
     return reply(client, REPLY.notAllowed, true);
   }
-  const upstream = connect({ host: verdict.address, port, timeout: CONNECT_TIMEOUT_MS });
+  // The name goes with the vetted addresses only: Node tries them in turn and never resolves it.
+  const upstream = connect({ host, port, lookup: vettedLookup(verdict.addresses), timeout: CONNECT_TIMEOUT_MS });
   let connected = false;
   sockets.add(upstream);
   upstream.on('close', () => sockets.delete(upstream));

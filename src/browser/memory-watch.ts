@@ -96,7 +96,7 @@ export class MemoryWatch {
     this.limited.add(pid);
     if (this.prlimitBroken) return;
     const bytes = this.opts.renderBudgetBytes + DATA_HEADROOM_BYTES;
-    const child = spawn('prlimit', ['--pid', String(pid), `--data=${bytes}:${bytes}`], { stdio: 'ignore' });
+    const child = spawn('prlimit', ['--pid', String(pid), `--data=${bytes}:${bytes}`], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     child.on('error', (err) => {
       // No prlimit binary (util-linux): the watch still kills over-budget renderers.
       this.prlimitBroken = true;

@@ -4,13 +4,15 @@ import type { LookupFunction } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Guard } from '../security/ssrf.js';
+import { vettedLookup } from '../security/vetted-lookup.js';
 import type { AssetResponse, Fetcher } from './asset-cache.js';
 
 /**
- * How the asset cache fetches from Node, outside Chromium: connected to the address the SSRF
- * guard vetted (guard.connectTo), never to whatever a second DNS lookup returns, so a name
- * cannot pass the guard with a public address and then be fetched from a private one (DNS
- * rebinding, as Chromium's own connections are pinned by the egress proxy). Keep-alive pools
+ * How the asset cache fetches from Node, outside Chromium: connected to an address the SSRF
+ * guard vetted (guard.connectTo; the others of the same answer are the fallback), never to
+ * whatever a second DNS lookup returns, so a name cannot pass the guard with a public address
+ * and then be fetched from a private one (DNS rebinding, as Chromium's own connections are
+ * pinned by the egress proxy). Keep-alive pools
  * per scheme; redirects go back to Chromium (answered as they are); the body is decoded, so
  * length and encoding headers are dropped by the caller. A connection that fails before any
  * answer is tried once more on a new one: after a resume from suspend, a pooled connection
@@ -24,7 +26,7 @@ export function pinnedFetcher(guard: Pick<Guard, 'connectTo'>): Fetcher & { rese
     const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
     const verdict = await guard.connectTo(target.hostname, port);
     if (!verdict.allow) throw new Error(`refused: ${verdict.reason}`);
-    const lookup = pinnedLookup(verdict.address);
+    const lookup = vettedLookup(verdict.addresses);
     try {
       return await once(target, headers, lookup, agents, signal);
     } catch (err) {
@@ -44,15 +46,6 @@ export function pinnedFetcher(guard: Pick<Guard, 'connectTo'>): Fetcher & { rese
 
 function newAgents(): { http: HttpAgent; https: HttpsAgent } {
   return { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-}
-
-/** A lookup that answers with the vetted address whatever the name. */
-function pinnedLookup(address: string): LookupFunction {
-  const family = address.includes(':') ? 6 : 4;
-  return (_hostname, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
-    else callback(null, address, family);
-  };
 }
 
 async function once(

@@ -4,17 +4,14 @@ import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
 import { inspectIp } from '../security/ip-ranges.js';
 import { fail } from '../failure.js';
-import { parseReplaySrc, type ReplaySrc } from './replay-src.js';
+import { parseReplaySrc, readBounce, type Bounce, type ReplaySrc } from './replay-src.js';
 import { buildTargetUrl, originFor, type MappedTarget } from './target.js';
-
-/** `state` we put in our own fly-replay bounce: marks a request that was already bounced once. */
-export const BOUNCE_STATE = 'pdf-bounced';
 
 /** Everything the appliance needs from one incoming request, read once at the edge. */
 export interface IncomingRender {
   job: RenderJob;
-  /** Our own overflow bounce already happened for this request. */
-  bounced: boolean;
+  /** What our overflow bounces left in the replay's state (unverified: see replay-src.ts). */
+  bounce: Bounce | null;
 }
 
 export function parseRenderRequest(req: Request, config: Config, mapped: MappedTarget): IncomingRender {
@@ -22,7 +19,7 @@ export function parseRenderRequest(req: Request, config: Config, mapped: MappedT
   const url = buildTargetUrl(origin, mapped.path, mapped.query);
   if (!url) fail({ kind: 'bad-request', reason: 'path does not map to the main app' });
   const replaySrc = parseReplaySrc(header(req, 'fly-replay-src'));
-  const bounced = replaySrc.state?.startsWith(BOUNCE_STATE) ?? false;
+  const bounce = readBounce(replaySrc.state);
 
   const forwarded: Record<string, string> = {};
   for (const name of config.forwardHeaders) {
@@ -32,8 +29,9 @@ export function parseRenderRequest(req: Request, config: Config, mapped: MappedT
   }
   const { identity, context } = identityFrom(origin, forwarded);
   // Ask Fly's proxy for the Machine that replayed the request, so a multi-region main app
-  // renders from the region (and data) the user was served by; our own bounce keeps it.
-  const instance = pinnedInstance(replaySrc.state) ?? replaySrc.instance;
+  // renders from the region (and data) the user was served by; our own bounce keeps it (after
+  // one, fly-replay-src names the appliance Machine that bounced, not the main app's).
+  const instance = bounce ? bounce.pin : replaySrc.instance;
   if (instance) context['fly-prefer-instance-id'] = instance;
 
   return {
@@ -47,7 +45,7 @@ export function parseRenderRequest(req: Request, config: Config, mapped: MappedT
       context,
       publicOrigin: publicOriginFor(req, config, origin, replaySrc),
     },
-    bounced,
+    bounce,
   };
 }
 
@@ -86,11 +84,6 @@ export function publicLocation(location: string, job: Pick<RenderJob, 'origin' |
   } catch {
     return location;
   }
-}
-
-function pinnedInstance(state: string | undefined): string | undefined {
-  const m = state?.startsWith(`${BOUNCE_STATE}:`) ? state.slice(BOUNCE_STATE.length + 1) : undefined;
-  return m && /^[A-Za-z0-9._-]{1,64}$/.test(m) ? m : undefined;
 }
 
 export function header(req: Request, name: string): string | undefined {

@@ -14,8 +14,8 @@ import type { RenderJob } from '../render/job.js';
 import type { Output, OutputName } from '../render/output.js';
 import { render, type RenderDeps, type RenderResult } from '../render/render.js';
 import { requestTargetTooLong } from './request-checks.js';
-import { parseReplaySrc } from './replay-src.js';
-import { BOUNCE_STATE, header, parseRenderRequest, publicLocation, publicOriginFor, type IncomingRender } from './request.js';
+import { BounceMarks, parseReplaySrc } from './replay-src.js';
+import { header, parseRenderRequest, publicLocation, publicOriginFor, type IncomingRender } from './request.js';
 import { buildTargetUrl, originFor, pagePathFor, type MappedTarget } from './target.js';
 
 export const HEALTH_PATH = '/healthz';
@@ -38,6 +38,8 @@ export interface ServerDeps extends RenderDeps {
 
 export function createApp(deps: ServerDeps): express.Express {
   const { config, log } = deps;
+  // This process's marks on its overflow bounces (replay-src.ts).
+  const marks = new BounceMarks();
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -74,7 +76,7 @@ export function createApp(deps: ServerDeps): express.Express {
     const requestTarget = req.originalUrl;
     // Every image format: which of them reach the appliance is the main app's opt-in.
     const mapped = pagePathFor(requestTarget, IMAGE_FORMATS);
-    if (mapped) return handleRender(req, res, deps, mapped);
+    if (mapped) return handleRender(req, res, deps, mapped, marks);
     const pathOnly = pathOf(requestTarget);
     // Everything else goes back to the main app. It counts as activity: a main app warms the
     // appliance up this way (e.g. on login) before the user asks for a PDF.
@@ -108,7 +110,7 @@ function secretMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-async function handleRender(req: Request, res: Response, deps: ServerDeps, mapped: MappedTarget): Promise<void> {
+async function handleRender(req: Request, res: Response, deps: ServerDeps, mapped: MappedTarget, marks: BounceMarks): Promise<void> {
   const { config, metrics } = deps;
   const started = performance.now();
   const requestId = res.locals.requestId as string;
@@ -132,7 +134,7 @@ async function handleRender(req: Request, res: Response, deps: ServerDeps, mappe
     fields.target = loggableUrl(job.url);
 
     if (deps.limiter.full) {
-      overflow(req, res, deps, incoming);
+      overflow(req, res, deps, incoming, marks);
       metrics.renders.inc({ outcome: 'overflow', status: String(res.statusCode) });
       // Logged once, by the request line in `finally`, like every other outcome.
       Object.assign(fields, { status: res.statusCode, failure: 'overflow' });
@@ -182,14 +184,15 @@ async function handleRender(req: Request, res: Response, deps: ServerDeps, mappe
 }
 
 /**
- * Slots and queue are full. On Fly, ask the proxy to try another machine of this app, once:
- * the bounce carries a state marker (with the main app's instance, so pinning survives the
- * hop), and a request that carries it gets a plain 503 instead of bouncing forever.
+ * Slots and queue are full. On Fly, ask the proxy to try another Machine of this app: the
+ * bounce carries this process's mark (and the main app's instance, so pinning survives the
+ * hop), and a request that comes back with that mark gets a plain 503 instead of bouncing
+ * again. Only our own mark counts (replay-src.ts): a client cannot turn a bounce into a 503.
  */
-function overflow(req: Request, res: Response, deps: ServerDeps, incoming: IncomingRender): void {
-  if (deps.config.flyMachineId && !incoming.bounced) {
-    const instance = incoming.job.context['fly-prefer-instance-id'];
-    const state = instance ? `${BOUNCE_STATE}:${instance}` : BOUNCE_STATE;
+function overflow(req: Request, res: Response, deps: ServerDeps, incoming: IncomingRender, marks: BounceMarks): void {
+  const request = `${req.method} ${req.originalUrl}`;
+  if (deps.config.flyMachineId && marks.mayBounce(request, incoming.bounce)) {
+    const state = marks.state(request, incoming.job.context['fly-prefer-instance-id'], incoming.bounce);
     deps.metrics.overflow.inc({ answer: 'replay' });
     res.status(307).set('fly-replay', `elsewhere=true;state=${state}`).end();
     return;

@@ -6,7 +6,7 @@ import type { Failure } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { mayCarryIdentityHeaders, type Identity } from '../security/credentials.js';
-import { denyCategory, type Verdict as GuardVerdict } from '../security/ssrf.js';
+import type { Verdict as GuardVerdict } from '../security/ssrf.js';
 
 /**
  * What one render lets its page do on the network, request by request: the one outbound
@@ -101,7 +101,7 @@ export class RequestPolicy implements Tenant {
     }
     if (!toMain) {
       const verdict = await this.o.guard.check(url);
-      if (!verdict.allow) return this.block(req, verdict.reason, denyCategory(verdict.reason));
+      if (!verdict.allow) return this.block(req, verdict.reason, verdict.category);
       return (await this.fromCache(req, req.headers, true)) ?? CONTINUE;
     }
 

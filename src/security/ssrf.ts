@@ -7,30 +7,30 @@
 //
 // DNS rebinding (a name that passes with a public address, then resolves to a private one
 // when connecting) is closed at the connect step: Chromium reaches the network only through the
-// egress proxy and the asset cache only through its pinned fetcher, and both connect to the
-// address connectTo vetted, never resolving the name again.
+// egress proxy and the asset cache only through its pinned fetcher, and both dial only the
+// addresses connectTo vetted. connectTo looks a name up once, vets every answer and hands back
+// exactly those: a second lookup for the dial is where a rebinding name would get in (with a
+// short cache, or none, its answer can change between two lookups of one connection).
 
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { inspectIp, type IpClass } from './ip-ranges.js';
 
 export { classifyIp } from './ip-ranges.js';
 
-export type Verdict = { allow: true } | { allow: false; reason: string };
-
 /**
- * A short, fixed label for a denial reason, for metrics: reasons carry hostnames and
- * addresses, which would make an unbounded label set. Kept next to the reasons it reads.
+ * Why a request was refused, as a short fixed label (metrics, logs). It travels with the
+ * refusal as data: the reason text carries host names and addresses (an unbounded label set)
+ * and may be reworded without changing a metric.
  */
 export type DenyCategory = 'scheme' | 'address' | 'resolution' | 'dns' | 'invalid' | 'self';
 
-export function denyCategory(reason: string): DenyCategory {
-  if (reason.startsWith('scheme ')) return 'scheme';
-  if (reason.endsWith(' is this appliance')) return 'self';
-  if (reason.startsWith('cannot resolve host ')) return 'dns';
-  if (reason.startsWith('host ') && reason.includes(' resolves to ')) return 'resolution';
-  if (reason.startsWith('private address ') || reason.endsWith(' is loopback by definition')) return 'address';
-  return 'invalid';
+export interface Refusal {
+  allow: false;
+  reason: string;
+  category: DenyCategory;
 }
+
+export type Verdict = { allow: true } | Refusal;
 
 export interface GuardOptions {
   /** The main app's origin; always allowed even though it is usually private. */
@@ -41,6 +41,8 @@ export interface GuardOptions {
   lookup?: (host: string) => Promise<string[]>;
   /** How long a resolved answer is reused; 0 disables the cache. Default 30000. */
   cacheTtlMs?: number;
+  /** The clock of the cache, in milliseconds. Default Date.now. */
+  now?: () => number;
   /** Upper bound on cached hostnames. Default 1000. */
   cacheMaxEntries?: number;
   /** A lookup slower than this is treated as a failure. Default 5000. */
@@ -73,16 +75,17 @@ export interface Guard {
   check(url: string): Promise<Verdict>;
   /**
    * The same decision for a connection (`host` as a name or a literal address, and a port),
-   * with the address to connect to: the one that was vetted, so that a name cannot resolve to
-   * something else between the check and the connect (DNS rebinding).
+   * with the addresses to connect to: those of the one lookup that was vetted, so that a name
+   * cannot resolve to something else between the check and the connect (DNS rebinding). Dial
+   * only these (one after the other, or happy eyeballs), never the name.
    */
   connectTo(host: string, port: number): Promise<Connect>;
 }
 
-export type Connect = { allow: true; address: string } | { allow: false; reason: string };
+export type Connect = { allow: true; addresses: string[] } | Refusal;
 
 const ALLOW: Verdict = { allow: true };
-const deny = (reason: string): Verdict => ({ allow: false, reason });
+const deny = (category: DenyCategory, reason: string): Refusal => ({ allow: false, reason, category });
 
 // Schemes that never touch the network, so there is nothing to guard.
 const LOCAL_SCHEMES = new Set(['data:', 'blob:', 'about:']);
@@ -130,6 +133,11 @@ function describe(address: string, cls: IpClass): string {
     : `private address ${address} (${cls.range}${via})`;
 }
 
+/** A literal address that is not public. */
+function denyAddress(address: string, cls: IpClass): Refusal {
+  return deny(cls.range === 'invalid' ? 'invalid' : 'address', describe(address, cls));
+}
+
 function isLocalhostName(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost');
 }
@@ -160,12 +168,12 @@ interface CacheEntry {
  * images from one CDN triggers one lookup, not fifty. Failures are evicted at once: a
  * transient resolver hiccup should not deny the rest of the render.
  */
-function createResolver(opts: Required<Pick<GuardOptions, 'cacheTtlMs' | 'cacheMaxEntries' | 'lookupTimeoutMs'>> & {
+function createResolver(opts: Required<Pick<GuardOptions, 'cacheTtlMs' | 'cacheMaxEntries' | 'lookupTimeoutMs' | 'now'>> & {
   lookup: (host: string) => Promise<string[]>;
 }): (host: string) => Promise<string[]> {
   const cache = new Map<string, CacheEntry>();
   return (host) => {
-    const now = Date.now();
+    const now = opts.now();
     const hit = cache.get(host);
     if (hit !== undefined && hit.expires > now) return hit.addresses;
     if (hit !== undefined) cache.delete(host);
@@ -204,28 +212,23 @@ export function createGuard(opts: GuardOptions): Guard {
     cacheTtlMs: opts.cacheTtlMs ?? 30_000,
     cacheMaxEntries: Math.max(1, opts.cacheMaxEntries ?? 1000),
     lookupTimeoutMs: opts.lookupTimeoutMs ?? 5000,
+    now: opts.now ?? Date.now,
   });
 
-  async function checkHostname(hostname: string): Promise<Verdict> {
-    // 'example.com.' and 'example.com' are the same DNS name; the dot only stops search-domain expansion.
-    const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
-    if (name === '') return deny('empty host');
-    // RFC 6761: these always mean this machine; no need to ask DNS to find that out.
-    if (isLocalhostName(name)) return deny(`host ${hostname} is loopback by definition`);
-
-    let addresses: string[];
-    try {
-      addresses = await resolve(name);
-    } catch (err) {
-      return deny(`cannot resolve host ${hostname}: ${errorText(err)}`);
-    }
-    if (addresses.length === 0) return deny(`cannot resolve host ${hostname}: no addresses`);
-    // Chromium may pick any of the answers (happy eyeballs, fallback), so every one must pass.
+  /** Every answer of one lookup must be public: Chromium may pick any of them (happy eyeballs, fallback). */
+  function vet(display: string, addresses: string[]): Refusal | null {
+    if (addresses.length === 0) return deny('dns', `cannot resolve host ${display}: no addresses`);
     for (const address of addresses) {
       const cls = inspectIp(address);
-      if (cls.range !== null) return deny(`host ${hostname} resolves to ${describe(address, cls)}`);
+      if (cls.range !== null) return deny('resolution', `host ${display} resolves to ${describe(address, cls)}`);
     }
-    return ALLOW;
+    return null;
+  }
+
+  /** One lookup per decision: what the self check and the address check see is what is dialled. */
+  function lookupOnce(name: string): () => Promise<string[]> {
+    let answer: Promise<string[]> | undefined;
+    return () => (answer ??= resolve(name).then((a) => [...a]));
   }
 
   async function check(raw: string): Promise<Verdict> {
@@ -234,26 +237,39 @@ export function createGuard(opts: GuardOptions): Guard {
       // WHATWG parsing is what Chromium does, so '0x7f.1' or '2130706433' arrive here already as 127.0.0.1.
       url = new URL(raw);
     } catch {
-      return deny('unparseable URL');
+      return deny('invalid', 'unparseable URL');
     }
 
     if (LOCAL_SCHEMES.has(url.protocol)) return ALLOW;
     const originScheme = NETWORK_SCHEMES.get(url.protocol);
-    if (originScheme === undefined) return deny(`scheme ${url.protocol} is never allowed`);
+    if (originScheme === undefined) return deny('scheme', `scheme ${url.protocol} is never allowed`);
 
-    if (opts.self && (await isSelf(url, originScheme, opts.self))) return deny(`host ${url.host} is this appliance`);
+    // 'example.com.' and 'example.com' are the same DNS name; the dot only stops search-domain expansion.
+    const name = url.hostname.toLowerCase().replace(/\.$/, '');
+    const addresses = lookupOnce(name);
+    const port = Number(url.port || (originScheme === 'https:' ? 443 : 80));
+    if (opts.self && (await isSelf(name, port, addresses, opts.self))) return deny('self', `host ${url.host} is this appliance`);
     if (trusted.has(`${originScheme}//${url.host}`)) return ALLOW;
 
     const host = url.hostname;
     if (host.startsWith('[')) {
       const cls = inspectIp(host);
-      return cls.range === null ? ALLOW : deny(describe(host.slice(1, -1), cls));
+      return cls.range === null ? ALLOW : denyAddress(host.slice(1, -1), cls);
     }
     const literal = inspectIp(host);
     if (literal.range !== 'invalid') {
-      return literal.range === null ? ALLOW : deny(describe(host, literal));
+      return literal.range === null ? ALLOW : denyAddress(host, literal);
     }
-    return checkHostname(host);
+    if (name === '') return deny('invalid', 'empty host');
+    // RFC 6761: these always mean this machine; no need to ask DNS to find that out.
+    if (isLocalhostName(name)) return deny('address', `host ${host} is loopback by definition`);
+    let answer: string[];
+    try {
+      answer = await addresses();
+    } catch (err) {
+      return deny('dns', `cannot resolve host ${host}: ${errorText(err)}`);
+    }
+    return vet(host, answer) ?? ALLOW;
   }
 
   const trustedHostPorts = new Set(
@@ -266,35 +282,40 @@ export function createGuard(opts: GuardOptions): Guard {
   async function connectTo(rawHost: string, port: number): Promise<Connect> {
     const host = rawHost.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
     const bracketed = host.includes(':') ? `[${host}]` : host;
-    if (host === '') return { allow: false, reason: 'empty host' };
-    if (opts.self && (await isSelf(new URL(`http://${bracketed}:${port}`), 'http:', opts.self))) return { allow: false, reason: `host ${bracketed}:${port} is this appliance` };
+    if (host === '') return deny('invalid', 'empty host');
+    const addresses = lookupOnce(host);
+    if (opts.self && (await isSelf(host, port, addresses, opts.self))) return deny('self', `host ${bracketed}:${port} is this appliance`);
+    const trustedHere = trustedHostPorts.has(`${bracketed}:${port}`);
     const literal = inspectIp(host);
     if (literal.range !== 'invalid') {
-      if (trustedHostPorts.has(`${bracketed}:${port}`) || literal.range === null) return { allow: true, address: host };
-      return { allow: false, reason: describe(host, literal) };
+      if (trustedHere || literal.range === null) return { allow: true, addresses: [host] };
+      return denyAddress(host, literal);
     }
-    if (trustedHostPorts.has(`${host}:${port}`)) {
-      const addresses = await resolve(host).catch(() => [] as string[]);
-      return addresses.length > 0 ? { allow: true, address: addresses[0]! } : { allow: false, reason: `cannot resolve host ${host}` };
+    if (!trustedHere && isLocalhostName(host)) return deny('address', `host ${host} is loopback by definition`);
+    let answer: string[];
+    try {
+      answer = await addresses();
+    } catch (err) {
+      return deny('dns', `cannot resolve host ${host}: ${errorText(err)}`);
     }
-    const verdict = await checkHostname(host);
-    if (!verdict.allow) return verdict;
-    // Every answer passed; connect to one of them, not to whatever a second lookup returns.
-    const addresses = await resolve(host);
-    return { allow: true, address: addresses[0]! };
+    // A trusted origin skips the address checks, but is dialled at what was looked up all the same.
+    const refused = trustedHere ? (answer.length === 0 ? deny('dns', `cannot resolve host ${host}: no addresses`) : null) : vet(host, answer);
+    return refused ?? { allow: true, addresses: answer };
   }
 
-  /** By name, or by port plus an address (literal, or what the name resolves to) that reaches us. */
-  async function isSelf(url: URL, scheme: string, self: SelfAddress): Promise<boolean> {
-    const host = url.hostname.toLowerCase().replace(/\.$/, '');
-    if (self.names.includes(host) || self.suffixes.some((s) => host.endsWith(s))) return true;
-    const port = Number(url.port || (scheme === 'https:' ? 443 : 80));
+  /**
+   * By name, or by port plus an address (literal, or what the name resolves to) that reaches
+   * us. `name` is lower case, without a trailing dot (an IPv6 literal may keep its brackets). A name that does not resolve
+   * is not us (the address check refuses it where it matters).
+   */
+  async function isSelf(name: string, port: number, addresses: () => Promise<string[]>, self: SelfAddress): Promise<boolean> {
+    if (self.names.includes(name) || self.suffixes.some((s) => name.endsWith(s))) return true;
     if (port !== self.port) return false;
-    const bare = host.replace(/^\[(.*)\]$/, '$1');
+    const bare = name.replace(/^\[(.*)\]$/, '$1');
     if (self.addresses.has(bare) || isLocalhostName(bare)) return true;
     if (inspectIp(bare).range !== 'invalid') return false;
-    const addresses = await resolve(bare).catch(() => [] as string[]);
-    return addresses.some((a) => self.addresses.has(a));
+    const answer = await addresses().catch(() => [] as string[]);
+    return answer.some((a) => self.addresses.has(a));
   }
 
   return { check, connectTo };

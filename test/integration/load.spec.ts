@@ -134,15 +134,19 @@ test.describe('load: overflow on Fly bounces once with fly-replay', () => {
       headers: { 'fly-replay-src': 'instance=main-a1;region=ams;t=1700000000000000' },
     });
     expect(first.status).toBe(307);
-    expect(first.headers.get('fly-replay')).toBe('elsewhere=true;state=pdf-bounced:main-a1');
+    const replay = first.headers.get('fly-replay') ?? '';
+    // The main app's instance, then this Machine's mark (see replay-src.ts).
+    expect(replay).toMatch(/^elsewhere=true;state=pdf-bounced:main-a1:[A-Za-z0-9_-]{22}$/);
     expect(first.headers.get('retry-after')).toBeNull();
+    const state = replay.slice('elsewhere=true;state='.length);
 
     const bare = await get(`${s.url}/t/invoice.pdf`);
-    expect(bare.headers.get('fly-replay')).toMatch(/^elsewhere=true;state=pdf-bounced$/);
+    expect(bare.headers.get('fly-replay')).toMatch(/^elsewhere=true;state=pdf-bounced::[A-Za-z0-9_-]{22}$/);
 
-    // Fly's proxy replays the bounced request with our state: it must not bounce again.
+    // Fly's proxy brings our own bounce back here (every other Machine was full): it must not
+    // bounce again.
     const again = await get(`${s.url}/t/invoice.pdf`, {
-      headers: { 'fly-replay-src': 'instance=m-other;region=ams;t=1700000000000001;state=pdf-bounced:main-a1' },
+      headers: { 'fly-replay-src': `instance=m-other;region=ams;t=1700000000000001;state=${state}` },
     });
     expect(again.status).toBe(503);
     expect(again.headers.get('fly-replay')).toBeNull();
@@ -151,12 +155,23 @@ test.describe('load: overflow on Fly bounces once with fly-replay', () => {
     expect((await slow).status).toBe(200);
     // Once the slot is free the same request is served here.
     const served = await get(`${s.url}/t/invoice.pdf`, {
-      headers: { 'fly-replay-src': 'instance=m-other;region=ams;t=1;state=pdf-bounced:main-a1' },
+      headers: { 'fly-replay-src': `instance=m-other;region=ams;t=1;state=${state}` },
     });
     expect(served.status).toBe(200);
 
     const text = await s.app.metrics.registry.getSingleMetricAsString('pdf_appliance_overflow_total');
     expect(text).toMatch(/pdf_appliance_overflow_total\{answer="replay"\} 2/);
     expect(text).toMatch(/pdf_appliance_overflow_total\{answer="503"\} 1/);
+  });
+
+  test('a bounce marker the client wrote is not ours: the full appliance still bounces', async () => {
+    const slow = get(`${s.url}/t/slow.pdf?ms=2500`);
+    await expect.poll(() => s.app.limiter.running, { timeout: 10_000 }).toBe(1);
+    for (const state of ['pdf-bounced', 'pdf-bounced:main-a1', 'pdf-bounced:main-a1:AAAAAAAAAAAAAAAAAAAAAA', 'pdf-bounced-by-me']) {
+      const r = await get(`${s.url}/t/invoice.pdf`, { headers: { 'fly-replay-src': `instance=main-a1;region=ams;t=1;state=${state}` } });
+      expect(r.status, state).toBe(307);
+      expect(r.headers.get('fly-replay'), state).toMatch(/^elsewhere=true;state=pdf-bounced:[A-Za-z0-9._-]*:([A-Za-z0-9_-]{22}\.)*[A-Za-z0-9_-]{22}$/);
+    }
+    expect((await slow).status).toBe(200);
   });
 });

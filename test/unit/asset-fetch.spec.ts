@@ -62,3 +62,21 @@ test('decodes the body, answers a redirect as it is', async () => {
   expect(moved.headers['location']).toBe('/elsewhere');
   fetch.reset();
 });
+
+test('tries the vetted addresses in turn, and only those', async () => {
+  // Two answers, the first with nothing listening on it (127.0.0.2): the fetch falls back to
+  // the second, as a browser would, and never to an address the guard did not hand out.
+  const calls: string[] = [];
+  const lookup = async (h: string): Promise<string[]> => {
+    calls.push(h);
+    return h === 'multi.test' ? ['127.0.0.2', '127.0.0.1'] : [];
+  };
+  const guard = createGuard({ mainOrigin: 'http://127.0.0.1:1', allowOrigins: [`http://multi.test:${port}`], lookup, cacheTtlMs: 0 });
+  const fetch = pinnedFetcher(guard);
+  const r = await fetch(`http://multi.test:${port}/x`, {});
+  expect(r.status).toBe(200);
+  expect(r.body.toString()).toBe(`host multi.test:${port}`);
+  // One lookup per fetch (and its retry): the guard's.
+  expect(calls).toEqual(['multi.test']);
+  fetch.reset();
+});

@@ -214,7 +214,7 @@ test.describe('guard DNS behaviour', () => {
     answer = ['127.0.0.1'];
     await new Promise((r) => setTimeout(r, 30));
     const verdict = await guard.check('http://flip.test/');
-    expect(verdict).toEqual({ allow: false, reason: 'host flip.test resolves to private address 127.0.0.1 (loopback)' });
+    expect(verdict).toEqual({ allow: false, reason: 'host flip.test resolves to private address 127.0.0.1 (loopback)', category: 'resolution' });
   });
 
   test('cache size is bounded (oldest entry evicted)', async () => {
@@ -242,6 +242,7 @@ test.describe('guard DNS behaviour', () => {
     expect(await guard.check('http://flaky.test/')).toEqual({
       allow: false,
       reason: 'cannot resolve host flaky.test: EAI_AGAIN',
+      category: 'dns',
     });
     fail = false;
     expect((await guard.check('http://flaky.test/')).allow).toBe(true);
@@ -268,13 +269,126 @@ test.describe('guard DNS behaviour', () => {
         throw new Error('boom');
       },
     });
-    expect(await guard.check('http://sync.test/')).toEqual({ allow: false, reason: 'cannot resolve host sync.test: boom' });
+    expect(await guard.check('http://sync.test/')).toEqual({ allow: false, reason: 'cannot resolve host sync.test: boom', category: 'dns' });
   });
 
   test('default lookup is used when none is injected (localhost short-circuits)', async () => {
     const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [] });
     expect((await guard.check('http://localhost:9/')).allow).toBe(false);
   });
+});
+
+/** A resolver whose answers change from one lookup to the next (a rebinding name). */
+function sequence(answers: string[][], calls: string[] = [], onLookup?: () => Promise<void> | void): (host: string) => Promise<string[]> {
+  let i = 0;
+  return async (host) => {
+    calls.push(host);
+    await onLookup?.();
+    return answers[Math.min(i++, answers.length - 1)]!;
+  };
+}
+
+test.describe('guard.connectTo dials only what it vetted', () => {
+  // A name that answers a public address first and a private one after (DNS rebinding): the
+  // connection must go to an address that was checked, never to a later, unchecked answer.
+  const PUBLIC = ['93.184.215.14'];
+  const PRIVATE = ['10.1.2.3'];
+
+  test('without a cache (cacheTtlMs: 0): one lookup, and the vetted answer is the one dialled', async () => {
+    const calls: string[] = [];
+    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE], calls), cacheTtlMs: 0 });
+    expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
+    expect(calls).toEqual(['rebind.test']);
+    // The next connection looks again, and the private answer is refused, not dialled.
+    expect(await guard.connectTo('rebind.test', 443)).toEqual({
+      allow: false,
+      reason: 'host rebind.test resolves to private address 10.1.2.3 (rfc1918)',
+      category: 'resolution',
+    });
+  });
+
+  test('a cache entry that expires while the name is vetted is not looked up again for the dial', async () => {
+    // The lookup takes longer than the entry lives (20 ms against 5 ms), as a slow resolver can.
+    let clock = 1_000_000;
+    const calls: string[] = [];
+    const slow = async (): Promise<void> => {
+      await new Promise((r) => setTimeout(r, 20));
+      clock += 20;
+    };
+    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE], calls, slow), cacheTtlMs: 5, now: () => clock });
+    expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
+    expect(calls).toEqual(['rebind.test']);
+  });
+
+  test('with an expiring cache: the cached answer is reused while fresh, and a new answer is vetted again', async () => {
+    let clock = 1_000_000;
+    const calls: string[] = [];
+    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE], calls), cacheTtlMs: 1000, now: () => clock });
+    expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
+    clock += 999;
+    expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
+    expect(calls.length).toBe(1);
+    clock += 1;
+    const verdict = await guard.connectTo('rebind.test', 443);
+    expect(verdict.allow).toBe(false);
+    expect(calls.length).toBe(2);
+  });
+
+  test('the self check and the address check share that one lookup', async () => {
+    const calls: string[] = [];
+    const self = { names: [], suffixes: [], port: 443, addresses: new Set(['127.0.0.1']) };
+    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, ['127.0.0.1']], calls), cacheTtlMs: 0, self });
+    expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
+    expect(calls).toEqual(['rebind.test']);
+    expect(await guard.connectTo('rebind.test', 443)).toMatchObject({ allow: false, category: 'self' });
+  });
+
+  test('every vetted address is offered (IPv4 and IPv6, for happy eyeballs); one private answer refuses them all', async () => {
+    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: fakeLookup(), cacheTtlMs: 0 });
+    expect(await guard.connectTo('example.com', 443)).toEqual({ allow: true, addresses: ZONE['example.com'] });
+    expect(await guard.connectTo('mixed.test', 443)).toMatchObject({ allow: false, category: 'resolution' });
+  });
+
+  test('a check that passed does not let a later private answer through at connect', async () => {
+    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE]), cacheTtlMs: 0 });
+    expect(await guard.check('https://rebind.test/x.png')).toEqual({ allow: true });
+    expect(await guard.connectTo('rebind.test', 443)).toMatchObject({ allow: false, category: 'resolution' });
+  });
+
+  test('literals, trusted origins and refusals', async () => {
+    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: ['http://assets.test:8080'], lookup: sequence([['10.0.0.7', '10.0.0.8']]), cacheTtlMs: 0 });
+    expect(await guard.connectTo('8.8.8.8', 443)).toEqual({ allow: true, addresses: ['8.8.8.8'] });
+    expect(await guard.connectTo('[2606:4700::1111]', 443)).toEqual({ allow: true, addresses: ['2606:4700::1111'] });
+    expect(await guard.connectTo('127.0.0.1', 3000)).toEqual({ allow: true, addresses: ['127.0.0.1'] });
+    // A trusted name skips the address checks, but is still dialled only at what was looked up.
+    expect(await guard.connectTo('assets.test', 8080)).toEqual({ allow: true, addresses: ['10.0.0.7', '10.0.0.8'] });
+    expect(await guard.connectTo('127.0.0.1', 3001)).toMatchObject({ allow: false, category: 'address' });
+    expect(await guard.connectTo('localhost', 80)).toMatchObject({ allow: false, category: 'address' });
+    expect(await guard.connectTo('', 80)).toMatchObject({ allow: false, category: 'invalid' });
+  });
+});
+
+test.describe('refusals carry their category as data', () => {
+  const self = { names: ['me-pdf.fly.dev'], suffixes: [], port: 3100, addresses: new Set(['127.0.0.1']) };
+  const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: fakeLookup(), self });
+  const CATEGORIES: Array<[url: string, category: string]> = [
+    ['file:///etc/passwd', 'scheme'],
+    ['not a url', 'invalid'],
+    ['http://10.0.0.1/', 'address'],
+    ['http://[fdaa::3]/', 'address'],
+    ['http://localhost/', 'address'],
+    ['http://rebind.test/', 'resolution'],
+    ['http://garbage.test/', 'resolution'],
+    ['http://nope.invalid/', 'dns'],
+    ['http://empty.test/', 'dns'],
+    ['https://me-pdf.fly.dev/', 'self'],
+    ['http://127.0.0.1:3100/', 'self'],
+  ];
+  for (const [url, category] of CATEGORIES) {
+    test(`${url} → ${category}`, async () => {
+      expect(await guard.check(url)).toMatchObject({ allow: false, category });
+    });
+  }
 });
 
 test.describe('createGuard options', () => {
