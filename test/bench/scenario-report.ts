@@ -70,7 +70,7 @@ export function scenarioSection(res: Results): string[] {
   L.push(`| (a) / (b) p95 ms | ${ms(s.sameUser.latency.p95)} / ${ms(s.newUser.latency.p95)} | ${ms(fl.naive.latency.p95)} | ${ms(fl['kept-tab'].latency.p95)} | ${ms(fl['fresh-context'].latency.p95)} | | | |`);
   L.push(`| (c) ${rr.identities} users round robin, c=${rr.concurrency}: PDFs/s | ${rr.appliance.perSecond.toFixed(2)} | ${rr.floors.naive.perSecond.toFixed(2)} | ${rr.floors['kept-tab'].perSecond.toFixed(2)} | ${rr.floors['fresh-context'].perSecond.toFixed(2)} | ${goal(tc)} |`);
   if ('skipped' in res.peer) {
-    L.push(`| peer (Browserless v2), same pattern as (c): PDFs/s | skipped: ${res.peer.skipped} | | | | | | |`);
+    L.push(`| peer (Browserless v2), same pattern as (c) | left out: ${res.peer.skipped} | | | | | | |`);
   } else {
     const p = res.peer;
     L.push(`| (c) against the peer, ${p.name} ${p.version} \`/pdf\` at ${p.perSecond.toFixed(2)} PDFs/s | ${rr.appliance.perSecond.toFixed(2)} | | | | ${goal(tp)} |`);

@@ -10,7 +10,9 @@
  *  (c) 8 users round robin at c=4: throughput against the naive floor.
  *
  * The floors cannot tell users apart, so (a) and (b) are one pattern for them: they are
- * measured once, between the appliance's (a) and (b) runs (the order flips with `applianceFirst`).
+ * measured once for both. The spaced runs are done in two halves in mirrored order
+ * ((a), floors, (b), then (b), floors reversed, (a)), their samples pooled, so a machine that
+ * gets busier or quieter during the minutes they take weighs on every side alike.
  */
 import type { FloorName } from './floors.js';
 import { FLOOR_NAMES } from './floors.js';
@@ -71,21 +73,31 @@ function onFloor(sys: Systems, name: FloorName, page: BenchPage, job: LoopJob): 
 export async function measureScenarios(sys: Systems, page: BenchPage, opts: BenchOptions, applianceFirst: boolean): Promise<Scenarios> {
   const failures: Scenarios['failures'] = {};
   const keep = (who: string, r: LoopResult): LoopResult => {
-    if (Object.keys(r.failures).length) failures[who] = r.failures;
+    for (const [msg, n] of Object.entries(r.failures)) (failures[who] ??= {})[msg] = (failures[who]?.[msg] ?? 0) + n;
     return r;
   };
-  const spaced: LoopJob = { concurrency: 1, warmup: opts.warmup, count: opts.spacedSamples, gapMs: opts.gapMs };
-  const side = (r: LoopResult): SpacedSide => ({ latency: summarize(r.samples), ...(r.altSamples.length ? { toPdf: summarize(r.altSamples) } : {}), users: r.users ?? 0 });
-
-  const runA = async (): Promise<SpacedSide> => side(keep('(a) appliance', await appliance(sys, page, { ...spaced, identities: 1 }, opts)));
-  const runB = async (): Promise<SpacedSide> => side(keep('(b) appliance', await appliance(sys, page, { ...spaced, newUserEach: true }, opts)));
-  const first = applianceFirst ? runA : runB;
-  const second = applianceFirst ? runB : runA;
-  const one = await first();
-  const spacedFloors = {} as Record<FloorName, SpacedSide>;
-  for (const name of FLOOR_NAMES) spacedFloors[name] = side(keep(`(a)/(b) ${name} floor`, await onFloor(sys, name, page, spaced)));
-  const two = await second();
-  const [sameUser, newUser] = applianceFirst ? [one, two] : [two, one];
+  const half = Math.ceil(opts.spacedSamples / 2);
+  // Later halves need one warm-up only: whatever a side keeps (a tab, a context, code paths) was made in the first.
+  const spaced = (round: number): LoopJob => ({ concurrency: 1, warmup: round === 0 ? opts.warmup : 1, count: half, gapMs: opts.gapMs });
+  const runs: Record<string, LoopResult[]> = {};
+  const sides: Array<[string, (round: number) => Promise<LoopResult>]> = [
+    ['(a) appliance', (round) => appliance(sys, page, { ...spaced(round), identities: 1 }, opts)],
+    ...FLOOR_NAMES.map((name): [string, (round: number) => Promise<LoopResult>] => [`(a)/(b) ${name} floor`, (round) => onFloor(sys, name, page, spaced(round))]),
+    ['(b) appliance', (round) => appliance(sys, page, { ...spaced(round), newUserEach: true }, opts)],
+  ];
+  const first = applianceFirst ? sides : [...sides].reverse();
+  for (const [round, order] of [first, [...first].reverse()].entries()) {
+    for (const [who, run] of order) (runs[who] ??= []).push(keep(who, await run(round)));
+  }
+  const pooled = (who: string, users: (rs: LoopResult[]) => number): SpacedSide => {
+    const rs = runs[who]!;
+    const alt = rs.flatMap((r) => r.altSamples);
+    return { latency: summarize(rs.flatMap((r) => r.samples)), ...(alt.length ? { toPdf: summarize(alt) } : {}), users: users(rs) };
+  };
+  // (a) is one user in both halves; (b)'s users are never reused, so the halves add up.
+  const sameUser = pooled('(a) appliance', (rs) => Math.max(...rs.map((r) => r.users ?? 0)));
+  const newUser = pooled('(b) appliance', (rs) => rs.reduce((n, r) => n + (r.users ?? 0), 0));
+  const spacedFloors = Object.fromEntries(FLOOR_NAMES.map((name) => [name, pooled(`(a)/(b) ${name} floor`, () => 0)])) as Record<FloorName, SpacedSide>;
   progress(`scenarios (a)/(b), ${opts.gapMs} ms apart: same user p50 ${sameUser.latency.p50} ms, new user p50 ${newUser.latency.p50} ms; floors p50 ${FLOOR_NAMES.map((n) => `${n} ${spacedFloors[n].latency.p50}`).join(', ')} ms`);
 
   // (c) Warm-up: every user once and every loop once, so no first render is in the window.
