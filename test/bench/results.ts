@@ -101,7 +101,7 @@ export interface Results {
   defaultsMemory: DefaultsMemory;
   cold: Cold;
   resume: Resume;
-  /** Issue 18's clicks (a), (b), (c) against the floors. */
+  /** The clicks (a), (b), (c) against the floors (scenarios.ts). */
   scenarios: Scenarios;
   peer: PeerResult;
   ratios: Record<string, number>;

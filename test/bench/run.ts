@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   throughput['invoice-c1'] = await measureThroughput(sys, PAGES.invoice, 1, opts, alternate(), { http: false, identities: 1 });
   throughput['invoice-c4'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: true, identities: 1 });
   throughput['report-c4'] = await measureThroughput(sys, PAGES.report, 4, opts, alternate(), { http: false, memory, identities: 1 });
-  // Issue 18's clicks against the floors ((c) is the 8-user round robin), then the peer beside (c).
+  // The clicks (a), (b), (c) against the floors ((c) is the 8-user round robin), then the peer beside (c).
   const scenarios = await measureScenarios(sys, PAGES.invoice, opts, alternate());
   const peer = await measurePeer(sys, spec, PAGES.invoice, ROUND_ROBIN, opts);
 

@@ -1,7 +1,7 @@
 import { FLOOR_NAMES, type FloorName } from './floors.js';
 import type { Results, Target } from './results.js';
 
-/** Issue 18's targets, in one place: which floor each click is held against, and how close. */
+/** The clicks' targets, in one place: which floor each is held against, and how close. */
 export const SCENARIO_GOALS = {
   sameUser: { floor: 'kept-tab', atMost: 1.0 },
   newUser: { floor: 'naive', atMost: 1.0 },
@@ -61,7 +61,7 @@ export function scenarioSection(res: Results): string[] {
   const [ta, tb, tc, tp] = scenarioTargets(res);
   const who = s.authorization ? '`Cookie: session=<name>` and `Authorization: Bearer <NAME>-TOKEN`' : '`Cookie: session=<name>`';
   const L: string[] = [];
-  L.push(`### Issue 18's clicks: appliance against the floors (${s.page}, same run, same request pattern)`);
+  L.push(`### The clicks: appliance against the floors (${s.page}, same run, same request pattern)`);
   L.push('');
   L.push('| scenario | appliance | naive floor | kept-tab floor | fresh-context floor | target | ratio | |');
   L.push('| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |');
