@@ -2,10 +2,13 @@
  * The baseline: Chromium driven by puppeteer the cheapest way it can print — pages in the
  * default browser context, no isolation, no interception: new page → goto(load) → pdf → close.
  * Runs as its own process so its event loop does not share a core with the runner's.
+ * The same process serves the other floors (floors.ts: a kept tab per loop, a fresh browser
+ * context per render), with the same Chromium, flags and print options.
  *
  * Two ways to use it:
- *  - `loop` jobs (the issue's baseline): c parallel loops in-process, timed around
- *    new page → close (and, as a second clock, new page → PDF bytes);
+ *  - `loop` jobs (the issue's baseline; `floor` picks another): c parallel loops in-process,
+ *    timed around everything the floor does for one render — new page (or context) → close
+ *    (or dispose) — and, as a second clock, up to the PDF bytes in hand;
  *  - `GET /render?path=/t/invoice` on a loopback HTTP server, so the same load generator that
  *    drives the appliance drives the baseline too. That view adds an HTTP hop to the baseline
  *    but also answers before closing the page, as the appliance does.
@@ -16,6 +19,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'puppeteer-core';
 import { listen } from '../../fixtures/listen.js';
+import { floor, isFloorName, type Floor } from './floors.js';
 import { launch, parseSpec } from './launch.js';
 import { runLoops, type LoopJob } from './loops.js';
 import { byPath, looksLikeWholePdf, PAGES, pageUrl, type BenchPage } from './pages.js';
@@ -31,22 +35,23 @@ interface Printed {
   close: () => Promise<void>;
 }
 
-async function print(browser: Browser, page: BenchPage): Promise<Printed> {
+async function print(from: Floor, loop: number, page: BenchPage): Promise<Printed> {
   const t0 = performance.now();
-  const tab = await browser.newPage();
+  const tab = await from.tab(loop);
   try {
-    await tab.goto(pageUrl(origin, page), { waitUntil: 'load', timeout: 30_000 });
-    if (page.readyWhen) await tab.waitForFunction(page.readyWhen, { polling: 'mutation', timeout: 30_000 });
-    const pdf = await tab.pdf(spec.pdf);
+    await tab.page.goto(pageUrl(origin, page), { waitUntil: 'load', timeout: 30_000 });
+    if (page.readyWhen) await tab.page.waitForFunction(page.readyWhen, { polling: 'mutation', timeout: 30_000 });
+    const pdf = await tab.page.pdf(spec.pdf);
     if (!looksLikeWholePdf(pdf)) throw new Error('baseline produced an incomplete PDF');
-    return { pdf, toPdfMs: performance.now() - t0, close: () => tab.close() };
+    return { pdf, toPdfMs: performance.now() - t0, close: () => tab.release() };
   } catch (err) {
-    await tab.close().catch(() => undefined);
+    await tab.discard().catch(() => undefined);
     throw err;
   }
 }
 
 async function startHttp(browser: Browser): Promise<Server> {
+  const naive = floor(browser, 'naive');
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const page = url.pathname === '/render' ? byPath(url.searchParams.get('path') ?? '') : undefined;
@@ -54,7 +59,7 @@ async function startHttp(browser: Browser): Promise<Server> {
       res.writeHead(404).end();
       return;
     }
-    print(browser, page).then(
+    print(naive, 0, page).then(
       (p) => {
         res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': String(p.pdf.byteLength) });
         res.end(Buffer.from(p.pdf.buffer, p.pdf.byteOffset, p.pdf.byteLength));
@@ -84,21 +89,35 @@ async function shutdown(): Promise<void> {
 
 serve(async (job) => {
   const page = PAGES[job.page as BenchPage['name']];
+  const name = job.floor ?? 'naive';
+  if (!isFloorName(name)) throw new Error(`unknown floor ${String(job.floor)}`);
   switch (job.kind) {
     case 'loop': {
       if (!page) throw new Error(`unknown page ${String(job.page)}`);
-      return runLoops(job as unknown as LoopJob, async () => {
-        const t0 = performance.now();
-        const p = await print(browser, page);
-        await p.close();
-        return { ms: performance.now() - t0, altMs: p.toPdfMs };
-      });
+      const from = floor(browser, name);
+      try {
+        return await runLoops(job as unknown as LoopJob, async (loop) => {
+          const t0 = performance.now();
+          const p = await print(from, loop, page);
+          await p.close();
+          return { ms: performance.now() - t0, altMs: p.toPdfMs };
+        });
+      } finally {
+        await from.end();
+      }
     }
     case 'pdf': {
       if (!page) throw new Error(`unknown page ${String(job.page)}`);
-      const p = await print(browser, page);
-      await p.close();
-      return Buffer.from(p.pdf).toString('base64');
+      const from = floor(browser, name);
+      try {
+        // A kept tab is checked on its second render: the one that reused it.
+        if (name === 'kept-tab') await (await print(from, 0, page)).close();
+        const p = await print(from, 0, page);
+        await p.close();
+        return Buffer.from(p.pdf).toString('base64');
+      } finally {
+        await from.end();
+      }
     }
     case 'stop':
       await shutdown();

@@ -1,4 +1,5 @@
-import { readPdf } from '../support/pdf.js';
+import { readPdf, type PdfSummary } from '../support/pdf.js';
+import type { FloorName } from './floors.js';
 import { fetchPdf } from './http.js';
 import type { LoopJob, LoopResult } from './loops.js';
 import type { BenchOptions } from './options.js';
@@ -15,18 +16,27 @@ const MB = 1024 * 1024;
 /** One PDF of each kind from each side, read with pdfjs: complete, and the same document. */
 export async function checkComplete(sys: Systems, page: BenchPage): Promise<Completeness> {
   const a = await readPdf(await fetchPdf(appliancePdfUrl(sys.applianceUrl, page)));
-  const b64 = await call<string>(sys.baseline, { kind: 'pdf', page: page.name }, 60_000);
-  const b = await readPdf(Buffer.from(b64, 'base64'));
+  const onFloor = async (floor: FloorName): Promise<PdfSummary> =>
+    readPdf(Buffer.from(await call<string>(sys.baseline, { kind: 'pdf', page: page.name, floor }, 60_000), 'base64'));
+  const b = await onFloor('naive');
   const has = (text: string[]): boolean => text.join(' ').includes(page.expectText);
+  const same = (x: PdfSummary, y: PdfSummary): boolean => x.text.length === y.text.length && x.text.every((t, i) => t === y.text[i]);
   const result: Completeness = {
     appliance: { pages: a.pages, hasText: has(a.text) },
     baseline: { pages: b.pages, hasText: has(b.text) },
     expectText: page.expectText,
-    sameText: a.text.length === b.text.length && a.text.every((t, i) => t === b.text[i]),
+    sameText: same(a, b),
+    floors: {},
   };
+  // The other floors print the same document: checked against the naive one's text.
+  for (const floor of ['kept-tab', 'fresh-context'] as const) {
+    const f = await onFloor(floor);
+    result.floors![floor] = { pages: f.pages, hasText: has(f.text), sameText: same(f, b) };
+  }
   if (page.expectPages !== undefined) result.expectPages = page.expectPages;
   const ok = result.appliance.hasText && (page.expectPages === undefined || a.pages === page.expectPages);
-  progress(`complete? ${page.name}: appliance ${a.pages} page(s) ${ok ? 'ok' : 'INCOMPLETE'}, baseline ${b.pages} page(s) ${result.baseline.hasText ? 'ok' : 'INCOMPLETE'}, text ${result.sameText ? 'identical' : 'differs'}`);
+  const floorsOk = Object.values(result.floors!).every((f) => f.hasText && f.sameText);
+  progress(`complete? ${page.name}: appliance ${a.pages} page(s) ${ok ? 'ok' : 'INCOMPLETE'}, baseline ${b.pages} page(s) ${result.baseline.hasText ? 'ok' : 'INCOMPLETE'}, text ${result.sameText ? 'identical' : 'differs'}; kept-tab and fresh-context floors ${floorsOk ? 'ok, same text' : 'INCOMPLETE or different'}`);
   return result;
 }
 
@@ -138,13 +148,14 @@ export async function measureDefaultsMemory(sys: Systems, page: BenchPage, clien
   const basePeak = await baseSampler.stop();
   const out: DefaultsMemory = {
     clients,
+    users: app.users ?? 0,
     page: page.name,
     applianceMB: round(appPeak.peakBytes / MB),
     baselineMB: round(basePeak.peakBytes / MB),
     appliancePerSecond: round(app.perSecond, 2),
     failures: nonEmpty({ appliance: app.failures, baseline: base.failures }),
   };
-  progress(`memory with shipped defaults, ${clients} users on ${page.name}: appliance peak PSS ${Math.round(out.applianceMB)} MB, baseline ${Math.round(out.baselineMB)} MB`);
+  progress(`memory with shipped defaults, ${out.users} distinct users at c=${clients} on ${page.name}: appliance peak PSS ${Math.round(out.applianceMB)} MB, baseline ${Math.round(out.baselineMB)} MB`);
   return out;
 }
 

@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './paths.js';
+
 /** The benchmark's knobs, all from the environment, validated once. */
 export interface BenchOptions {
   quick: boolean;
@@ -14,7 +18,18 @@ export interface BenchOptions {
   applianceEnv: Record<string, string>;
   /** results/<name>.json and .md */
   outName: string;
+  /** Measured renders of each spaced scenario side ((a), (b) and their floors). */
+  spacedSamples: number;
+  /** Pause after each answer in the spaced scenarios, before the next click. */
+  gapMs: number;
+  /** Scenario users also send `Authorization: Bearer <NAME>-TOKEN` (the appliance only). */
+  authorization: boolean;
+  /** The peer's start/stop script, or why the peer is left out. */
+  peer: { script: string } | { skipped: string };
 }
+
+/** Where the peer's script lives beside a checkout (see ../shared/peers/README.md). */
+export const PEER_SCRIPT = join(ROOT, '..', 'shared', 'peers', 'browserless.sh');
 
 export function readOptions(env: NodeJS.ProcessEnv): BenchOptions {
   const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
@@ -34,7 +49,20 @@ export function readOptions(env: NodeJS.ProcessEnv): BenchOptions {
     applianceEnv: parseEnvList(env.BENCH_APPLIANCE_ENV ?? ''),
     // A smoke run must not overwrite the figures someone is about to commit.
     outName: outName(env.BENCH_OUT, quick),
+    spacedSamples: int('BENCH_SPACED_SAMPLES', quick ? 5 : 20, 1),
+    gapMs: int('BENCH_GAP_MS', 1000, 0),
+    authorization: flag(env.BENCH_AUTHORIZATION),
+    peer: peerOption(env),
   };
+}
+
+const flag = (v: string | undefined): boolean => v === '1' || v === 'true';
+
+function peerOption(env: NodeJS.ProcessEnv): BenchOptions['peer'] {
+  if (flag(env.BENCH_SKIP_PEER)) return { skipped: 'BENCH_SKIP_PEER is set' };
+  const script = env.BENCH_PEER_SCRIPT || PEER_SCRIPT;
+  if (!existsSync(script)) return { skipped: `no ${script} (BENCH_PEER_SCRIPT names another)` };
+  return { script };
 }
 
 /** `A=1 B=x,y` → { A: '1', B: 'x,y' }: whitespace separates, values keep commas. */

@@ -1,3 +1,6 @@
+import type { FloorName } from './floors.js';
+import type { PeerResult } from './peer.js';
+import type { Scenarios } from './scenarios.js';
 import type { Summary } from './stats.js';
 
 /** Everything one run measured; written as results/<name>.json, rendered by report.ts. */
@@ -33,6 +36,8 @@ export interface Completeness {
   expectPages?: number;
   /** Same text, page for page, in both PDFs (whitespace-normalised). */
   sameText: boolean;
+  /** The other floors' PDFs (the kept tab on its second render); sameText is against the baseline's. */
+  floors?: Partial<Record<FloorName, { pages: number; hasText: boolean; sameText: boolean }>>;
 }
 
 export interface Memory {
@@ -47,6 +52,8 @@ export interface Memory {
 /** The shipped defaults under `clients` users at once, each with its own identity. */
 export interface DefaultsMemory {
   clients: number;
+  /** Distinct users the load generator sent (should equal `clients`). */
+  users?: number;
   page: string;
   applianceMB: number;
   baselineMB: number;
@@ -85,7 +92,7 @@ export interface Results {
     loadavgEnd: string;
     seconds: number;
     applianceEnv: Record<string, string>;
-    settings: { samples: number; warmup: number; throughputSeconds: number; coldReps: number; directReps: number; applianceConcurrency: number };
+    settings: { samples: number; warmup: number; throughputSeconds: number; coldReps: number; directReps: number; applianceConcurrency: number; spacedSamples: number };
   };
   completeness: Record<string, Completeness>;
   latency: Record<string, Latency>;
@@ -94,6 +101,9 @@ export interface Results {
   defaultsMemory: DefaultsMemory;
   cold: Cold;
   resume: Resume;
+  /** The clicks (a), (b), (c) against the floors (scenarios.ts). */
+  scenarios: Scenarios;
+  peer: PeerResult;
   ratios: Record<string, number>;
   targets: Target[];
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the appliance against the raw-Chromium floor, in one run.
+ * `npm run bench`: the appliance against the raw-Chromium floors (and the peer), in one run.
  * Order: cold starts first (nothing else of ours running), then the warm systems side by side,
  * each measurement done for both back to back with the order alternating, so drift from
  * whatever else runs on the machine hits both sides alike.
@@ -16,9 +16,11 @@ import { PAGES } from './pages.js';
 import { elapsedSeconds, progress, RESULTS_DIR } from './paths.js';
 import { killAll, killAllNow, sweepMarked } from './procs.js';
 import { sampleTreePss } from './pss.js';
+import { measurePeer } from './peer.js';
 import { markdown, ratios, targets } from './report.js';
 import type { Completeness, Latency, Memory, Results, Throughput } from './results.js';
 import { chromeSpec } from './spec.js';
+import { measureScenarios, ROUND_ROBIN } from './scenarios.js';
 import { round } from './stats.js';
 import { startAppliance, startSystems, stopSystems } from './systems.js';
 
@@ -70,7 +72,9 @@ async function main(): Promise<void> {
   throughput['invoice-c1'] = await measureThroughput(sys, PAGES.invoice, 1, opts, alternate(), { http: false, identities: 1 });
   throughput['invoice-c4'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: true, identities: 1 });
   throughput['report-c4'] = await measureThroughput(sys, PAGES.report, 4, opts, alternate(), { http: false, memory, identities: 1 });
-  throughput['invoice-c4-8users'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: false, identities: 8 });
+  // The clicks (a), (b), (c) against the floors ((c) is the 8-user round robin), then the peer beside (c).
+  const scenarios = await measureScenarios(sys, PAGES.invoice, opts, alternate());
+  const peer = await measurePeer(sys, spec, PAGES.invoice, ROUND_ROBIN, opts);
 
   // The shipped defaults (CONCURRENCY and all), on their own: the benchmark's appliance is stopped first.
   await sys.appliance.stop();
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
         coldReps: opts.coldReps,
         directReps: opts.directReps,
         applianceConcurrency: Number(applianceEnv.CONCURRENCY),
+        spacedSamples: opts.spacedSamples,
       },
     },
     completeness,
@@ -109,6 +114,8 @@ async function main(): Promise<void> {
     defaultsMemory,
     cold,
     resume,
+    scenarios,
+    peer,
   };
   const withRatios = { ...measured, ratios: ratios(measured) };
   const results: Results = { ...withRatios, targets: targets(withRatios) };
