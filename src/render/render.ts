@@ -135,6 +135,7 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
       }
       await race(settle(ws, plan.waitFor, deps.config));
       produce = () => captureOutput(ws, plan, deps.config.image.maxPixels, log, job.url);
+      name.meta = plan.filename;
     }
     const navigationMs = performance.now() - t1;
 
