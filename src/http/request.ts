@@ -4,6 +4,7 @@ import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
 import { inspectIp } from '../security/ip-ranges.js';
 import { fail } from '../failure.js';
+import { OUTPUT_HEADER } from 'pdf-appliance-replay';
 import { parseReplaySrc, type ReplaySrc } from './replay-src.js';
 import { buildTargetUrl, originFor, type MappedTarget } from './target.js';
 
@@ -35,6 +36,9 @@ export function parseRenderRequest(req: Request, config: Config, mapped: MappedT
   // renders from the region (and data) the user was served by; our own bounce keeps it.
   const instance = pinnedInstance(replaySrc.state) ?? replaySrc.instance;
   if (instance) context['fly-prefer-instance-id'] = instance;
+  // What the user asked for: a signed-out user's login can then lead back to the PDF, not to
+  // the page (pdf-appliance-replay's returnPath).
+  context[OUTPUT_HEADER] = mapped.output;
 
   return {
     job: {
