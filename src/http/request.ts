@@ -1,10 +1,10 @@
 import type { Request } from 'express';
+import { OUTPUT_HEADER } from 'pdf-appliance-replay';
 import type { Config } from '../config/config.js';
 import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
 import { inspectIp } from '../security/ip-ranges.js';
 import { fail } from '../failure.js';
-import { OUTPUT_HEADER } from 'pdf-appliance-replay';
 import { parseReplaySrc, type ReplaySrc } from './replay-src.js';
 import { buildTargetUrl, originFor, type MappedTarget } from './target.js';
 
