@@ -124,6 +124,11 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
   const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : null;
   log.info({ url, metrics: metricsUrl, target: config.targetOrigin, concurrency: config.concurrency, queueSize: config.queueSize, idleTimeoutMs: config.idleTimeoutMs }, 'listening');
+  // On Fly the appliance is reachable at its own addresses (public ones until released, Flycast
+  // from anywhere in the organization): without the secret, anyone there can have pages rendered.
+  if (config.flyAppName && !config.replaySecret) {
+    log.warn({ app: config.flyAppName }, 'REPLAY_SECRET is not set: anyone who can reach this app directly can have pages rendered; set it on both apps (README, "Deploy to Fly.io")');
+  }
 
   async function drain(): Promise<void> {
     const deadline = Date.now() + config.shutdownGraceMs;

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { OUTPUT_HEADER } from 'pdf-appliance-replay';
 import type { Config } from '../config/config.js';
 import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
@@ -33,6 +34,9 @@ export function parseRenderRequest(req: Request, config: Config, mapped: MappedT
   // one, fly-replay-src names the appliance Machine that bounced, not the main app's).
   const instance = bounce ? bounce.pin : replaySrc.instance;
   if (instance) context['fly-prefer-instance-id'] = instance;
+  // What the user asked for: a signed-out user's login can then lead back to the PDF, not to
+  // the page (pdf-appliance-replay's returnPath).
+  context[OUTPUT_HEADER] = mapped.output;
 
   return {
     job: {

@@ -1,11 +1,13 @@
 import type { Config } from '../config/config.js';
-import { outputOf, pathOf, type ImageFormat, type OutputFormat } from 'pdf-appliance-replay';
+import { originFormPath, outputOf, pathOf, type ImageFormat, type OutputFormat } from 'pdf-appliance-replay';
 
 /** A request target that names an output: the main app's page path, the query, the format. */
 export interface MappedTarget {
   path: string;
   query: string;
   format: OutputFormat;
+  /** The output as the user asked for it, origin-form path and query: `/docs/index.pdf?x=1`. */
+  output: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export function pagePathFor(requestTarget: string, formats: readonly ImageFormat
   // pathOf stops at the first `?` or `#`, and an absolute form's authority holds neither, so
   // what follows the path is the query (if any) and the fragment.
   const query = requestTarget.slice(path.length).split('#')[0]!;
-  return { path: output.pagePath, query, format: output.format };
+  return { path: output.pagePath, query, format: output.format, output: `${originFormPath(path) ?? path}${query}` };
 }
 
 /** The origin to load from: TARGET_URL's, or one of TARGET_HOSTS when the request names it. */

@@ -12,6 +12,7 @@
  * | image-selector                    | CSS selector of the one element to capture                     | none             |
  * | image-quality                     | 1–100, JPEG and WebP only                                      | env IMAGE_QUALITY |
  * | pdf-wait-for, window.pdfReady     | as for PDFs: what to wait for before the capture               |                  |
+ * | pdf-filename                      | as for PDFs: the download name, with the image's extension     | <title>, else URL|
  */
 import type { ImageFormat } from 'pdf-appliance-replay';
 import { MetaReader, type RawPageHints, type Warning } from './page-hints.js';
@@ -35,6 +36,8 @@ export interface ImagePlan {
   /** JPEG and WebP only. */
   quality?: number;
   waitFor?: string;
+  /** The page's pdf-filename as written (trimmed): an image is named as its PDF would be. */
+  filename?: string;
   warnings: Warning[];
 }
 
@@ -71,6 +74,12 @@ export function planImage(hints: RawPageHints, format: ImageFormat, defaults: Im
   const waitFor = readiness.selector('pdf-wait-for');
   if (waitFor !== undefined) plan.waitFor = waitFor;
   plan.warnings.push(...readiness.warnings);
+  // Nor is the download's name: pdf-filename, else the title, else the path, as for a PDF
+  // (chooseFilename puts the image's own extension on).
+  const naming = new MetaReader(hints, 'pdf-filename', ['pdf-filename']);
+  const filename = naming.read('pdf-filename');
+  if (filename !== undefined) plan.filename = filename;
+  plan.warnings.push(...naming.warnings);
   return plan;
 }
 

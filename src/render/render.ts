@@ -11,6 +11,7 @@ import type { RenderJob } from './job.js';
 import type { Deliver, Output, OutputName } from './output.js';
 import { COLLECT_PAGE_HINTS, type RawPageHints, type Warning } from './page-hints.js';
 import { printOutput } from './print.js';
+import { pointLinksAtUser } from './public-links.js';
 import { planPrint, type PdfDefaults } from './print-plan.js';
 import { RequestPolicy } from './request-policy.js';
 
@@ -134,12 +135,15 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
       }
       await race(settle(ws, plan.waitFor, deps.config));
       produce = () => captureOutput(ws, plan, deps.config.image.maxPixels, log, job.url);
+      name.meta = plan.filename;
     }
     const navigationMs = performance.now() - t1;
 
     const t2 = performance.now();
     // Web fonts must have arrived, or the output shows fallback fonts (print and capture do not wait).
     await race(ws.evaluate('document.fonts.ready.then(() => true)', true));
+    // Links in a PDF lead where the user is, not to TARGET_URL (public-links.ts).
+    await race(pointLinksAtUser(ws, job));
     output = await race(produce());
     // The page may have gone over its memory budget since the last check: if that renderer is
     // killed now, its crash (and so this render's failure) arrives within moments.

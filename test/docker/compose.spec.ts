@@ -1,8 +1,9 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
-import { isPdf, readPdf } from '../support/pdf.js';
+import { isPdf, readLinks, readPdf } from '../support/pdf.js';
 import {
+  composeNames,
   composeProject,
   containerState,
   dockerExec,
@@ -14,9 +15,14 @@ import {
   proxyStatus,
   ROOT,
   run,
+  stackState,
+  TEST_IMAGE_TAG,
+  userEnv,
   waitFor,
+  type ComposeNames,
   type ComposeProject,
   type ContainerState,
+  type StackState,
 } from './docker.js';
 
 // The whole compose stack (compose.yaml) built from the Dockerfile, driven only through the
@@ -28,6 +34,8 @@ const HEALTH_INTERVAL = '2s';
 test.describe.configure({ mode: 'serial' });
 
 let stack: ComposeProject;
+let userNames: ComposeNames;
+let userBefore: StackState;
 let cookie: string;
 let upAt = 0;
 /** Measurements for the closing note; printed and attached as annotations. */
@@ -64,10 +72,14 @@ test.beforeAll(async () => {
     PDF_HEALTH_INTERVAL: HEALTH_INTERVAL,
   });
 
+  // A developer's own stack, as it is before the tests build anything: it must be so after.
+  userNames = await composeNames(userEnv());
+  userBefore = await stackState(userNames);
+
   let started = performance.now();
   await stack.compose(['build'], 40 * 60_000);
   note('compose build (s)', ((performance.now() - started) / 1000).toFixed(1));
-  const size = Number((await run('docker', ['image', 'inspect', '--format', '{{.Size}}', 'pdf-appliance:local'])).stdout.trim());
+  const size = Number((await run('docker', ['image', 'inspect', '--format', '{{.Size}}', `pdf-appliance:${TEST_IMAGE_TAG}`])).stdout.trim());
   note('appliance image size (MB)', (size / 1e6).toFixed(0));
 
   started = performance.now();
@@ -90,6 +102,15 @@ test.afterAll(async () => {
     console.error(`[docker] could not collect logs: ${String(err)}`);
   }
   await stack.compose(['down', '-v', '--remove-orphans', '--timeout', '10'], 3 * 60_000);
+});
+
+test('the test stack has names of its own: project, images, containers, none of a developer\'s `docker compose up`', async () => {
+  const mine = await composeNames(stack.env);
+  expect(mine.project).toBe(stack.name);
+  expect(userNames.project).toBe('pdf-appliance');
+  expect(mine.images.filter((i) => userNames.images.includes(i))).toEqual([]);
+  expect(mine.containers.filter((c) => userNames.containers.includes(c))).toEqual([]);
+  for (const image of mine.images) expect(image).toMatch(new RegExp(`:${TEST_IMAGE_TAG}$`));
 });
 
 test('a signed-in PDF request through the proxy returns that user\'s invoice', async () => {
@@ -147,6 +168,24 @@ test('an emoji/CJK page renders glyphs, not boxes', async () => {
   }
   // A missing glyph prints as .notdef, which has no Unicode mapping and would leave U+FFFD or nothing.
   expect(text).not.toContain('\uFFFD');
+});
+
+test('links in the PDF lead to the address the user used, not to http://main:3000; signed out, the login leads back to the PDF', async () => {
+  test.setTimeout(3 * 60_000);
+  const r = await fetchBytes(pdfUrl('/t/links.pdf'));
+  expect(r.status, r.body.toString('utf8').slice(0, 300)).toBe(200);
+  const links = await readLinks(r.body);
+  const urls = links.flatMap((l) => (l.url !== undefined ? [l.url] : []));
+  // The page was loaded from TARGET_URL=http://main:3000; the user came through the proxy.
+  expect(urls).toContain(`${stack.proxyUrl}/docs/guide`);
+  expect(urls).toContain(`${stack.proxyUrl}/docs/guide?x=1#intro`);
+  expect(urls).toContain('https://example.org/elsewhere?q=1');
+  expect(urls.filter((u) => u.startsWith('http://main:3000'))).toEqual([]);
+  expect(links.filter((l) => l.internal)).toHaveLength(1);
+
+  const anon = await fetchBytes(pdfUrl('/invoices/42.pdf'));
+  expect(anon.status).toBe(302);
+  expect(anon.headers.get('location')).toBe(`${stack.proxyUrl}/login?next=${encodeURIComponent('/invoices/42.pdf')}`);
 });
 
 test('the appliance exits 0 when idle despite its HEALTHCHECK, and the next PDF request starts it again', async () => {
@@ -212,4 +251,9 @@ test('IDLE_ACTION=suspend: idle, the appliance has its container paused through 
   expect(after.starts.pdf).toBe(before.starts.pdf);
   expect((await containerState(stack.pdfContainer)).Paused).toBe(false);
   note('paused container → PDF, through the proxy (ms)', String(ms));
+});
+
+test('a developer\'s own stack is untouched: the images of its tags and its containers are as they were', async () => {
+  // Last, after every build and recreate above. An image absent before must still be absent.
+  expect(await stackState(userNames)).toEqual(userBefore);
 });

@@ -2,6 +2,7 @@
 // proxy. Kept apart from test/support/stack.ts so these tests do not load the appliance itself.
 
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatusReport } from '../../fixtures/fly-proxy/types.js';
@@ -62,6 +63,14 @@ export async function ensureDocker(): Promise<void> {
   }
 }
 
+/**
+ * The tag of the images the tests build (compose.yaml's PDF_IMAGE_TAG): never `local`, the one a
+ * developer's own `docker compose up --build` uses, or re-tagging it would have their next
+ * `docker compose up -d` recreate their containers. One per checkout, so that two checkouts
+ * testing at once do not swap images under each other, and rebuilds reuse the layer cache.
+ */
+export const TEST_IMAGE_TAG = `test-${createHash('sha256').update(ROOT).digest('hex').slice(0, 10)}`;
+
 export interface ComposeProject {
   name: string;
   env: NodeJS.ProcessEnv;
@@ -72,7 +81,7 @@ export interface ComposeProject {
 }
 
 export function composeProject(name: string, proxyPort: number, extraEnv: Record<string, string>): ComposeProject {
-  const env = { ...process.env, COMPOSE_PROJECT_NAME: name, PROXY_PORT: String(proxyPort), ...extraEnv };
+  const env = { ...process.env, COMPOSE_PROJECT_NAME: name, PROXY_PORT: String(proxyPort), PDF_IMAGE_TAG: TEST_IMAGE_TAG, ...extraEnv };
   return {
     name,
     env,
@@ -177,4 +186,49 @@ export async function fetchBytes(url: string, init: RequestInit = {}, timeoutMs 
   const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), ...init });
   const body = Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, body, ms: Math.round(performance.now() - started) };
+}
+
+/** What a compose project made of compose.yaml is called in Docker, under `env`. */
+export interface ComposeNames {
+  project: string;
+  images: string[];
+  containers: string[];
+}
+
+/**
+ * Resolves compose.yaml under `env` (`docker compose config`): the project name, the images it
+ * builds and the names of its containers (`container_name`, else compose's `<project>-<service>-1`).
+ */
+export async function composeNames(env: NodeJS.ProcessEnv): Promise<ComposeNames> {
+  const { stdout } = await run('docker', ['compose', 'config', '--format', 'json'], { env });
+  const cfg = JSON.parse(stdout) as { name: string; services: Record<string, { image?: string; container_name?: string }> };
+  const services = Object.entries(cfg.services);
+  return {
+    project: cfg.name,
+    images: [...new Set(services.flatMap(([, s]) => (s.image ? [s.image] : [])))].sort(),
+    containers: services.map(([name, s]) => s.container_name ?? `${cfg.name}-${name}-1`).sort(),
+  };
+}
+
+/** The environment of someone's plain `docker compose up` here: none of the tests' settings. */
+export function userEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['COMPOSE_PROJECT_NAME', 'PROXY_PORT', 'PDF_IMAGE_TAG']) delete env[name];
+  return env;
+}
+
+/** A user's stack as Docker has it: each image's id (null when absent), each container's run. */
+export interface StackState {
+  images: Record<string, string | null>;
+  containers: Record<string, string | null>;
+}
+
+export async function stackState(names: ComposeNames): Promise<StackState> {
+  const id = (args: string[]) => run('docker', args).then((r) => r.stdout.trim(), () => null);
+  const images: StackState['images'] = {};
+  for (const image of names.images) images[image] = await id(['image', 'inspect', '--format', '{{.Id}}', image]);
+  const containers: StackState['containers'] = {};
+  // The container's id, its image and when it started: a recreated or restarted one differs.
+  for (const c of names.containers) containers[c] = await id(['container', 'inspect', '--format', '{{.Id}} {{.Image}} {{.State.StartedAt}}', c]);
+  return { images, containers };
 }

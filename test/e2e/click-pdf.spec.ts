@@ -67,7 +67,8 @@ test('a signed-in click on an invoice PDF link opens that invoice as the user; a
   await anon.page.getByRole('link', { name: 'Invoice 42 (PDF)' }).click();
   const first = await redirected;
   expect(first.status).toBe(302);
-  await expect(anon.page).toHaveURL(`${d.url}/login?next=${encodeURIComponent('/invoices/42')}`);
+  // The login leads back to the PDF, not to the page (sign-in-to-pdf.spec.ts follows it through).
+  await expect(anon.page).toHaveURL(`${d.url}/login?next=${encodeURIComponent('/invoices/42.pdf')}`);
   await expect(anon.page.getByRole('heading', { name: 'Please sign in' })).toBeVisible();
   expect(anonCapture.all.filter((c) => c.headers['content-type'] === 'application/pdf')).toEqual([]);
 

@@ -93,6 +93,8 @@ test.describe('core: a .pdf request becomes the page as a PDF', () => {
     expect(page.headers['accept-language']).toBe('pl-PL');
     expect(page.headers['user-agent']).toBe('UserBrowser/1.0');
     expect(page.headers['x-pdf-appliance']).toBe('1');
+    // What the user asked for, so that a login redirect can lead back to the PDF.
+    expect(page.headers['x-pdf-appliance-output']).toBe('/t/third-party.pdf');
     expect(page.headers['x-forwarded-for']).toBeUndefined();
     expect(page.headers['fly-client-ip']).toBeUndefined();
     expect(page.headers['via']).toBeUndefined();
@@ -128,9 +130,12 @@ test.describe('core: a .pdf request becomes the page as a PDF', () => {
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get('location')).toBe(`${s.main.url}/login`);
 
-    const login = await get(`${s.url}/invoices/1.pdf`);
+    // Signed out: the main app's login leads back to the PDF (returnPath), not to the page.
+    const login = await get(`${s.url}/invoices/1.pdf?download`);
     expect(login.status).toBe(302);
-    expect(login.headers.get('location')).toBe(`${s.main.url}/login?next=%2Finvoices%2F1`);
+    expect(login.headers.get('location')).toBe(`${s.main.url}/login?next=${encodeURIComponent('/invoices/1.pdf?download')}`);
+    const index = await get(`${s.url}/docs/index.pdf`);
+    expect(index.headers.get('location')).toBe(`${s.main.url}/login?next=${encodeURIComponent('/docs/index.pdf')}`);
 
     const unauth = await get(`${s.url}/t/401.pdf`);
     expect(unauth.status).toBe(401);

@@ -49,6 +49,18 @@ test('PNG: the viewport at the shipped defaults (1280 × 800 CSS px, scale 1)', 
   expect(img.headers.get('cache-control')).toBe('private, no-store');
 });
 
+test('the download name follows the PDF\'s rules: pdf-filename first, then <title>, with the image\'s extension', async () => {
+  // docs/page-options.md, "Images": the same rules as for PDFs.
+  const named = await get(`${s.url}/out/blocks.png?${new URLSearchParams({ 'pdf-filename': 'foo' })}`);
+  expect(named.status).toBe(200);
+  expect(named.headers.get('content-disposition')).toBe('inline; filename="foo.png"');
+  // An extension the page wrote for its PDF is replaced by the image's own.
+  const jpg = await get(`${s.url}/out/blocks.jpg?${new URLSearchParams({ 'pdf-filename': 'Chart 2026.pdf', download: '' })}`);
+  expect(jpg.headers.get('content-disposition')).toBe('attachment; filename="Chart 2026.jpg"');
+  // No pdf-filename: the title, as before.
+  expect((await get(`${s.url}/out/blocks.webp`)).headers.get('content-disposition')).toBe('inline; filename="Blocks.webp"');
+});
+
 test('image-width, image-height and image-scale: the viewport the page asks for, at twice the pixels', async () => {
   const img = await image('png', { 'image-width': '640', 'image-height': '400', 'image-scale': '2' }, [
     [BLOCKS.red.width * 2 - 3, BLOCKS.red.height * 2 - 3],

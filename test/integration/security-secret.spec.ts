@@ -122,3 +122,27 @@ test.describe('REPLAY_SECRET through the Fly-proxy emulator and the pdfReplay mi
     expect(logs.join('')).not.toContain(SECRET);
   });
 });
+
+test.describe('REPLAY_SECRET unset on Fly', () => {
+  const warning = (logs: string[]) => logs.filter((l) => l.includes('REPLAY_SECRET is not set'));
+
+  test('one warning line at start when FLY_APP_NAME is set and REPLAY_SECRET is not; none with the secret, none off Fly', async () => {
+    const onFly = await startStack({ FLY_APP_NAME: 'my-app-pdf' });
+    const withSecret = await startStack({ FLY_APP_NAME: 'my-app-pdf', REPLAY_SECRET: SECRET });
+    const offFly = await startStack();
+    try {
+      const lines = warning(onFly.logs);
+      expect(lines).toHaveLength(1);
+      const line = JSON.parse(lines[0]!) as { level: string; msg: string };
+      expect(line.level).toBe('warn');
+      expect(line.msg).toMatch(/REPLAY_SECRET is not set/);
+      expect(warning(withSecret.logs)).toEqual([]);
+      expect(withSecret.logs.join('\n')).not.toContain(SECRET);
+      expect(warning(offFly.logs)).toEqual([]);
+    } finally {
+      await onFly.close();
+      await withSecret.close();
+      await offFly.close();
+    }
+  });
+});

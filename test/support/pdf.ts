@@ -39,3 +39,32 @@ export async function readPdf(data: Uint8Array | Buffer): Promise<PdfSummary> {
 export function isPdf(body: Uint8Array | Buffer): boolean {
   return Buffer.from(body.subarray(0, 5)).toString('latin1') === '%PDF-';
 }
+
+/** One link annotation: where it leads (`url`), or the in-document destination it jumps to. */
+export interface PdfLink {
+  page: number;
+  url?: string;
+  /** Set for a jump within the document (a named or explicit destination). */
+  internal: boolean;
+}
+
+/** The link annotations of every page, in page order, as a PDF viewer would follow them. */
+export async function readLinks(data: Uint8Array | Buffer): Promise<PdfLink[]> {
+  const bytes = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const doc = await getDocument({ data: bytes, useSystemFonts: false, isEvalSupported: false, verbosity: 0 }).promise;
+  try {
+    const links: PdfLink[] = [];
+    for (let i = 1; i <= doc.numPages; i++) {
+      const annotations = (await (await doc.getPage(i)).getAnnotations()) as Array<{ subtype: string; url?: string; unsafeUrl?: string; dest?: unknown }>;
+      for (const a of annotations) {
+        if (a.subtype !== 'Link') continue;
+        // pdf.js leaves `url` empty for schemes it would not open (mailto: is kept in unsafeUrl).
+        const url = a.unsafeUrl ?? a.url;
+        links.push({ page: i, ...(url !== undefined ? { url } : {}), internal: a.dest !== undefined && a.dest !== null });
+      }
+    }
+    return links;
+  } finally {
+    await doc.destroy();
+  }
+}

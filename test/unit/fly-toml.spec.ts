@@ -25,6 +25,7 @@ interface FlyToml {
     auto_start_machines: boolean;
     auto_stop_machines: string | boolean;
     min_machines_running: number;
+    force_https?: boolean;
     concurrency: { type: string; soft_limit: number; hard_limit: number };
     checks: { method?: string; path: string; interval?: string; timeout?: string; grace_period?: string }[];
   };
@@ -107,6 +108,14 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(fly.http_service.min_machines_running).toBe(0);
     expect(deployed.idleTimeoutMs).toBeGreaterThan(0);
     expect(fly.restart?.map((r) => r.policy)).toEqual(['on-failure']);
+  });
+
+  test('force_https is off, as the README\'s table says: Flycast (the private deploy, the warm-up) is plain HTTP', () => {
+    // With force_https = true Fly's proxy answers plain HTTP with a 301 to HTTPS, and Flycast
+    // has no HTTPS (superfly/docs: networking/flycast, networking/services). deploy-docs.spec.ts
+    // checks the deploy steps against it.
+    expect(fly.http_service.force_https ?? false).toBe(false);
+    expect(read('README.md')).toMatch(/^\| `force_https` \| `false` \|/m);
   });
 
   test('suspend-ready: IDLE_ACTION=suspend, no swap, at most 2 GB, the token a secret and not in [env]', () => {
