@@ -8,7 +8,7 @@ import type { Protocol } from 'devtools-protocol';
 import { CdpConnection, type CdpSession, type Transport } from './cdp.js';
 import type { Logger } from '../observability/log.js';
 import { chromiumEnvironment } from '../security/child-env.js';
-import { ORIGIN_BOUND_COOKIE_FEATURES } from '../security/credentials.js';
+import { COOKIE_FEATURES } from '../security/credentials.js';
 
 /**
  * The renderers' JavaScript heap cap: above the render budget, so that a page filling its
@@ -62,7 +62,7 @@ export const BASE_ARGS = [
   // BackForwardCache: a page navigated away from must be gone, not frozen for a later
   // history.back() in the next user's render (workspace.ts parks and resets tabs).
   '--disable-features=Translate,AcceptCHFrame,MediaRouter,OptimizationHints,ProcessPerSiteUpToMainFrameThreshold,IsolateSandboxedIframes,AutofillServerCommunication,DialMediaRouteProvider,InterestFeedContentSuggestions,CertificateTransparencyComponentUpdater,BackForwardCache',
-  `--enable-features=${ORIGIN_BOUND_COOKIE_FEATURES.join(',')}`,
+  `--enable-features=${COOKIE_FEATURES.join(',')}`,
   // No keyring daemon (D-Bus) to wait for, no sound device to open.
   '--password-store=basic',
   '--mute-audio',

@@ -21,6 +21,11 @@ const RESUME_CHECK_MS = 3000;
 /** Renders a workspace serves before it is replaced with a fresh context and renderer. */
 const WORKSPACE_MAX_RENDERS = 100;
 /**
+ * A fetch or XHR still waiting for its answer holds the print for at most this share of
+ * RENDER_TIMEOUT (a long poll would otherwise hold it to the end: in-flight.ts).
+ */
+const DATA_WAIT_SHARE = 3;
+/**
  * Workspaces opened ahead of need. One covers a new user's click at low load (the next one is
  * opened while the first renders); more cost a renderer's memory each while idle.
  */
@@ -291,7 +296,7 @@ export class BrowserSupervisor {
       spares: SPARE_WORKSPACES,
       maxRenders: WORKSPACE_MAX_RENDERS,
       lingerMs: config.workspaceLingerMs,
-      open: () => Workspace.open({ session: chromium.session, connection: chromium.connection, egress, viewport: VIEWPORT }),
+      open: () => Workspace.open({ session: chromium.session, connection: chromium.connection, egress, viewport: VIEWPORT, dataWaitMs: Math.round(config.renderTimeoutMs / DATA_WAIT_SHARE) }),
       onRetire: (reason) => {
         metrics.workspaceRetirements.inc();
         log.debug({ generation: id, reason }, 'workspace retired');

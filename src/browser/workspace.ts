@@ -2,7 +2,7 @@ import type { Protocol } from 'devtools-protocol';
 import type { CdpConnection, CdpSession } from './cdp.js';
 import type { Identity } from '../security/credentials.js';
 import { CONTINUE, REFUSE, type Egress, type EgressOwner, type PausedRequest, type Source, type Verdict } from './egress.js';
-import { InFlight } from './in-flight.js';
+import { InFlight, kindOf } from './in-flight.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { abortable } from '../abort.js';
 
@@ -38,8 +38,14 @@ export interface RequestFacts {
   mainFrameNavigation: boolean;
   /** A navigation of any other frame. */
   subframeNavigation: boolean;
-  /** The frame that made it, and every frame above it, shows `origin` (see fromMainAppFrame). */
-  fromFrameOn(origin: string): Promise<boolean>;
+  /**
+   * Made by the top-level frame's own document: not by a frame inside it (same-origin,
+   * sandboxed or a third party's), not by a worker (whose requests Chromium pauses under its
+   * owner's frame id: only the Network domain's report, on the worker's own session, tells
+   * them apart). The top-level frame shows only the page asked for (its later navigations are
+   * refused), so this is the page's own request. May wait briefly for that report.
+   */
+  fromPage(): Promise<boolean>;
 }
 
 /** The render currently using the workspace decides on its requests. */
@@ -52,18 +58,13 @@ export interface Tenant {
   mainFrameCommitted(url: string): void;
 }
 
-interface FrameInfo {
-  parent: string | undefined;
-  origin: string | undefined;
-  /** Moved out of the tab's process (cross-site): its requests are no longer this frame's. */
-  remote: boolean;
-}
-
 export interface WorkspaceDeps {
   session: CdpSession;
   connection: CdpConnection;
   egress: Egress;
   viewport: { width: number; height: number };
+  /** How long a fetch or XHR still waiting for its answer holds the print (in-flight.ts). */
+  dataWaitMs: number;
 }
 
 const PRINT_CHUNK = 1 << 20;
@@ -74,6 +75,8 @@ const PRINT_CHUNK = 1 << 20;
  * collection is asked for as the render ends, off the request's path.
  */
 const TIDY_HEAP_BYTES = 48 * 1024 * 1024;
+/** How long a paused request waits for the Network domain to say who made it (see makerOf). */
+const MAKER_WAIT_MS = 250;
 /** Bounds settling a workspace between two renders; past it the workspace is retired. */
 const SETTLE_MS = 2000;
 /**
@@ -89,18 +92,22 @@ export class Workspace implements EgressOwner {
   renders = 0;
   /** Set when the workspace must not be used again (crash, cut-off command, a second page). */
   retired: string | null = null;
-  readonly inFlight = new InFlight();
+  readonly inFlight: InFlight;
   /** Called when a renderer of this tab dies (crash or memory kill) while it is in use. */
   onCrash: (() => void) | null = null;
 
   private tenant: Tenant | null = null;
   private mediaChanged = false;
   private viewportChanged = false;
-  private readonly frames = new Map<string, FrameInfo>();
+  /** Frames of the tab's own process (requests carrying their ids are this tab's). */
+  private readonly frames = new Set<string>();
   /** Frames inside cross-site frames: never the main app's own. */
   private readonly foreignFrames = new Set<string>();
   private readonly children = new Map<string, CdpSession>();
   private mainLoaderId: string | undefined;
+  /** Who made each request, by Network request id, as the Network domain reported it. */
+  private readonly makers = new Map<string, 'page' | 'other'>();
+  private makerWaiters = new Map<string, Array<() => void>>();
   /** The loader whose document fired `load` last (Page.loadEventFired is the top frame's only). */
   private loadedLoaderId: string | undefined;
   private loadWaiters: Array<() => void> = [];
@@ -110,7 +117,9 @@ export class Workspace implements EgressOwner {
     readonly contextId: string,
     readonly targetId: string,
     private readonly page: CdpSession,
-  ) {}
+  ) {
+    this.inFlight = new InFlight(deps.dataWaitMs);
+  }
 
   static async open(deps: WorkspaceDeps): Promise<Workspace> {
     const { session } = deps;
@@ -133,7 +142,7 @@ export class Workspace implements EgressOwner {
     const { egress } = this.deps;
     egress.claimContext(this.contextId, this);
     egress.claim(this.targetId, this, { kind: 'frame' });
-    this.frames.set(this.targetId, { parent: undefined, origin: undefined, remote: false });
+    this.frames.add(this.targetId);
     this.listen(this.page, true);
     await Promise.all([
       this.page.send('Page.enable'),
@@ -151,7 +160,9 @@ export class Workspace implements EgressOwner {
     // two sessions (a frame's navigation starts in its parent's, finishes in its own).
     s.on('Network.requestWillBeSent', (e: Protocol.Network.RequestWillBeSentEvent) => {
       // A redirect continues the same request; data: URLs never touch the network.
-      if (!e.redirectResponse && !e.request.url.startsWith('data:')) this.inFlight.start(e.requestId);
+      if (e.redirectResponse || e.request.url.startsWith('data:')) return;
+      this.inFlight.start(e.requestId, kindOf(e.type));
+      this.noteMaker(e.requestId, top && e.frameId === this.targetId ? 'page' : 'other');
     });
     s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) => this.tenant?.webSocketRefused(e.url));
     // An auth challenge is cancelled (egress.ts) and the page gets its 401; Chromium then never
@@ -159,6 +170,7 @@ export class Workspace implements EgressOwner {
     // would hold the print until RENDER_TIMEOUT. Its headers are its end for us.
     s.on('Network.responseReceived', (e: Protocol.Network.ResponseReceivedEvent) => {
       if (e.response.status === 401 || e.response.status === 407) this.inFlight.finish(e.requestId);
+      else this.inFlight.answered(e.requestId);
     });
     s.on('Network.loadingFinished', (e: Protocol.Network.LoadingFinishedEvent) => this.inFlight.finish(e.requestId));
     s.on('Network.loadingFailed', (e: Protocol.Network.LoadingFailedEvent) => this.inFlight.finish(e.requestId));
@@ -176,25 +188,17 @@ export class Workspace implements EgressOwner {
     });
     if (top) {
       s.on('Page.frameAttached', (e: Protocol.Page.FrameAttachedEvent) => {
-        this.frames.set(e.frameId, { parent: e.parentFrameId, origin: undefined, remote: false });
+        this.frames.add(e.frameId);
         this.deps.egress.claim(e.frameId, this, { kind: 'frame' });
       });
       s.on('Page.frameNavigated', (e: Protocol.Page.FrameNavigatedEvent) => {
-        const f = this.frames.get(e.frame.id) ?? { parent: e.frame.parentId, origin: undefined, remote: false };
-        f.origin = e.frame.securityOrigin;
-        f.remote = false;
-        this.frames.set(e.frame.id, f);
-        if (e.frame.id === this.targetId) {
-          this.mainLoaderId = e.frame.loaderId;
-          this.tenant?.mainFrameCommitted(e.frame.url);
-        }
+        if (e.frame.id !== this.targetId) return;
+        this.mainLoaderId = e.frame.loaderId;
+        this.tenant?.mainFrameCommitted(e.frame.url);
       });
       s.on('Page.frameDetached', (e: Protocol.Page.FrameDetachedEvent) => {
-        if (e.reason === 'swap') {
-          const f = this.frames.get(e.frameId);
-          if (f) f.remote = true;
-          return;
-        }
+        // A frame swapped out of the process keeps its id: the cross-site target claims it.
+        if (e.reason === 'swap') return;
         this.frames.delete(e.frameId);
         this.deps.egress.release(e.frameId, this);
       });
@@ -266,46 +270,47 @@ export class Workspace implements EgressOwner {
 
   private factsOf(req: PausedRequest, source: Source): RequestFacts {
     const navigation = req.resourceType === 'Document';
-    const mainFrame = source.kind === 'frame' && req.frameId === this.targetId;
+    const topFrame = source.kind === 'frame' && req.frameId === this.targetId;
     return {
       source,
-      mainFrameNavigation: navigation && mainFrame,
-      subframeNavigation: navigation && !mainFrame,
-      fromFrameOn: async (origin) => {
-        if (source.kind !== 'frame') return false;
-        if (this.fromFrameOn(req.frameId, origin)) return true;
-        // A document's first requests can be paused before its Page.frameNavigated arrives
-        // (the two travel different pipes; 1 run in 40 under load on 2 cores): what we hold may
-        // still be the frame's previous document. Ask the renderer for the frames it has now.
-        await this.refreshFrames();
-        return this.fromFrameOn(req.frameId, origin);
-      },
+      mainFrameNavigation: navigation && topFrame,
+      subframeNavigation: navigation && !topFrame,
+      fromPage: async () => topFrame && !navigation && req.networkId !== undefined && (await this.makerOf(req.networkId)) === 'page',
     };
   }
 
-  /** Takes each local frame's parent and origin from the renderer's current frame tree. */
-  private async refreshFrames(): Promise<void> {
-    const tree = await this.page.send('Page.getFrameTree').catch(() => null);
-    const stack = tree ? [tree.frameTree] : [];
-    for (let node = stack.pop(); node; node = stack.pop()) {
-      const { id, parentId, securityOrigin } = node.frame;
-      const f = this.frames.get(id) ?? { parent: parentId, origin: undefined, remote: false };
-      f.parent = parentId;
-      f.origin = securityOrigin;
-      this.frames.set(id, f);
-      stack.push(...(node.childFrames ?? []));
-    }
+  private noteMaker(requestId: string, maker: 'page' | 'other'): void {
+    this.makers.set(requestId, maker);
+    const waiters = this.makerWaiters.get(requestId);
+    if (!waiters) return;
+    this.makerWaiters.delete(requestId);
+    for (const w of waiters) w();
   }
 
-  /** True when the frame and all its ancestors are in this tab's process and show `origin`. */
-  private fromFrameOn(frameId: string, origin: string): boolean {
-    if (this.foreignFrames.has(frameId)) return false;
-    for (let id: string | undefined = frameId, depth = 0; id !== undefined && depth < 64; depth++) {
-      const f = this.frames.get(id);
-      if (!f || f.remote || f.origin !== origin) return false;
-      id = f.parent;
-    }
-    return true;
+  /**
+   * The Network domain's report and the paused request travel separately (the renderer's
+   * DevTools agent, the browser's interception); the report almost always comes first. When
+   * it has not, wait a moment for it; without one, the request is nobody's in particular.
+   */
+  private async makerOf(requestId: string): Promise<'page' | 'other' | undefined> {
+    const known = this.makers.get(requestId);
+    if (known) return known;
+    await new Promise<void>((resolve) => {
+      const list = this.makerWaiters.get(requestId) ?? [];
+      const timer = setTimeout(() => {
+        const rest = (this.makerWaiters.get(requestId) ?? []).filter((w) => w !== done);
+        if (rest.length > 0) this.makerWaiters.set(requestId, rest);
+        else this.makerWaiters.delete(requestId);
+        resolve();
+      }, MAKER_WAIT_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      list.push(done);
+      this.makerWaiters.set(requestId, list);
+    });
+    return this.makers.get(requestId);
   }
 
   // --- the render's view -------------------------------------------------------------
@@ -340,6 +345,7 @@ export class Workspace implements EgressOwner {
   /** Navigates the top-level frame and resolves once the resulting document fired `load`. */
   async navigate(url: string): Promise<void> {
     this.inFlight.clear();
+    this.makers.clear();
     await this.load(url);
   }
 

@@ -5,7 +5,7 @@ import type { RequestFacts, Tenant } from '../browser/workspace.js';
 import type { Failure } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import { mayCarryIdentityHeaders, type Identity } from '../security/credentials.js';
+import { mayCarryIdentityHeaders, OMIT_CREDENTIALS_HEADER, type Identity } from '../security/credentials.js';
 import type { Verdict as GuardVerdict } from '../security/ssrf.js';
 
 /**
@@ -60,13 +60,16 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'co
 export class RequestPolicy implements Tenant {
   mainDocument: MainDocument | null = null;
   private readonly ours: Set<string>;
+  /** The page's document was served sandboxed (an opaque origin): not the main app's own. */
+  private opaquePage = false;
   /** Redirect chains this render started, by Network request id (the same for every hop). */
   private readonly chains = new Map<string, Chain>();
 
   constructor(private readonly o: RequestPolicyOptions) {
     // `cookie` too: the jar adds the cookies, and a redirect hop shows them in its headers
-    // already (passing them back would send them twice).
-    this.ours = new Set(['cookie', APPLIANCE_HEADER, ...Object.keys(o.context), ...Object.keys(o.identity.headers)]);
+    // already (passing them back would send them twice). Whatever a hop shows of ours was set
+    // on an earlier hop: each hop gets exactly what its own decision gives it.
+    this.ours = new Set(['cookie', APPLIANCE_HEADER, OMIT_CREDENTIALS_HEADER, ...Object.keys(o.context), ...Object.keys(o.identity.headers)]);
   }
 
   async onRequest(req: PausedRequest, facts: RequestFacts): Promise<Verdict> {
@@ -100,30 +103,31 @@ export class RequestPolicy implements Tenant {
       return { action: 'fail', reason: 'Aborted' };
     }
     if (!toMain) {
+      chain.leftMain = true;
       const verdict = await this.o.guard.check(url);
       if (!verdict.allow) return this.block(req, verdict.reason, verdict.category);
-      return (await this.fromCache(req, req.headers, true)) ?? CONTINUE;
+      // A hop after one to the main app shows what that hop was given: none of it goes on.
+      const own = withoutOurs(req.headers, this.ours);
+      const carried = Object.keys(own).length !== Object.keys(req.headers).length;
+      return (await this.fromCache(req, own, true, false)) ?? (carried ? { action: 'continue', headers: own } : CONTINUE);
     }
 
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!this.ours.has(k.toLowerCase())) headers[k] = v;
+    const headers = withoutOurs(req.headers, this.ours);
     Object.assign(headers, this.o.context);
     headers[APPLIANCE_HEADER] = '1';
-    const originHeader = headerValue(req.headers, 'origin');
-    // The frame is asked (which can cost a round trip to the renderer) only when its answer
-    // can matter: a sub-resource, with identity headers to give, not already refused by Origin.
-    const askFrame =
-      !facts.mainFrameNavigation &&
-      !facts.subframeNavigation &&
-      !this.o.identity.anonymous &&
-      (originHeader === undefined || originHeader === this.o.mainOrigin);
+    const pageRequest = facts.mainFrameNavigation && !this.mainDocument;
+    // Who made it is asked (which may wait for Chromium's report) only when it can matter.
+    const mayMatter = !pageRequest && !this.o.identity.anonymous && !facts.mainFrameNavigation && !facts.subframeNavigation;
     const identity = mayCarryIdentityHeaders(
       {
         toMainOrigin: true,
-        mainFrameNavigation: facts.mainFrameNavigation,
-        subframeNavigation: facts.subframeNavigation,
-        fromMainAppFrame: askFrame && (await facts.fromFrameOn(this.o.mainOrigin)),
-        originHeader,
+        pageRequest,
+        fromPage: mayMatter && (await facts.fromPage()),
+        opaquePage: this.opaquePage,
+        resourceType: req.resourceType,
+        leftMainOrigin: chain.leftMain,
+        omitCredentials: headerValue(req.headers, OMIT_CREDENTIALS_HEADER) !== undefined,
+        originHeader: headerValue(req.headers, 'origin'),
       },
       this.o.mainOrigin,
     );
@@ -131,8 +135,8 @@ export class RequestPolicy implements Tenant {
     // The cache fetches from Node, outside the jar: it can act for the user only where the
     // user's identity goes anyway, and carries the user's cookies itself then.
     // The page itself: its answer (status, Location) is looked at before Chromium shows it.
-    if (facts.mainFrameNavigation && !this.mainDocument) return { action: 'continue', headers, interceptResponse: true };
-    const cached = identity || this.o.identity.anonymous ? await this.fromCache(req, this.withCookies(headers), this.o.identity.anonymous) : null;
+    if (pageRequest) return { action: 'continue', headers, interceptResponse: true };
+    const cached = identity || this.o.identity.anonymous ? await this.fromCache(req, this.withCookies(headers), this.o.identity.anonymous, true) : null;
     return cached ?? { action: 'continue', headers };
   }
 
@@ -155,6 +159,7 @@ export class RequestPolicy implements Tenant {
       return { action: 'fail', reason: 'Aborted' };
     }
     this.mainDocument = { status, headers };
+    this.opaquePage = sandboxed(headers['content-security-policy']);
     if (status >= 200 && status < 300) return CONTINUE;
     // The status decides and the page is not needed: do not load it.
     if (status === 401) this.o.stop({ kind: 'upstream-status', status, wwwAuthenticate: headers['www-authenticate'] });
@@ -214,11 +219,15 @@ export class RequestPolicy implements Tenant {
    * The shared asset cache behaves as a shared cache: a request carrying the user's identity
    * is served, and stores, only responses the origin declared public (asset-cache.ts).
    */
-  private async fromCache(req: PausedRequest, headers: Record<string, string>, anonymous: boolean): Promise<Verdict | null> {
+  private async fromCache(req: PausedRequest, headers: Record<string, string>, anonymous: boolean, mainOrigin: boolean): Promise<Verdict | null> {
     const cache = this.o.cache;
     if (!cache || !AssetCache.eligible(req.method, req.resourceType)) return null;
     const { response, outcome } = await cache.get({ url: req.url, method: req.method, headers, credentialed: !anonymous }, this.o.fetchAsset);
     this.o.metrics.assetCache.inc({ outcome });
+    // Another site's redirect is Chromium's to follow: answered from here, the hop that follows
+    // would not know it came through another site (measured: the user's strict cookie went
+    // with an image redirected back to the main app). The main app's own are answered.
+    if (!mainOrigin && response.status >= 300 && response.status < 400) return null;
     return fulfill(response);
   }
 }
@@ -230,6 +239,23 @@ function describeUrl(url: string): string {
 
 function fulfill(r: AssetResponse): Verdict {
   return { action: 'fulfill', status: r.status, headers: browserHeaders(r.headers), body: r.body };
+}
+
+/** The request's headers less those the appliance adds or decides on. */
+function withoutOurs(h: Record<string, string>, ours: ReadonlySet<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) if (!ours.has(k.toLowerCase())) out[k] = v;
+  return out;
+}
+
+/** A CSP `sandbox` directive without allow-same-origin gives the document an opaque origin. */
+function sandboxed(csp: string | undefined): boolean {
+  if (!csp) return false;
+  // Several policies may arrive joined by commas; each directive is `name value…`.
+  return csp.split(/[,;]/).some((d) => {
+    const [name, ...tokens] = d.trim().toLowerCase().split(/\s+/);
+    return name === 'sandbox' && !tokens.includes('allow-same-origin');
+  });
 }
 
 function headerValue(headers: Record<string, string>, name: string): string | undefined {

@@ -6,12 +6,16 @@ import { createHash } from 'node:crypto';
  *
  * - Cookies go into the render's cookie jar, bound to the main app's origin (scheme and port
  *   too: see ORIGIN_BOUND_COOKIE_FEATURES) and SameSite=Strict, HttpOnly. Chromium then sends them
- *   exactly when a browser would send a strict cookie: never with a request a cross-site frame
- *   or a cross-site redirect started, never to another origin.
+ *   exactly when a browser would send a strict cookie: never with a request a cross-site or
+ *   sandboxed frame started, never after a redirect through another site (see
+ *   COOKIE_FEATURES), never with credentials 'omit', never to another origin.
  * - Identity headers (Authorization and every FORWARD_HEADERS extra) are added by the egress
- *   layer, and only to requests the main app's own frames make (see mayCarryIdentityHeaders).
+ *   layer, to the page request and to the page's own sub-resources only: a browser adds no
+ *   bearer token by itself anywhere (see mayCarryIdentityHeaders).
  * - Context headers (language, user agent, tracing) describe the request, not the user; they
  *   go with requests to the main app's origin whoever makes them.
+ *
+ * docs/security.md has the table of who gets which, checked by test/integration/credentials.spec.ts.
  */
 
 /** Forwarded headers that are not credentials: they follow every request to the main origin. */
@@ -77,33 +81,53 @@ export function parseCookieHeader(header: string): JarCookie[] {
  */
 export const ORIGIN_BOUND_COOKIE_FEATURES = ['EnablePortBoundCookies', 'EnableSchemeBoundCookies'] as const;
 
+/**
+ * Chromium features for the jar: origin-bound cookies (above), and a SameSite cookie withheld
+ * from a request whose redirect chain passed through another site (measured: without it, an
+ * image of another site redirecting back to the main app got the user's strict cookie).
+ */
+export const COOKIE_FEATURES = [...ORIGIN_BOUND_COOKIE_FEATURES, 'CookieSameSiteConsidersRedirectChain'] as const;
+
+/**
+ * Set by the page script (browser/page-script.ts) on a fetch() to the page's own origin with
+ * credentials: 'omit', which Chromium keeps to itself; the egress layer strips it and adds no
+ * identity. A page setting it on its own only gets fewer credentials.
+ */
+export const OMIT_CREDENTIALS_HEADER = 'x-pdf-appliance-credentials';
+
 /** What the egress layer knows about one request when it decides on identity headers. */
 export interface RequestOrigin {
   /** The request goes to the main app's origin. */
   toMainOrigin: boolean;
-  /** A navigation of the render's top-level frame. */
-  mainFrameNavigation: boolean;
-  /** A navigation of any other frame. */
-  subframeNavigation: boolean;
-  /**
-   * The frame that made the request shows the main app's origin, and so does every frame above
-   * it. False for cross-site frames (separate targets), for workers, and for unknown frames.
-   */
-  fromMainAppFrame: boolean;
+  /** The appliance's own navigation to the page (the render's first request, and its hops). */
+  pageRequest: boolean;
+  /** Made by the page's own document, not by a frame inside it or a worker. */
+  fromPage: boolean;
+  /** The page's document has an opaque origin (served with a CSP `sandbox`). */
+  opaquePage: boolean;
+  resourceType: string;
+  /** A hop of its redirect chain went to another origin. */
+  leftMainOrigin: boolean;
+  /** The page asked for no credentials (OMIT_CREDENTIALS_HEADER). */
+  omitCredentials: boolean;
   /** The `Origin` header Chromium put on the request (CORS and form posts), if any. */
   originHeader: string | undefined;
 }
 
+/** The page's own requests that carry identity headers (beacons, pings, reports, prefetches do not). */
+const PAGE_RESOURCES: ReadonlySet<string> = new Set(['Stylesheet', 'Script', 'Image', 'Font', 'Media', 'TextTrack', 'XHR', 'Fetch', 'EventSource']);
+
 /**
- * Authorization and FORWARD_HEADERS extras go only where a browser would have them go on its
- * own: the render's top-level navigations on the main origin, and requests the main app's own
- * frames make to it. A frame cannot tell who asked it to navigate (a sibling cross-site frame
- * may), so frame navigations get cookies only (the jar decides) and no identity headers.
+ * Authorization and FORWARD_HEADERS extras: the page request, and what the page's own document
+ * loads or fetches from the main app — as the user's browser would if it held them for the main
+ * app (an HTTP auth cache does just that). Nothing else: not frames (a frame cannot tell who
+ * asked it to navigate, and its document is not the page), not workers, not beacons or pings,
+ * not a fetch with credentials 'omit', not a chain that went through another site, not a
+ * request with another origin's `Origin`, not from a sandboxed page.
  */
 export function mayCarryIdentityHeaders(r: RequestOrigin, mainOrigin: string): boolean {
-  if (!r.toMainOrigin) return false;
+  if (!r.toMainOrigin || r.leftMainOrigin) return false;
   if (r.originHeader !== undefined && r.originHeader !== mainOrigin) return false;
-  if (r.mainFrameNavigation) return true;
-  if (r.subframeNavigation) return false;
-  return r.fromMainAppFrame;
+  if (r.pageRequest) return true;
+  return r.fromPage && !r.opaquePage && !r.omitCredentials && PAGE_RESOURCES.has(r.resourceType);
 }
