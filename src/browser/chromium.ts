@@ -60,7 +60,7 @@ export const BASE_ARGS = [
   '--no-default-browser-check',
   '--metrics-recording-only',
   // BackForwardCache: a page navigated away from must be gone, not frozen for a later
-  // history.back() in the next user's render (workspace.ts parks and resets tabs).
+  // history.back() after its render (workspace.ts settles a tab on an empty document).
   '--disable-features=Translate,AcceptCHFrame,MediaRouter,OptimizationHints,ProcessPerSiteUpToMainFrameThreshold,IsolateSandboxedIframes,AutofillServerCommunication,DialMediaRouteProvider,InterestFeedContentSuggestions,CertificateTransparencyComponentUpdater,BackForwardCache',
   `--enable-features=${COOKIE_FEATURES.join(',')}`,
   // No keyring daemon (D-Bus) to wait for, no sound device to open.

@@ -72,7 +72,7 @@ export function createMetrics() {
     }),
     workspaces: new Counter({
       name: 'pdf_appliance_workspaces_total',
-      help: 'Workspaces handed to renders, by how (hot: same identity as it stood; assigned: clean; opened: new context; switched: reset from another identity)',
+      help: 'Workspaces handed to renders, by how (hot: the same identity\'s own, settled; spare: opened ahead, never used; opened: opened for this render)',
       labelNames: ['how'] as const,
       registers: [registry],
     }),
