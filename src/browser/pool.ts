@@ -100,7 +100,7 @@ export class WorkspacePool {
       if (this.entries.size >= this.limit) {
         const oldest = this.oldestIdle();
         if (oldest) {
-          this.drop(oldest, 'made room for another identity');
+          this.dispose(oldest, 'made room for another identity');
           continue;
         }
         // Everything is in use or on its way: wait for something to come back.
@@ -258,22 +258,27 @@ export class WorkspacePool {
         // A spare ready for the next new user is worth more than the oldest user's idle tab.
         const oldest = this.oldestIdle();
         if (!oldest) return;
-        this.drop(oldest, 'made room for a spare');
+        this.dispose(oldest, 'made room for a spare');
       }
       // A failure removes the entry; the next acquire or release tries again.
       void this.openInto(this.newEntry('opening'));
     }
   }
 
+  /** Disposes the entry's workspace; its room goes to whoever waits, or to a spare. */
   private drop(entry: Entry, reason?: string): void {
+    this.dispose(entry, reason);
+    this.wake();
+    this.replenish();
+  }
+
+  private dispose(entry: Entry, reason?: string): void {
     if (!this.entries.delete(entry)) return;
     if (entry.linger) clearTimeout(entry.linger);
     entry.linger = null;
     if (reason) entry.ws?.retire(reason);
     this.opts.onRetire(entry.ws?.retired ?? reason ?? 'closed');
     void entry.ws?.close();
-    this.wake();
-    this.replenish();
   }
 
   private changed(signal: AbortSignal): Promise<void> {
