@@ -133,14 +133,17 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
         await race(ws.setViewport(plan.viewport, plan.scale));
       }
       await race(settle(ws, plan.waitFor, deps.config));
-      produce = () => captureOutput(ws, plan, deps.config.image.maxPixels, log, job.url);
+      produce = () => captureOutput(ws, plan, { maxPixels: deps.config.image.maxPixels, images: deps.browser.images, log, url: job.url, signal: bounded });
     }
     const navigationMs = performance.now() - t1;
 
     const t2 = performance.now();
     // Web fonts must have arrived, or the output shows fallback fonts (print and capture do not wait).
     await race(ws.evaluate('document.fonts.ready.then(() => true)', true));
-    output = await race(produce());
+    const producing = produce();
+    // An output that arrives after the render was stopped is never delivered: free what it holds.
+    producing.then((late) => stopReason && void late.dispose?.().catch(() => undefined), () => undefined);
+    output = await race(producing);
     // The page may have gone over its memory budget since the last check: if that renderer is
     // killed now, its crash (and so this render's failure) arrives within moments.
     if (deps.browser.sweepMemory()) await race(delay(CRASH_NOTICE_MS));
