@@ -303,6 +303,7 @@ export class BrowserSupervisor {
       rootPid: chromium.pid ?? -1,
       renderBudgetBytes: config.renderMemoryBytes,
       treeBudgetBytes: config.memoryLimitBytes,
+      images: this.images,
       log,
       onKill: (k) => {
         metrics.memoryKills.inc({ reason: k.reason });
