@@ -72,25 +72,27 @@ export class ImageMemory {
         signal.removeEventListener('abort', onAbort);
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
-        // The one leaving may have held back smaller captures behind it.
-        this.pump();
       };
       const waiter: Waiter = {
         bytes,
         grant: () => {
-          // Charged before it leaves the queue, so the next in line sees it.
+          // Charged before the next in line is looked at, and answered before it.
           const granted = this.charge(bytes, owner, onStop);
           leave();
           resolve(granted);
+          this.pump();
         },
       };
+      // A capture that stops waiting may have held back smaller ones behind it.
       const onAbort = (): void => {
         leave();
         reject(signal.reason);
+        this.pump();
       };
       const timer = setTimeout(() => {
         leave();
         reject(new RequestFailure({ kind: 'timeout', phase: 'image-memory', limitMs: this.waitMs }));
+        this.pump();
       }, this.waitMs);
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);

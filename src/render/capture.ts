@@ -22,8 +22,8 @@ const CONTENT_TYPE = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' 
  * Chromium's tree, sampled every 10 ms) over one capture of a page of random pixels, the worst
  * case (nothing compresses; a plain page costs the GPU process a third less and Node next to
  * nothing), at 1, 4, 12 and 24.5 megapixels, renderer excluded (it is in RENDER_MEMORY_MB):
- *   PNG 27–30 MB per megapixel (24.5 MP: Node 310–460 MB, browser 370–430, GPU 410–470),
- *   JPEG 16–22 (quality 85 and 100), WebP 28–35.
+ *   PNG 23–30 MB per megapixel (24.5 MP: Node 310–460 MB, browser 370–430, GPU 410–470),
+ *   JPEG 15–22 (quality 85 and 100), WebP 28–34.
  * Charged with a margin above the worst seen.
  */
 export const BYTES_PER_PIXEL = { png: 32, jpeg: 24, webp: 40 } as const;
