@@ -128,8 +128,12 @@ export class MemoryWatch {
   }
 
   /**
-   * Holds the processes of one render (a browser context) to one budget. `onOver` is called
-   * once, when the watch acts on the group: its renderers are being killed.
+   * Holds the processes of one render to one budget. `key` is the render's browser context id:
+   * its image captures are charged under the same key (capture.ts), which is how Chromium's own
+   * growth during a capture is charged to this group. `onOver` is called once, when the watch
+   * acts on the group: its renderers are being killed and its captures stopped. Its `reason`
+   * says which budget: a render over its own (RENDER_MEMORY_MB) or the machine's, to which this
+   * render contributed the most.
    */
   register(key: string, budgetBytes: number, onOver: (over: GroupOver) => void): MemoryGroup {
     const group: Group = { key, budget: budgetBytes, pids: new Set(), acted: false, onOver };
