@@ -264,6 +264,7 @@ export class MemoryWatch {
       if (c.owner !== u.key || this.stopped.has(c)) continue;
       this.stopped.add(c);
       c.stop();
+      this.opts.log.warn({ context: u.key, mb: Math.round(c.bytes / 2 ** 20), reason }, 'image capture stopped: over the memory budget');
     }
     this.actions++;
     u.group?.onOver({ key: u.key, bytes: u.bytes, reason });
