@@ -9,11 +9,17 @@ export type Failure =
   | { kind: 'upstream-status'; status: number; wwwAuthenticate?: string }
   /** The main app answered 5xx, was unreachable, or the page left the main app's origin. */
   | { kind: 'bad-gateway'; reason: string }
-  | { kind: 'timeout'; phase: 'render' | 'queue'; limitMs?: number }
+  /** RENDER_TIMEOUT passed; or QUEUE_TIMEOUT, waiting for a render slot or for memory to capture an image in. */
+  | { kind: 'timeout'; phase: 'render' | 'queue' | 'image-memory'; limitMs?: number }
   /** A renderer of the page died: killed over RENDER_MEMORY_MB (`certain`), or crashed, most likely out of memory. */
   | { kind: 'out-of-memory'; budgetMb: number; certain: boolean }
-  /** The image the page asks for is over IMAGE_MAX_PIXELS or Chromium's largest side. */
-  | { kind: 'image-too-large'; width: number; height: number; why: string }
+  /** The machine ran out of memory while this render captured its image, and the capture was why: it was stopped. */
+  | { kind: 'machine-memory' }
+  /**
+   * The image the page asks for is over IMAGE_MAX_PIXELS or Chromium's largest side, or would
+   * need more memory to capture than IMAGE_MEMORY_MB: `setting` is what the operator could raise.
+   */
+  | { kind: 'image-too-large'; width: number; height: number; why: string; setting: 'IMAGE_MAX_PIXELS' | 'IMAGE_MEMORY_MB' }
   /** The page asked for PDF/A and Ghostscript is missing, failed, or could not make it conform. */
   | { kind: 'archival'; standard: string; problem: 'unavailable' | 'not-conformant' | 'failed'; reason: string }
   | { kind: 'overloaded' }

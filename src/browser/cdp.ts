@@ -61,6 +61,10 @@ export class CdpSession {
     set.add(listener as (payload: never) => void);
   }
 
+  off<E extends EventName>(event: E, listener: (payload: Payload<E>) => void): void {
+    this.listeners.get(event)?.delete(listener as (payload: never) => void);
+  }
+
   /** Called by the connection. */
   emit(event: string, payload: unknown): void {
     for (const l of this.listeners.get(event) ?? []) {

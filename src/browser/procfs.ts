@@ -54,13 +54,23 @@ export class ProcessTable {
 
 /** Private memory of a process in bytes: anonymous plus shared-memory pages it has resident. */
 export function privateBytes(pid: number): number | null {
+  return memoryOf(pid)?.bytes ?? null;
+}
+
+/**
+ * Private memory (as privateBytes) and whether the process has already died: a process that
+ * was killed stays in /proc as a zombie, with no memory, until its parent reaps it (Chromium's
+ * zygote does that when it gets round to it). Null when it is gone altogether. One read.
+ */
+export function memoryOf(pid: number): { bytes: number; dead: boolean } | null {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return null;
   }
-  return (field(status, 'RssAnon') + field(status, 'RssShmem')) * 1024;
+  const state = /^State:\s+(\S)/m.exec(status)?.[1];
+  return { bytes: (field(status, 'RssAnon') + field(status, 'RssShmem')) * 1024, dead: state === 'Z' || state === 'X' };
 }
 
 function field(status: string, name: string): number {

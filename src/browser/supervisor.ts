@@ -7,6 +7,7 @@ import { errMessage, launchChromium, spawnChromium, sandboxChoice, type Chromium
 import { Egress } from './egress.js';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
 import type { Guard } from '../security/ssrf.js';
+import { ImageMemory } from '../admission/image-memory.js';
 import { MemoryWatch } from './memory-watch.js';
 import { WorkspacePool, type Acquisition } from './pool.js';
 import { Workspace } from './workspace.js';
@@ -75,6 +76,9 @@ export interface BrowserSettings {
   renderMemoryBytes: number;
   /** What Chromium's whole process tree may use. */
   memoryLimitBytes: number;
+  /** What image captures may use at once (IMAGE_MEMORY_MB), and how long one waits for it (QUEUE_TIMEOUT). */
+  imageMemoryBytes: number;
+  queueTimeoutMs: number;
   workspaceLingerMs: number;
 }
 
@@ -92,10 +96,14 @@ export class BrowserSupervisor {
   /** One for the life of the supervisor: every Chromium it launches connects through it. */
   private proxy: Promise<EgressProxy> | null = null;
   state: BrowserState = 'starting';
+  /** The memory image captures are admitted against, across browser generations. */
+  readonly images: ImageMemory;
   sandboxed: boolean | null = null;
   chromeVersion: string | null = null;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.images = new ImageMemory(opts.config.imageMemoryBytes, opts.config.queueTimeoutMs);
+  }
 
   /** Starts launching now; renders that arrive meanwhile wait for it. */
   start(): Promise<void> {
@@ -306,6 +314,7 @@ export class BrowserSupervisor {
       rootPid: chromium.pid ?? -1,
       renderBudgetBytes: config.renderMemoryBytes,
       treeBudgetBytes: config.memoryLimitBytes,
+      images: this.images,
       log,
       onKill: (k) => {
         metrics.memoryKills.inc({ reason: k.reason });

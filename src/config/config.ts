@@ -52,6 +52,8 @@ export interface Config {
   renderMemoryBytes: number;
   /** What Chromium's whole process tree may use: the machine's (or container's) memory minus a reserve. */
   memoryLimitBytes: number;
+  /** What image captures may use at once, outside the renders' budgets (IMAGE_MEMORY_MB). */
+  imageMemoryBytes: number;
   /** Where users reach the main app, when TARGET_URL is an address only the appliance knows (PUBLIC_URL). */
   publicOrigin: string | null;
   flyAppName: string | null;
@@ -79,6 +81,18 @@ export interface Machine {
   memoryBytes: number;
 }
 
+/**
+ * The machine as the appliance budgets it: MACHINE_MEMORY_MB when set, else what was detected.
+ * The override is for a detection that is wrong (a limit the cgroup files do not show) and for
+ * tests that run the appliance as if on a smaller machine.
+ */
+function machineFrom(raw: string | undefined, detected: Machine, fail: (name: string, accepted: string) => never): Machine {
+  if (raw === undefined) return detected;
+  const mb = Number(raw);
+  if (!/^\d+$/.test(raw) || mb < MIN_MACHINE_MB || mb > MAX_MACHINE_MB) fail('MACHINE_MEMORY_MB', `an integer from ${MIN_MACHINE_MB} to ${MAX_MACHINE_MB} (megabytes)`);
+  return { memoryBytes: mb * MB };
+}
+
 /** The memory limit of this container (cgroup v2 or v1) when there is one, else the machine's. */
 export function detectMachine(): Machine {
   const total = totalmem();
@@ -96,6 +110,9 @@ export function detectMachine(): Machine {
 const MB = 1024 * 1024;
 /** Node, the kernel and Chromium's browser, GPU and utility processes: kept out of the renders' share. */
 const RESERVED_MB = 320;
+/** Less than this cannot run Chromium at all; more than 1 TB is a typo. */
+const MIN_MACHINE_MB = 256;
+const MAX_MACHINE_MB = 1024 * 1024;
 
 /**
  * RENDER_MEMORY_MB when unset: three quarters of the memory left after the reserve, shared by
@@ -104,6 +121,15 @@ const RESERVED_MB = 320;
 export function defaultRenderMemoryMb(machineBytes: number, concurrency: number): number {
   const share = ((machineBytes / MB - RESERVED_MB) * 0.75) / concurrency;
   return Math.max(128, Math.min(2048, Math.floor(share)));
+}
+
+/**
+ * IMAGE_MEMORY_MB when unset: the quarter of the memory after the reserve that the default
+ * RENDER_MEMORY_MB leaves to others, at least 64 MB. On a 1 GB machine: 176 MB, room for two
+ * large PNGs and a viewport image at once (their costs are in render/capture.ts).
+ */
+export function defaultImageMemoryMb(machineBytes: number): number {
+  return Math.max(64, Math.floor((machineBytes / MB - RESERVED_MB) * 0.25));
 }
 
 export class ConfigError extends Error {}
@@ -141,7 +167,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Env = process.env, version = '0.0.0', machine: Machine = detectMachine()): Config {
+export function loadConfig(env: Env = process.env, version = '0.0.0', detected: Machine = detectMachine()): Config {
   const read = (name: string): string | undefined => {
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -263,6 +289,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
     machinesApi = { url: api.href.replace(/\/$/, ''), token, app: read('FLY_APP_NAME')!, machine: read('FLY_MACHINE_ID')! };
   }
 
+  const machine = machineFrom(read('MACHINE_MEMORY_MB'), detected, fail);
   const concurrency = int('CONCURRENCY', 3, 1, 64);
   const renderMemoryMb = int('RENDER_MEMORY_MB', defaultRenderMemoryMb(machine.memoryBytes, concurrency), 64, 65_536);
   return {
@@ -312,6 +339,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', machine: M
     assetCacheBytes: int('ASSET_CACHE_MB', 32, 0, 4096) * 1024 * 1024,
     renderMemoryBytes: renderMemoryMb * MB,
     memoryLimitBytes: Math.max(renderMemoryMb * MB, machine.memoryBytes - RESERVED_MB * MB),
+    imageMemoryBytes: int('IMAGE_MEMORY_MB', defaultImageMemoryMb(machine.memoryBytes), 16, 65_536) * MB,
     publicOrigin,
     flyAppName: read('FLY_APP_NAME') ?? null,
     flyMachineId: read('FLY_MACHINE_ID') ?? null,

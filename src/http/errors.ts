@@ -41,9 +41,11 @@ export function toHttp(err: unknown, retryAfterSeconds: number): HttpAnswer {
     case 'bad-gateway':
       return text(502);
     case 'timeout':
-      return f.phase === 'render'
-        ? text(504, {}, f.limitMs ? `Rendering took longer than RENDER_TIMEOUT (${f.limitMs / 1000} s). Lighten the page or raise it.` : undefined)
-        : text(503, { 'retry-after': String(retryAfterSeconds) });
+      if (f.phase === 'render') return text(504, {}, f.limitMs ? `Rendering took longer than RENDER_TIMEOUT (${f.limitMs / 1000} s). Lighten the page or raise it.` : undefined);
+      if (f.phase === 'image-memory') return text(503, { 'retry-after': String(retryAfterSeconds) }, 'Busy: other images are using the memory for captures (IMAGE_MEMORY_MB). Try again shortly.');
+      return text(503, { 'retry-after': String(retryAfterSeconds) });
+    case 'machine-memory':
+      return text(503, { 'retry-after': String(retryAfterSeconds) }, 'The appliance ran short of memory while capturing this image. Try again shortly.');
     case 'out-of-memory':
       return text(
         502,
@@ -56,7 +58,7 @@ export function toHttp(err: unknown, retryAfterSeconds: number): HttpAnswer {
       return text(
         422,
         {},
-        `The image would be ${f.width} × ${f.height} px, ${f.why}. Lower image-scale, capture less (image-full-page, image-selector), or raise IMAGE_MAX_PIXELS.`,
+        `The image would be ${f.width} × ${f.height} px, ${f.why}. Lower image-scale, capture less (image-full-page, image-selector), or raise ${f.setting}.`,
       );
     case 'archival':
       return archivalAnswer(f);

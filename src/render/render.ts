@@ -134,7 +134,7 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
         await race(ws.setViewport(plan.viewport, plan.scale));
       }
       await race(settle(ws, plan.waitFor, deps.config));
-      produce = () => captureOutput(ws, plan, deps.config.image.maxPixels, log, job.url);
+      produce = () => captureOutput(ws, plan, { maxPixels: deps.config.image.maxPixels, images: deps.browser.images, log, url: job.url, signal: bounded });
       name.meta = plan.filename;
     }
     const navigationMs = performance.now() - t1;
@@ -144,7 +144,10 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
     await race(ws.evaluate('document.fonts.ready.then(() => true)', true));
     // Links in a PDF lead where the user is, not to TARGET_URL (public-links.ts).
     await race(pointLinksAtUser(ws, job));
-    output = await race(produce());
+    const producing = produce();
+    // An output that arrives after the render was stopped is never delivered: free what it holds.
+    producing.then((late) => stopReason && void late.dispose?.().catch(() => undefined), () => undefined);
+    output = await race(producing);
     // The page may have gone over its memory budget since the last check: if that renderer is
     // killed now, its crash (and so this render's failure) arrives within moments.
     if (deps.browser.sweepMemory()) await race(delay(CRASH_NOTICE_MS));

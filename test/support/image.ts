@@ -47,6 +47,37 @@ export class ImageDecoder {
     }
   }
 
+  /**
+   * Size and a 64-bit hash (two FNV-1a passes) of the decoded RGBA pixels: two images with the
+   * same digest show the same thing. (about:blank is no secure context: no crypto.subtle.)
+   */
+  async digest(bytes: Uint8Array, mime: string): Promise<{ width: number; height: number; hash: string }> {
+    const page = await this.browser.newPage();
+    try {
+      return await page.evaluate(
+        async (b64: string, type: string) => {
+          const blob = await (await fetch(`data:${type};base64,${b64}`)).blob();
+          const bitmap = await createImageBitmap(blob);
+          const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+          const ctx = canvas.getContext('2d')!;
+          ctx.drawImage(bitmap, 0, 0);
+          const words = new Uint32Array(ctx.getImageData(0, 0, bitmap.width, bitmap.height).data.buffer);
+          let a = 0x811c9dc5;
+          let b = 0x01000193;
+          for (let i = 0; i < words.length; i++) {
+            a = Math.imul(a ^ words[i]!, 0x01000193) >>> 0;
+            b = Math.imul(b ^ words[i]! ^ i, 0x811c9dc5) >>> 0;
+          }
+          return { width: bitmap.width, height: bitmap.height, hash: a.toString(16) + b.toString(16) };
+        },
+        Buffer.from(bytes).toString('base64'),
+        mime,
+      );
+    } finally {
+      await page.close();
+    }
+  }
+
   close(): Promise<void> {
     return this.browser.close();
   }

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { ConfigError, defaultRenderMemoryMb, loadConfig } from '../../src/config/config.js';
+import { ConfigError, defaultImageMemoryMb, defaultRenderMemoryMb, loadConfig } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 
 const base = { TARGET_URL: 'http://127.0.0.1:3000', CHROME_PATH: '/usr/bin/chromium' };
@@ -119,4 +119,22 @@ test('the render memory budget defaults from the machine and CONCURRENCY, and a 
   const c = loadConfig({ TARGET_URL: 'http://127.0.0.1:1', CONCURRENCY: '4' }, '0', { memoryBytes: 2048 * MB });
   expect(c.renderMemoryBytes).toBe(324 * MB);
   expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', RENDER_MEMORY_MB: 'lots' }, '0', { memoryBytes: 2048 * MB })).toThrow(/^RENDER_MEMORY_MB="lots" is invalid/);
+});
+
+test('MACHINE_MEMORY_MB replaces the detected memory in every memory budget; IMAGE_MEMORY_MB has its own default', () => {
+  const MB = 1024 * 1024;
+  const detected = { memoryBytes: 24 * 1024 * MB };
+  const onOneGb = loadConfig({ TARGET_URL: 'http://127.0.0.1:1', MACHINE_MEMORY_MB: '1024' }, '0', detected);
+  expect(onOneGb.renderMemoryBytes).toBe(176 * MB);
+  expect(onOneGb.memoryLimitBytes).toBe((1024 - 320) * MB);
+  expect(onOneGb.imageMemoryBytes).toBe(176 * MB);
+  expect(defaultImageMemoryMb(2048 * MB)).toBe(432);
+  expect(defaultImageMemoryMb(256 * MB)).toBe(64);
+  // Unset: what was detected.
+  expect(loadConfig({ TARGET_URL: 'http://127.0.0.1:1' }, '0', detected).memoryLimitBytes).toBe((24 * 1024 - 320) * MB);
+  expect(loadConfig({ TARGET_URL: 'http://127.0.0.1:1', MACHINE_MEMORY_MB: '1024', IMAGE_MEMORY_MB: '300' }, '0', detected).imageMemoryBytes).toBe(300 * MB);
+  for (const bad of ['1g', '100', '-1', '2000000']) {
+    expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', MACHINE_MEMORY_MB: bad }, '0', detected)).toThrow(/^MACHINE_MEMORY_MB=".*" is invalid: expected an integer from 256 to 1048576/);
+  }
+  expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', IMAGE_MEMORY_MB: '8' }, '0', detected)).toThrow(/^IMAGE_MEMORY_MB="8" is invalid/);
 });
