@@ -1,3 +1,4 @@
+import { burstMarkdown } from './burst.js';
 import type { Results, Target } from './results.js';
 
 /** The issue's data-fetch delay on /t/js plus its allowance for the wait. */
@@ -129,6 +130,8 @@ export function markdown(res: Results): string {
     L.push(`| warm invoice p50 (latency run) | ${ms(res.latency.invoice?.appliance.p50 ?? NaN)} | | 1.00× |`);
     L.push('');
   }
+
+  if (res.burst) L.push(...burstMarkdown(res.burst));
 
   L.push('### Targets');
   L.push('');

@@ -1,3 +1,4 @@
+import type { Burst } from './burst.js';
 import type { Summary } from './stats.js';
 
 /** Everything one run measured; written as results/<name>.json, rendered by report.ts. */
@@ -94,6 +95,8 @@ export interface Results {
   defaultsMemory: DefaultsMemory;
   cold: Cold;
   resume: Resume;
+  /** Invoice day through the proxy emulator (burst.ts); absent in runs from before it. */
+  burst?: Burst;
   ratios: Record<string, number>;
   targets: Target[];
 }
