@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/config.js';
 import type { RenderJob } from '../render/job.js';
 import { identityFrom } from '../security/credentials.js';
@@ -17,7 +17,7 @@ export interface IncomingRender {
   bounced: boolean;
 }
 
-export function parseRenderRequest(req: Request, config: Config, mapped: MappedTarget): IncomingRender {
+export function parseRenderRequest(req: IncomingMessage, config: Config, mapped: MappedTarget): IncomingRender {
   const origin = originFor(config, req.headers.host);
   const url = buildTargetUrl(origin, mapped.path, mapped.query);
   if (!url) fail({ kind: 'bad-request', reason: 'path does not map to the main app' });
@@ -57,7 +57,7 @@ export function parseRenderRequest(req: Request, config: Config, mapped: MappedT
  * the Host and scheme of the request Fly's proxy replayed (only replayed requests: a request
  * sent to the appliance directly names the appliance, not the main app).
  */
-export function publicOriginFor(req: Request, config: Pick<Config, 'publicOrigin'>, origin: string, replaySrc: ReplaySrc): string | null {
+export function publicOriginFor(req: IncomingMessage, config: Pick<Config, 'publicOrigin'>, origin: string, replaySrc: ReplaySrc): string | null {
   if (!isInternalOrigin(origin)) return null;
   if (config.publicOrigin) return config.publicOrigin;
   if (replaySrc.instance === undefined && replaySrc.state === undefined && replaySrc.region === undefined) return null;
@@ -93,7 +93,7 @@ function pinnedInstance(state: string | undefined): string | undefined {
   return m && /^[A-Za-z0-9._-]{1,64}$/.test(m) ? m : undefined;
 }
 
-export function header(req: Request, name: string): string | undefined {
+export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
