@@ -64,14 +64,18 @@ export function createApp(deps: ServerDeps): (req: IncomingMessage, res: ServerR
   };
 
   return (req, res) => {
-    if ((req.method === 'GET' || req.method === 'HEAD') && isHealthCheck(req.url)) return health(req, res);
     const requestId = (req.headers['fly-request-id'] as string | undefined)?.slice(0, 64) ?? randomUUID();
     try {
-      guardRequest(req, config);
+      route(req, res, requestId);
     } catch (err) {
+      // A check that refused the request, or a bug: either way an answer, never a crash.
       sendError(res, err, log.child({ requestId }), req, requestId, retryAfter(deps));
-      return;
     }
+  };
+
+  function route(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    if ((req.method === 'GET' || req.method === 'HEAD') && isHealthCheck(req.url)) return health(req, res);
+    guardRequest(req, config);
     const requestTarget = req.url ?? '/';
     // Every image format: which of them reach the appliance is the main app's opt-in.
     const mapped = pagePathFor(requestTarget, IMAGE_FORMATS);
@@ -85,7 +89,7 @@ export function createApp(deps: ServerDeps): (req: IncomingMessage, res: ServerR
     const home = publicOriginFor(req, config, origin, replaySrc) ?? origin;
     const url = buildTargetUrl(home, pathOnly, requestTarget.slice(pathOnly.length)) ?? `${home}/`;
     res.writeHead(302, { location: url, 'content-length': '0' }).end();
-  };
+  }
 }
 
 /** Checks that apply before any routing: request size, loop guard, shared secret. */
