@@ -19,8 +19,6 @@ const WINDOW_MS = 2000;
 const IDLE_TIMEOUT = '8s';
 /** Bound on every wait for a state the Machines reach on their own (idle, suspended). */
 const SETTLE_MS = 45_000;
-/** What one Machine takes in before it refuses: CONCURRENCY + QUEUE_SIZE of fly.toml, its hard_limit. */
-let FULL = 0;
 
 let day: InvoiceDay | undefined;
 test.afterEach(async ({}, testInfo) => {
@@ -66,12 +64,39 @@ function report(label: string, machines: number, r: BurstResult): string {
   return line;
 }
 
+/**
+ * Takes every slot and queue place (`full`) of these Machines with requests that do not go through this
+ * proxy (another edge's traffic), held on a page that answers after a minute; stop() lets go.
+ */
+function fill(machineUrls: string[], full: number): { stop(): Promise<void> } {
+  const gone = new AbortController();
+  const held = machineUrls.flatMap((url) =>
+    Array.from({ length: full }, () => fetch(`${url.replace(/\/$/, '')}/t/slow.pdf?ms=60000`, { signal: gone.signal }).then((r) => r.arrayBuffer()).catch(() => undefined)),
+  );
+  return {
+    async stop() {
+      gone.abort();
+      await Promise.all(held);
+    },
+  };
+}
+
+/** Until each Machine says it has exactly `n` requests running or queued (its /healthz). */
+async function untilLoad(machineUrls: string[], n: number): Promise<void> {
+  const loadOf = async (url: string) => {
+    const h = (await (await fetch(`${url.replace(/\/$/, '')}/healthz`)).json()) as { running: number; queued: number };
+    return h.running + h.queued;
+  };
+  await expect.poll(() => Promise.all(machineUrls.map(loadOf)), { timeout: SETTLE_MS }).toEqual(machineUrls.map(() => n));
+}
+
 test('three stopped Machines: the burst starts the ones it needs, every click gets its own PDF, a full Machine bounces once, all suspend afterwards; suspended, the next burst resumes them', async () => {
   test.setTimeout(180_000);
   day = await startInvoiceDay({ root: ROOT, machines: 3, idleTimeout: IDLE_TIMEOUT });
   const d = day;
-  expect(d.limits.hard, 'fly.toml sets a hard_limit').toBeDefined();
-  FULL = d.limits.hard!;
+  // What one Machine takes in before it refuses: CONCURRENCY + QUEUE_SIZE, fly.toml's hard_limit.
+  const full = d.limits.hard!;
+  expect(full, 'fly.toml sets a hard_limit').toBeGreaterThan(0);
   const sessions = await d.signIn(BURST_USERS);
   expect((await d.machines()).map((m) => m.listening)).toEqual([false, false, false]);
 
@@ -85,8 +110,8 @@ test('three stopped Machines: the burst starts the ones it needs, every click ge
   // not always the Machine's own: other edges send it traffic too. A Machine that is full when
   // the proxy thinks it is not bounces the request, once, to another Machine.
   const [one, two, three] = (await d.machines()).map((m) => m.url);
-  let other = fill([one!]);
-  await untilLoad([one!], FULL);
+  let other = fill([one!], full);
+  await untilLoad([one!], full);
   // One click after another: with nothing in flight the proxy spreads them over all three, so
   // one of three lands on the full Machine.
   const bounced: BurstResult[] = [];
@@ -96,8 +121,8 @@ test('three stopped Machines: the burst starts the ones it needs, every click ge
   // All of them full: the click bounces once, and the second Machine answers 503 (with
   // Retry-After) rather than bounce it again.
   await untilLoad([one!, two!, three!], 0);
-  other = fill([one!, two!, three!]);
-  await untilLoad([one!, two!, three!], FULL);
+  other = fill([one!, two!, three!], full);
+  await untilLoad([one!, two!, three!], full);
   const refused = await d.burst(sessions.slice(0, 1), 1, 0, 4000);
   expect(refused.clicks[0]!.status).toBe(503);
   expect(refused.bounces).toBe(1);
@@ -116,32 +141,6 @@ test('three stopped Machines: the burst starts the ones it needs, every click ge
   expectNoLoops(resumed);
   await expectAllMachines(d, 'suspended', 'every Machine suspends itself again');
 });
-
-/**
- * Takes every slot and queue place of these Machines with requests that do not go through this
- * proxy (another edge's traffic), held on a page that answers after a minute; stop() lets go.
- */
-function fill(machineUrls: string[]): { stop(): Promise<void> } {
-  const gone = new AbortController();
-  const held = machineUrls.flatMap((url) =>
-    Array.from({ length: FULL }, () => fetch(`${url.replace(/\/$/, '')}/t/slow.pdf?ms=60000`, { signal: gone.signal }).then((r) => r.arrayBuffer()).catch(() => undefined)),
-  );
-  return {
-    async stop() {
-      gone.abort();
-      await Promise.all(held);
-    },
-  };
-}
-
-/** Until each Machine says it has exactly `n` requests running or queued (its /healthz). */
-async function untilLoad(machineUrls: string[], n: number): Promise<void> {
-  const loadOf = async (url: string) => {
-    const h = (await (await fetch(`${url.replace(/\/$/, '')}/healthz`)).json()) as { running: number; queued: number };
-    return h.running + h.queued;
-  };
-  await expect.poll(() => Promise.all(machineUrls.map(loadOf)), { timeout: SETTLE_MS }).toEqual(machineUrls.map(() => n));
-}
 
 test('the same burst against one stopped Machine: the proxy holds what is over its hard limit, every click still gets its PDF', async () => {
   test.setTimeout(180_000);
