@@ -127,6 +127,7 @@ export function burstMarkdown(b: Burst): string[] {
     '| Machines | from | PDFs | not a PDF | first PDF | per click p50 | per click p95 | last PDF | PDFs/s | peak MB per Machine | started | resumed | bounces | held at hard_limit |',
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...b.rows.map((r) => `| ${r.machines} | ${r.from} | ${r.pdfs} | ${r.failed} | ${ms(r.firstPdfMs)} | ${ms(r.p50Ms)} | ${ms(r.p95Ms)} | ${ms(r.lastPdfMs)} | ${r.perSecond.toFixed(2)} | ${ms(r.peakMachineMB)} | ${r.started} | ${r.resumed} | ${r.bounces} | ${r.heldAtHardLimit} |`),
+    '',
     'All Machines share this one host; on Fly each has its own CPUs, so what three Machines add here is the spread, not the capacity. PSS: node and its Chromium, per Machine.',
     '',
   ];
