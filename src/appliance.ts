@@ -104,7 +104,7 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   if (config.metricsPort > 0) {
     metricsServer = createServer((req, res) => {
       if (req.url === '/metrics') {
-        metrics.registry.metrics().then((text) => {
+        metrics.scrape().then((text) => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType });
           res.end(text);
         }, () => {

@@ -2,10 +2,10 @@ import type { ProtocolMapping } from 'devtools-protocol/types/protocol-mapping.j
 
 /**
  * The Chrome DevTools Protocol over Chromium's --remote-debugging-pipe, in flat session mode:
- * what the appliance needs of a CDP client and nothing else. Puppeteer's client (used by the
- * benchmark's baseline and the tests) costs ~350 ms to import and builds a debug-log closure
- * for every message sent and received; under a page of 1000 frames that was 13% of Node's
- * CPU (measured), on the path of every render.
+ * what the appliance needs of a CDP client and nothing else. Puppeteer-core's (used by the
+ * benchmark's baseline and the tests) takes 270 ms of CPU to import, on a cold start's critical
+ * path even when imported while Chromium launches (+630 ms to the first PDF), and 3.4 against
+ * 2.2 µs per message; measured by test/bench/cdp-client.ts (docs/development.md).
  */
 
 type Commands = ProtocolMapping.Commands;

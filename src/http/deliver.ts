@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Output } from '../render/output.js';
 
@@ -13,9 +13,10 @@ const STALL_MS = 60_000;
  * one chunk in Node's memory at a time); resolves with the bytes sent once all are out, rejects
  * if the client goes away first. HEAD gets the headers alone (Node drops the body).
  */
-export async function send(res: Response, output: Output, headers: Record<string, string>): Promise<number> {
-  res.status(200).set(headers);
-  if (output.length !== undefined) res.set('content-length', String(output.length));
+export async function send(res: ServerResponse, output: Output, headers: Record<string, string>): Promise<number> {
+  res.statusCode = 200;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  if (output.length !== undefined) res.setHeader('content-length', String(output.length));
   res.setTimeout(STALL_MS, () => res.destroy(new Error('delivery stalled')));
   let bytes = 0;
   async function* counted(body: Output['body']): AsyncGenerator<Uint8Array> {

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { OUTPUT_HEADER } from 'pdf-appliance-replay';
 import type { Config } from '../config/config.js';
 import type { RenderJob } from '../render/job.js';
@@ -15,7 +15,7 @@ export interface IncomingRender {
   bounce: Bounce | null;
 }
 
-export function parseRenderRequest(req: Request, config: Config, mapped: MappedTarget): IncomingRender {
+export function parseRenderRequest(req: IncomingMessage, config: Config, mapped: MappedTarget): IncomingRender {
   const origin = originFor(config, req.headers.host);
   const url = buildTargetUrl(origin, mapped.path, mapped.query);
   if (!url) fail({ kind: 'bad-request', reason: 'path does not map to the main app' });
@@ -59,7 +59,7 @@ export function parseRenderRequest(req: Request, config: Config, mapped: MappedT
  * the Host and scheme of the request Fly's proxy replayed (only replayed requests: a request
  * sent to the appliance directly names the appliance, not the main app).
  */
-export function publicOriginFor(req: Request, config: Pick<Config, 'publicOrigin'>, origin: string, replaySrc: ReplaySrc): string | null {
+export function publicOriginFor(req: IncomingMessage, config: Pick<Config, 'publicOrigin'>, origin: string, replaySrc: ReplaySrc): string | null {
   if (!isInternalOrigin(origin)) return null;
   if (config.publicOrigin) return config.publicOrigin;
   if (replaySrc.instance === undefined && replaySrc.state === undefined && replaySrc.region === undefined) return null;
@@ -90,7 +90,7 @@ export function publicLocation(location: string, job: Pick<RenderJob, 'origin' |
   }
 }
 
-export function header(req: Request, name: string): string | undefined {
+export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

@@ -12,7 +12,7 @@ export interface BenchOptions {
   durationMs: number;
   /** Cold starts of `npm start` and of the bare process, each. */
   coldReps: number;
-  /** Cold starts of `node dist/src/main.js` without npm (informational). */
+  /** Cold starts of `node dist/src/main.js` without npm: what the image runs, and a target of its own. */
   directReps: number;
   /** Passed through to every appliance process (BENCH_APPLIANCE_ENV='ASSET_CACHE_MB=0 QUIET_WINDOW=20ms'). */
   applianceEnv: Record<string, string>;
@@ -45,7 +45,7 @@ export function readOptions(env: NodeJS.ProcessEnv): BenchOptions {
     warmup: quick ? 1 : 3,
     durationMs: int('BENCH_DURATION_S', quick ? 3 : 15, 1) * 1000,
     coldReps: int('BENCH_COLD_REPS', quick ? 1 : 5, 1),
-    directReps: quick ? 1 : 3,
+    directReps: int('BENCH_COLD_REPS', quick ? 1 : 5, 1),
     applianceEnv: parseEnvList(env.BENCH_APPLIANCE_ENV ?? ''),
     // A smoke run must not overwrite the figures someone is about to commit.
     outName: outName(env.BENCH_OUT, quick),

@@ -1,3 +1,4 @@
+import { burstMarkdown } from './burst.js';
 import type { Results, Target } from './results.js';
 import { scenarioRatios, scenarioSection, scenarioTargets } from './scenario-report.js';
 
@@ -58,8 +59,11 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
   }
   const cold = res.ratios['cold.npmStart'];
   out.push({ name: 'Cold start (`npm start` → first PDF)', goal: '≤ 1.3× bare launch-and-print', value: x(cold), pass: cold !== undefined && cold <= 1.3 });
+  // What the image runs, and what a Machine started by a burst pays on the user's clock.
+  const node = res.ratios['cold.nodeDirect'];
+  out.push({ name: 'Cold start (`node dist/src/main.js` → first PDF)', goal: '≤ 1.2× bare launch-and-print', value: x(node), pass: node !== undefined && node <= 1.2 });
   const resume = res.ratios['resume.vsWarmInvoice'];
-  if (resume !== undefined) out.push({ name: 'Resume → first PDF (IDLE_ACTION=suspend)', goal: '≤ 1.5× warm invoice p50', value: x(resume), pass: resume <= 1.5 });
+  if (resume !== undefined) out.push({ name: 'Resume → first PDF (IDLE_ACTION=suspend)', goal: '≤ 1.0× warm invoice p50', value: x(resume), pass: resume <= 1.0 });
   return out;
 }
 
@@ -131,6 +135,8 @@ export function markdown(res: Results): string {
     L.push(`| warm invoice p50 (latency run) | ${ms(res.latency.invoice?.appliance.p50 ?? NaN)} | | 1.00× |`);
     L.push('');
   }
+
+  if (res.burst) L.push(...burstMarkdown(res.burst));
 
   L.push('### Targets');
   L.push('');

@@ -1,6 +1,7 @@
 import type { FloorName } from './floors.js';
 import type { PeerResult } from './peer.js';
 import type { Scenarios } from './scenarios.js';
+import type { Burst } from './burst.js';
 import type { Summary } from './stats.js';
 
 /** Everything one run measured; written as results/<name>.json, rendered by report.ts. */
@@ -104,6 +105,8 @@ export interface Results {
   /** The clicks (a), (b), (c) against the floors (scenarios.ts). */
   scenarios: Scenarios;
   peer: PeerResult;
+  /** Invoice day through the proxy emulator (burst.ts); absent in runs from before it. */
+  burst?: Burst;
   ratios: Record<string, number>;
   targets: Target[];
 }

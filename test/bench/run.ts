@@ -8,6 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMainApp } from '../../fixtures/main-app/index.js';
+import { bursts } from './burst.js';
 import { coldStarts } from './coldstart.js';
 import { resumes } from './resume.js';
 import { checkComplete, measureDefaultsMemory, measureLatency, measureThroughput } from './measure.js';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
 
   const cold = await coldStarts(opts, applianceEnv, spec, mainApp.url);
   const resume = await resumes(applianceEnv, opts.coldReps);
+  const burst = await bursts({ LOG_LEVEL: 'warn', ...opts.applianceEnv });
   const sys = await startSystems(mainApp, applianceEnv, spec);
   const memory: Memory = {
     applianceMB: 0,
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
     resume,
     scenarios,
     peer,
+    burst,
   };
   const withRatios = { ...measured, ratios: ratios(measured) };
   const results: Results = { ...withRatios, targets: targets(withRatios) };

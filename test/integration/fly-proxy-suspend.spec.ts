@@ -326,6 +326,35 @@ test.describe('Docker machines', () => {
     expect(await machineStatus(p, 'c1')).toMatchObject({ state: 'running', starts: 1, suspends: 1, resumes: 1 });
   });
 
+  test('a container that compose started and no request has reached yet can be suspended on its first idle', async () => {
+    const port = await freePort();
+    const docker = await startFakeDocker({ container: 'pdf-c', port, running: true });
+    cleanups.push(() => docker.close());
+    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
+    expect((await machineStatus(p, 'c1')).state).toBe('unknown');
+
+    // The appliance's first idle: no request ever went through the proxy.
+    const ok = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
+    expect(ok.status, ok.text).toBe(200);
+    await waitForState(p, 'c1', 'suspended');
+    expect(docker.calls).toEqual(['GET /containers/pdf-c/json', 'POST /containers/pdf-c/pause']);
+
+    // The next request resumes it (no start: it was never stopped).
+    expect((await send(p.url, '/')).text).toBe('from container');
+    expect(await machineStatus(p, 'c1')).toMatchObject({ state: 'running', starts: 0, suspends: 1, resumes: 1 });
+  });
+
+  test('a container that is not running is still refused (409), after asking Docker', async () => {
+    const port = await freePort();
+    const docker = await startFakeDocker({ container: 'pdf-c', port });
+    cleanups.push(() => docker.close());
+    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
+    const refused = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
+    expect(refused.status).toBe(409);
+    expect(refused.json<{ error: string }>().error).toContain('not running');
+    expect(docker.calls).toEqual(['GET /containers/pdf-c/json']);
+  });
+
   test('close() unpauses a container it paused', async () => {
     const port = await freePort();
     const docker = await startFakeDocker({ container: 'pdf-c', port });

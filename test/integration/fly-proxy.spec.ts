@@ -145,8 +145,8 @@ test.describe('forwarding', () => {
       starts: { web: 0, pdf: 0 },
       replays: 0,
       machines: [
-        { app: 'web', id: 'main-1', region: 'lcl', url: `${main.url}/`, listening: true },
-        { app: 'pdf', id: 'pdf-1', region: 'ams', url: `http://127.0.0.1:${down}/`, listening: false },
+        { app: 'web', id: 'main-1', region: 'lcl', url: `${main.url}/`, listening: true, load: 0 },
+        { app: 'pdf', id: 'pdf-1', region: 'ams', url: `http://127.0.0.1:${down}/`, listening: false, load: 0 },
       ],
     });
     expect(main.seen).toHaveLength(0);

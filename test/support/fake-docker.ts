@@ -14,6 +14,8 @@ export interface FakeDockerOptions {
   port: number;
   /** How long unpause takes; a slow one makes "concurrent" resumes really overlap. */
   unpauseDelayMs?: number;
+  /** The container runs from the start, as `docker compose up` leaves it, before any proxy request. */
+  running?: boolean;
 }
 
 export interface FakeDocker {
@@ -27,14 +29,17 @@ export interface FakeDocker {
 
 /**
  * A fake Docker Engine API on a unix socket in a fresh temporary directory. Start, pause and
- * unpause of its one container answer 204 (start only once the container's server listens);
- * anything else answers 404 with the Engine's JSON error `No such container: <name>`.
+ * unpause of its one container answer 204 (start only once the container's server listens),
+ * and `GET …/json` its `State` (Running, Paused); anything else answers 404, an unknown
+ * container with the Engine's JSON error `No such container: <name>`.
  */
 export async function startFakeDocker(opts: FakeDockerOptions): Promise<FakeDocker> {
   const dir = await mkdtemp(join(tmpdir(), 'fly-proxy-docker-'));
   const socketPath = join(dir, 'docker.sock');
   const calls: string[] = [];
   const containerServer = createServer((_req, res) => res.end(CONTAINER_BODY));
+  if (opts.running) await listen(containerServer, opts.port);
+  let paused = false;
   const engine = createServer((req, res) => {
     calls.push(`${req.method} ${req.url}`);
     const [, name = '', action = ''] = /^\/containers\/([^/]*)\/([^/?]*)/.exec(req.url ?? '') ?? [];
@@ -43,10 +48,21 @@ export async function startFakeDocker(opts: FakeDockerOptions): Promise<FakeDock
     if (container !== opts.container) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ message: `No such container: ${container}` }));
-    } else if (action === 'start') void listen(containerServer, opts.port).then(done);
-    else if (action === 'pause') done();
-    else if (action === 'unpause') setTimeout(done, opts.unpauseDelayMs ?? 0);
-    else res.writeHead(404).end();
+    } else if (action === 'start') {
+      if (containerServer.listening) res.writeHead(304).end();
+      else void listen(containerServer, opts.port).then(done);
+    } else if (action === 'pause') {
+      paused = true;
+      done();
+    } else if (action === 'unpause') {
+      setTimeout(() => {
+        paused = false;
+        done();
+      }, opts.unpauseDelayMs ?? 0);
+    } else if (action === 'json' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ Name: `/${container}`, State: { Running: containerServer.listening, Paused: paused } }));
+    } else res.writeHead(404).end();
   });
   await new Promise<void>((resolve, reject) => {
     engine.once('error', reject);

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { parse } from 'smol-toml';
+import { loadProxyConfig, readFlyToml } from '../../fixtures/fly-proxy/index.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { parseDuration } from '../../src/config/duration.js';
 import { HEALTH_PATH } from '../../src/http/server.js';
@@ -41,6 +43,14 @@ const defaults: Config = loadConfig({ TARGET_URL: 'http://x', ...CHROME });
 const FLY = { FLY_APP_NAME: fly.app, FLY_MACHINE_ID: '148e21ea7f3989', FLY_API_TOKEN: 'FlyV1 fm2_example' };
 /** What the appliance runs with on Fly: the defaults plus fly.toml's [env]. */
 const deployed: Config = loadConfig({ TARGET_URL: 'http://x', ...fly.env, ...FLY, ...CHROME });
+
+const MB = 1024 * 1024;
+
+/** [[vm]] memory in MB ("1gb", "512mb" or memory_mb). */
+function vmMemoryMb(): number {
+  const memory = fly.vm?.[0]?.memory ?? `${fly.vm?.[0]?.memory_mb}mb`;
+  return /^(\d+)gb$/i.test(memory) ? Number(/^(\d+)/.exec(memory)![1]) * 1024 : Number(/^(\d+)/.exec(memory)?.[1]);
+}
 
 /** fly.toml durations: a bare number means seconds, or a string like "30s". */
 function seconds(v: number | string | undefined): number {
@@ -90,6 +100,34 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(deployed.queueSize).toBe(defaults.queueSize);
   });
 
+  test('the VM holds CONCURRENCY renders at the budget the appliance gives each on it', () => {
+    // RENDER_MEMORY_MB defaults to a share of the Machine's memory; on the shipped VM it must be
+    // a real share, not the 128 MB floor (which would promise renders more than the VM has).
+    const vm = vmMemoryMb();
+    const onVm = loadConfig({ TARGET_URL: 'http://x', ...fly.env, ...FLY, ...CHROME }, '0.0.0', { memoryBytes: vm * MB });
+    const perRenderMb = onVm.renderMemoryBytes / MB;
+    expect(perRenderMb).toBeGreaterThan(128);
+    expect(onVm.concurrency * perRenderMb + 320).toBeLessThanOrEqual(vm);
+    // docs/scaling.md: the figures behind the shipped size.
+    expect(read('docs/scaling.md')).toContain(`${perRenderMb} MB`);
+  });
+
+  test('the Fly-proxy emulator balances by these very limits, read from this file', async () => {
+    const fromFile = await readFlyToml(join(ROOT, 'fly.toml'));
+    expect(fromFile.concurrency).toEqual(fly.http_service.concurrency);
+    expect(fromFile.env).toEqual(fly.env);
+    // A JSON config of the emulator names it (relative to the config file) instead of repeating it.
+    const dir = mkdtempSync(join(tmpdir(), 'fly-toml-'));
+    try {
+      const file = join(dir, 'proxy.json');
+      writeFileSync(file, JSON.stringify({ entryApp: 'pdf', apps: [{ name: 'pdf', flyToml: relative(dir, join(ROOT, 'fly.toml')), machines: [{ id: 'pdf-1', url: 'http://127.0.0.1:1' }] }] }));
+      const cfg = await loadProxyConfig(file);
+      expect(cfg.apps[0]!.concurrency).toEqual(fly.http_service.concurrency);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('metrics are scraped where the appliance serves them', () => {
     expect(fly.metrics?.port).toBe(deployed.metricsPort);
     expect(fly.metrics?.port).toBe(defaults.metricsPort);
@@ -123,8 +161,7 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(deployed.machinesApi).toMatchObject({ url: 'http://_api.internal:4280', app: fly.app });
     // Fly cannot suspend a Machine with swap, nor one over 2 GB.
     expect(fly.swap_size_mb).toBeUndefined();
-    const memory = fly.vm?.[0]?.memory ?? `${fly.vm?.[0]?.memory_mb}mb`;
-    const mb = /^(\d+)gb$/i.test(memory) ? Number(/^(\d+)/.exec(memory)![1]) * 1024 : Number(/^(\d+)/.exec(memory)?.[1]);
+    const mb = vmMemoryMb();
     expect(mb).toBeGreaterThan(0);
     expect(mb).toBeLessThanOrEqual(2048);
     expect(fly.env?.['FLY_API_TOKEN']).toBeUndefined();
