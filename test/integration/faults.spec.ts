@@ -1,6 +1,22 @@
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { isPdf } from '../support/pdf.js';
 import { descendantsOf, get, startStack, stillAlive, type InProcess } from '../support/stack.js';
+
+/**
+ * The headless shell behind a one-second pause: a script under the same name (the appliance
+ * picks its flags by the executable's name) that waits, then becomes the real one.
+ */
+function slowChromium(): string {
+  const real = ['/usr/lib/chromium/chromium-headless-shell', '/usr/bin/chromium-headless-shell'].find((p) => existsSync(p));
+  if (!real) throw new Error('no chromium-headless-shell');
+  const script = join(mkdtempSync(join(tmpdir(), 'slow-chromium-')), 'chromium-headless-shell');
+  writeFileSync(script, `#!/bin/sh\nsleep 1\nexec ${real} "$@"\n`);
+  chmodSync(script, 0o755);
+  return script;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,11 +90,14 @@ test.describe('faults: Chromium dies under load', () => {
   });
 
   test('a request that arrives while Chromium is being relaunched waits for it instead of failing', async () => {
-    s = await startStack({ CONCURRENCY: '2', RENDER_TIMEOUT: '30s' });
+    // A Chromium that takes a second to start: a relaunch takes ~150 ms here, too short to be
+    // sure a check of the state lands inside it.
+    s = await startStack({ CONCURRENCY: '2', RENDER_TIMEOUT: '30s', CHROME_PATH: slowChromium() });
     expect((await get(`${s.url}/t/invoice.pdf`)).status).toBe(200);
     const [chrome] = s.app.browser.pids();
     process.kill(chrome!, 'SIGKILL');
     await expect.poll(() => s.logs.some((l) => l.includes('browser disconnected unexpectedly')), { timeout: 10_000 }).toBe(true);
+    // The relaunch takes at least the wrapper's second: the requests arrive while it is under way.
     expect(s.app.browser.info().state).toBe('relaunching');
     const answers = await Promise.all([get(`${s.url}/t/invoice.pdf?a=1`), get(`${s.url}/t/invoice.pdf?b=1`)]);
     expect(answers.map((r) => r.status)).toEqual([200, 200]);

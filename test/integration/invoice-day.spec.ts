@@ -43,9 +43,9 @@ async function expectEveryPdfItsUsers(r: BurstResult): Promise<void> {
   }
 }
 
-/** A bounce happens at most once per request (the appliance's state marker), so nothing loops. */
-function expectNoLoops(r: BurstResult): void {
-  expect(Math.max(0, ...r.bouncesPerRequest)).toBeLessThanOrEqual(1);
+/** Each Machine bounces a request at most once (its own mark in the replay's state), so nothing loops. */
+function expectNoLoops(r: BurstResult, machines = 3): void {
+  expect(Math.max(0, ...r.bouncesPerRequest)).toBeLessThanOrEqual(machines);
 }
 
 /** All Machines of the app reach `state` with nothing in flight. */
@@ -118,14 +118,16 @@ test('three stopped Machines: the burst starts the ones it needs, every click ge
   for (let i = 0; i < 3; i++) bounced.push(await d.burst(sessions.slice(i, i + 1), 1, 0, 3000 + i));
   expect(bounced.map((b) => b.bounces).reduce((a, b) => a + b)).toBeGreaterThanOrEqual(1);
   await other.stop();
-  // All of them full: the click bounces once, and the second Machine answers 503 (with
-  // Retry-After) rather than bounce it again.
+  // All of them full: each Machine bounces the click at most once (its own mark, replay-src.ts),
+  // and the first that sees its own mark come back answers 503 (with Retry-After) rather than
+  // bounce it again: never a loop.
   await untilLoad([one!, two!, three!], 0);
   other = fill([one!, two!, three!], full);
   await untilLoad([one!, two!, three!], full);
   const refused = await d.burst(sessions.slice(0, 1), 1, 0, 4000);
   expect(refused.clicks[0]!.status).toBe(503);
-  expect(refused.bounces).toBe(1);
+  expect(refused.bounces).toBeGreaterThanOrEqual(1);
+  expect(refused.bounces).toBeLessThanOrEqual(3);
   await other.stop();
 
   await expectEveryPdfItsUsers(cold);
