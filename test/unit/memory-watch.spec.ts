@@ -38,6 +38,7 @@ setInterval(() => keep, 1000);
 class FakeBrowser {
   private lines: string[] = [];
   private waiters: Array<() => void> = [];
+  private readonly renderers: number[] = [];
   readonly proc: ChildProcess;
 
   constructor() {
@@ -69,11 +70,21 @@ class FakeBrowser {
 
   async renderer(mb: number): Promise<number> {
     this.proc.stdin!.write(`renderer ${mb}\n`);
-    return Number((await this.next('renderer ')).split(' ')[1]);
+    const pid = Number((await this.next('renderer ')).split(' ')[1]);
+    this.renderers.push(pid);
+    return pid;
   }
 
   kill(): void {
-    // The renderers go with their parent's pipe; kill them all the same.
+    // A renderer never writes again after "ready", so its parent's death does not end it
+    // (seen: five of them left running after a run): each is killed by its pid.
+    for (const pid of this.renderers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone (the watch killed it)
+      }
+    }
     this.proc.kill('SIGKILL');
   }
 }
