@@ -97,11 +97,16 @@ export function lockdownArgs(egressProxyPort: number): string[] {
 }
 
 /**
- * The headless shell's own switch: every new window fails to open (window.open() returns null,
- * a link or form aimed at another window does nothing), whatever opens it, in every frame. A
- * render has one page target; a popup is the one way a page could outlive its render (measured:
- * a popup kept scripting its opener's next documents). Full Chromium has no such switch: its
- * popups are closed as they appear instead (egress.ts).
+ * The headless shell's own switches:
+ * - `--block-new-web-contents`: every new window fails to open (window.open() returns null, a
+ *   link or form aimed at another window does nothing), whatever opens it, in every frame. A
+ *   render has one page target; a popup is the one way a page could outlive its render
+ *   (measured: a popup kept scripting its opener's next documents). Full Chromium has no such
+ *   switch: its popups are closed as they appear instead (egress.ts).
+ *
+ * Not `--site-per-process`: the headless shell keeps a cross-site frame in its tab's process
+ * (one renderer per render), and with the switch such a frame printed blank (measured: its text
+ * missing from the PDF). Renders never share a renderer either way: each has its own context.
  */
 const HEADLESS_SHELL_ARGS: readonly string[] = ['--block-new-web-contents'];
 

@@ -9,6 +9,7 @@ import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
 import type { Guard } from '../security/ssrf.js';
 import { ImageMemory } from '../admission/image-memory.js';
 import { MemoryWatch } from './memory-watch.js';
+import { RendererPids } from './renderer-pid.js';
 import { WorkspacePool, type Acquisition } from './pool.js';
 import { Workspace } from './workspace.js';
 
@@ -299,17 +300,6 @@ export class BrowserSupervisor {
       throw err;
     });
     const id = this.nextId++;
-    const pool = new WorkspacePool({
-      slots: config.concurrency,
-      spares: SPARE_WORKSPACES,
-      maxRenders: WORKSPACE_MAX_RENDERS,
-      lingerMs: config.workspaceLingerMs,
-      open: () => Workspace.open({ session: chromium.session, connection: chromium.connection, egress, viewport: VIEWPORT, dataWaitMs: Math.round(config.renderTimeoutMs / DATA_WAIT_SHARE) }),
-      onRetire: (reason) => {
-        metrics.workspaceRetirements.inc();
-        log.debug({ generation: id, reason }, 'workspace retired');
-      },
-    });
     const memory = new MemoryWatch({
       rootPid: chromium.pid ?? -1,
       renderBudgetBytes: config.renderMemoryBytes,
@@ -319,6 +309,26 @@ export class BrowserSupervisor {
       onKill: (k) => {
         metrics.memoryKills.inc({ reason: k.reason });
         log.warn({ pid: k.pid, mb: Math.round(k.bytes / 2 ** 20), reason: k.reason }, 'renderer killed: over its memory budget');
+      },
+    });
+    const renderers = new RendererPids();
+    const pool = new WorkspacePool({
+      slots: config.concurrency,
+      spares: SPARE_WORKSPACES,
+      maxRenders: WORKSPACE_MAX_RENDERS,
+      lingerMs: config.workspaceLingerMs,
+      open: () =>
+        Workspace.open({
+          session: chromium.session,
+          connection: chromium.connection,
+          egress,
+          viewport: VIEWPORT,
+          dataWaitMs: Math.round(config.renderTimeoutMs / DATA_WAIT_SHARE),
+          memory: { watch: memory, renderers, budgetBytes: config.renderMemoryBytes },
+        }),
+      onRetire: (reason) => {
+        metrics.workspaceRetirements.inc();
+        log.debug({ generation: id, reason }, 'workspace retired');
       },
     });
     if (chromium.pid !== null) memory.start();

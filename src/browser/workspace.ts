@@ -5,6 +5,8 @@ import { CONTINUE, REFUSE, type Egress, type EgressOwner, type PausedRequest, ty
 import { InFlight, kindOf } from './in-flight.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { abortable } from '../abort.js';
+import type { GroupOver, MemoryGroup, MemoryWatch } from './memory-watch.js';
+import type { RendererPids } from './renderer-pid.js';
 
 /**
  * One tab in a browser context of its own, serving ONE identity for the context's whole life.
@@ -65,6 +67,8 @@ export interface WorkspaceDeps {
   viewport: { width: number; height: number };
   /** How long a fetch or XHR still waiting for its answer holds the print (in-flight.ts). */
   dataWaitMs: number;
+  /** The context's processes are held to one budget, RENDER_MEMORY_MB (memory-watch.ts). */
+  memory: { watch: MemoryWatch; renderers: RendererPids; budgetBytes: number };
 }
 
 const PRINT_CHUNK = 1 << 20;
@@ -95,6 +99,9 @@ export class Workspace implements EgressOwner {
   readonly inFlight: InFlight;
   /** Called when a renderer of this tab dies (crash or memory kill) while it is in use. */
   onCrash: (() => void) | null = null;
+  /** Called when the memory watch acts on this context (over its budget, or the machine's). */
+  onMemory: ((over: GroupOver) => void) | null = null;
+  private memoryGroup: MemoryGroup | null = null;
 
   private tenant: Tenant | null = null;
   private mediaChanged = false;
@@ -104,6 +111,8 @@ export class Workspace implements EgressOwner {
   /** Frames inside cross-site frames: never the main app's own. */
   private readonly foreignFrames = new Set<string>();
   private readonly children = new Map<string, CdpSession>();
+  /** Children that are cross-site frames (their renderers count in this context's budget). */
+  private readonly crossSiteFrames = new Set<string>();
   private mainLoaderId: string | undefined;
   /** Who made each request, by Network request id, as the Network domain reported it. */
   private readonly makers = new Map<string, 'page' | 'other'>();
@@ -139,7 +148,14 @@ export class Workspace implements EgressOwner {
   }
 
   private async setUp(): Promise<void> {
-    const { egress } = this.deps;
+    const { egress, memory } = this.deps;
+    // Every renderer of the context counts against one budget: the tab's, and those of its
+    // cross-site frames where Chromium runs them apart (full Chromium does; the headless shell
+    // keeps them in the tab's process). Looked up again as such frames come and go.
+    this.memoryGroup = memory.watch.register(this.contextId, memory.budgetBytes, (over) => {
+      this.retire(`memory: ${over.reason}`);
+      this.onMemory?.(over);
+    });
     egress.claimContext(this.contextId, this);
     egress.claim(this.targetId, this, { kind: 'frame' });
     this.frames.add(this.targetId);
@@ -152,6 +168,17 @@ export class Workspace implements EgressOwner {
       this.page.send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false }),
       this.page.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }),
     ]);
+    this.findRenderers();
+  }
+
+  /** Off the request path: a lookup is a short trace (renderer-pid.ts), ~17 ms. */
+  private findRenderers(): void {
+    this.deps.memory.renderers.of(this.page).then(
+      (pids) => {
+        if (this.state !== 'closed') this.memoryGroup?.setPids(pids);
+      },
+      () => undefined, // the tab went away, or tracing failed: its renderers stay watched one by one
+    );
   }
 
   /** Events of the tab's own session (`top`) or of a cross-site frame's or worker's session. */
@@ -182,6 +209,7 @@ export class Workspace implements EgressOwner {
     s.on('Target.detachedFromTarget', (e: Protocol.Target.DetachedFromTargetEvent) => {
       const id = e.targetId ?? [...this.children].find(([, child]) => child.sessionId === e.sessionId)?.[0];
       if (id !== undefined) {
+        if (this.crossSiteFrames.delete(id)) this.findRenderers();
         this.children.delete(id);
         this.deps.egress.release(id, this);
       }
@@ -252,6 +280,10 @@ export class Workspace implements EgressOwner {
     }
     await Promise.all(setUp).catch(() => undefined);
     await child.send('Runtime.runIfWaitingForDebugger').catch(() => undefined);
+    if (type === 'iframe') {
+      this.crossSiteFrames.add(targetId);
+      this.findRenderers();
+    }
   }
 
   // --- egress --------------------------------------------------------------------------
@@ -329,6 +361,7 @@ export class Workspace implements EgressOwner {
     this.viewportChanged = false;
     this.tenant = null;
     this.onCrash = null;
+    this.onMemory = null;
     this.inFlight.abandon();
     if (this.state === 'rendering') this.state = 'idle';
   }
@@ -455,6 +488,7 @@ export class Workspace implements EgressOwner {
     this.tenant = null;
     this.inFlight.abandon();
     const { egress, session } = this.deps;
+    this.memoryGroup?.release();
     egress.releaseContext(this.contextId);
     egress.release(this.targetId, this);
     for (const id of this.frames.keys()) egress.release(id, this);

@@ -93,6 +93,10 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, sign
     metrics: deps.metrics,
     stop,
   });
+  // The watch acted on this render's context (its processes are being killed): say why.
+  ws.onMemory = (over) => {
+    stop(over.reason === 'tree-budget' ? { kind: 'machine-memory' } : { kind: 'out-of-memory', budgetMb: Math.round(deps.config.renderMemoryBytes / 2 ** 20), certain: true });
+  };
   ws.onCrash = () => {
     deps.metrics.pageCrashes.inc();
     const killed = deps.browser.memoryKilledWithin(2000);

@@ -182,3 +182,30 @@ test.describe('memory: on a 1 GB machine, three 24.5 MP images beside the memory
     expect(peakOutside).toBeLessThan((RESERVED_MB + IMAGE_MB) * MB);
   });
 });
+
+/**
+ * A render's budget covers its whole browser context. Full Chromium runs a cross-site frame in
+ * a renderer of its own (the headless shell keeps it in the tab's): the page holding 150 MB
+ * and its frame holding 150 MB are each under a 256 MB budget, together over it.
+ */
+test.describe('memory: a render\'s budget covers every process of its context', () => {
+  test.describe.configure({ timeout: 120_000 });
+  let third: MainApp;
+  let s: InProcess | undefined;
+  test.beforeAll(async () => {
+    third = await startMainApp({ host: '127.0.0.2' });
+  });
+  test.afterAll(async () => {
+    await s?.close();
+    await third?.close();
+  });
+
+  test('full Chromium: the page and its cross-site frame together over RENDER_MEMORY_MB get 502 naming it', async () => {
+    s = await startStack({ CHROME_PATH: '/usr/bin/chromium', CONCURRENCY: '2', RENDER_MEMORY_MB: String(BUDGET_MB), ALLOW_ORIGINS: third.url, RENDER_TIMEOUT: '30s' });
+    const r = await get(`${s.url}/leak/hog.pdf?mb=150&frame=${encodeURIComponent(third.url)}`);
+    expect(r.status, r.body.toString().slice(0, 200)).toBe(502);
+    expect(r.body.toString()).toContain('RENDER_MEMORY_MB');
+    // Alone, each half prints.
+    expect((await get(`${s.url}/leak/hog.pdf?mb=150`)).status).toBe(200);
+  });
+});
