@@ -38,7 +38,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 FROM ${NODE_IMAGE} AS fixtures
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules node_modules/
+# The fixtures run on Express, a development dependency (the appliance itself needs none).
+COPY --from=build /app/node_modules node_modules/
 COPY --from=build /app/package.json ./
 COPY --from=build /app/packages/replay/package.json packages/replay/
 COPY --from=build /app/packages/replay/dist/ packages/replay/dist/

@@ -38,22 +38,65 @@ export interface StartOptions {
 
 /** Wires the appliance together and starts it. Listens at once; Chromium launches alongside. */
 export async function startAppliance(opts: StartOptions): Promise<Appliance> {
-  const { config, log, onIdleExit } = opts;
+  const { config, log } = opts;
   const metrics = opts.metrics ?? createMetrics();
   const { guard, self } = opts.guard ?? egressGuard(config);
   const browser = opts.browser ?? launchBrowser({ config, log, metrics, guard });
-
   const limiter = new Limiter(config);
   metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));
   const cache = config.assetCacheBytes > 0 ? new AssetCache({ maxBytes: config.assetCacheBytes, maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024) }) : null;
   const fetchAsset = pinnedFetcher(guard);
 
   let draining = false;
-  let shutdownPromise: Promise<void> | null = null;
+  const { idle, suspender } = idleClock(config, log, metrics, {
+    // A snapshot can be hours old: the clock counts afresh, Chromium is checked, no connection
+    // and no cached freshness from before it is trusted (the wall clock lags after a resume, so
+    // cached entries would look fresher than they are).
+    resumed: () => {
+      cache?.clear();
+      fetchAsset.reset();
+      void browser.afterResume();
+    },
+    exit: () => void shutdown('idle').then(() => opts.onIdleExit?.()),
+  });
+  const server = publicServer(createApp({ config, browser, limiter, idle, log, metrics, guard, cache, fetchAsset, draining: () => draining }), config, suspender);
+  await listen(server, config.port, config.listenAddress);
+  const metricsServer = config.metricsPort > 0 ? metricsServerOf(metrics) : null;
+  if (metricsServer) await listen(metricsServer, config.metricsPort, config.listenAddress);
+  idle.start();
+  const addr = server.address() as AddressInfo;
+  self.port = addr.port;
+  const { url, metricsUrl } = announce(addr, metricsServer, config, log);
+
+  let stopping: Promise<void> | null = null;
+  function shutdown(reason: string): Promise<void> {
+    stopping ??= (async () => {
+      draining = true;
+      idle.stop();
+      suspender?.stop();
+      log.info({ reason, inFlight: idle.active }, 'shutting down');
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await drain(idle, config.shutdownGraceMs, log);
+      await browser.close();
+      server.closeAllConnections();
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
+      await closed;
+      log.info({ reason }, 'stopped');
+    })();
+    return stopping;
+  }
+
+  return { url, metricsUrl, config, metrics, browser, idle, limiter, shutdown };
+}
+
+/** The idle clock, and with IDLE_ACTION=suspend the Machines API's suspender behind it. */
+function idleClock(config: Config, log: Logger, metrics: Metrics, on: { resumed(): void; exit(): void }): { idle: IdleClock; suspender: Suspender | null } {
   const exitWhenIdle = (): void => {
     metrics.idleExits.inc();
     log.info({ idleTimeoutMs: config.idleTimeoutMs }, 'idle: shutting down');
-    void shutdown('idle').then(() => onIdleExit?.());
+    on.exit();
   };
   const suspender = config.machinesApi
     ? new Suspender({
@@ -61,13 +104,8 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
         log,
         onResume: (how) => {
           metrics.resumes.inc({ how });
-          // A snapshot can be hours old: the clock counts afresh, Chromium is checked, no
-          // connection and no cached freshness from before it is trusted (the wall clock lags
-          // after a resume, so cached entries would look fresher than they are).
           idle.resume();
-          cache?.clear();
-          fetchAsset.reset();
-          void browser.afterResume();
+          on.resumed();
         },
         onFallback: () => exitWhenIdle(),
       })
@@ -77,8 +115,11 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
     metrics.idleSuspends.inc();
     void suspender.suspend();
   });
+  return { idle, suspender };
+}
 
-  const app = createApp({ config, browser, limiter, idle, log, metrics, guard, cache, fetchAsset, draining: () => draining });
+/** The public port's server: header and request bounds, and the resume hook. */
+function publicServer(app: Parameters<typeof createServer>[1], config: Config, suspender: Suspender | null): Server {
   const server = createServer(
     {
       // Over this, Node answers 431 itself; the request target is held to 8 KiB in request-checks.ts (414).
@@ -98,28 +139,30 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
       if (!isHealthCheck(req.url)) suspender.activity();
     });
   }
-  await listen(server, config.port, config.listenAddress);
+  return server;
+}
 
-  let metricsServer: Server | null = null;
-  if (config.metricsPort > 0) {
-    metricsServer = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        metrics.scrape().then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        }, () => {
-          res.writeHead(500).end();
-        });
-        return;
-      }
+/** Prometheus on a port of its own: GET /metrics, nothing else. */
+function metricsServerOf(metrics: Metrics): Server {
+  return createServer((req, res) => {
+    if (req.url !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
-    });
-    await listen(metricsServer, config.metricsPort, config.listenAddress);
-  }
+      return;
+    }
+    metrics.scrape().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      },
+      () => {
+        res.writeHead(500).end();
+      },
+    );
+  });
+}
 
-  idle.start();
-  const addr = server.address() as AddressInfo;
-  self.port = addr.port;
+/** Says where the appliance listens, and warns when it is open to anyone who can reach it. */
+function announce(addr: AddressInfo, metricsServer: Server | null, config: Config, log: Logger): { url: string; metricsUrl: string | null } {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
   const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : null;
@@ -129,33 +172,14 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   if (config.flyAppName && !config.replaySecret) {
     log.warn({ app: config.flyAppName }, 'REPLAY_SECRET is not set: anyone who can reach this app directly can have pages rendered; set it on both apps (README, "Deploy to Fly.io")');
   }
+  return { url, metricsUrl };
+}
 
-  async function drain(): Promise<void> {
-    const deadline = Date.now() + config.shutdownGraceMs;
-    while (idle.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (idle.active > 0) log.warn({ inFlight: idle.active }, 'shutdown grace expired with renders in flight');
-  }
-
-  function shutdown(reason: string): Promise<void> {
-    shutdownPromise ??= (async () => {
-      draining = true;
-      idle.stop();
-      suspender?.stop();
-      log.info({ reason, inFlight: idle.active }, 'shutting down');
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
-      await drain();
-      await browser.close();
-      server.closeAllConnections();
-      metricsServer?.closeAllConnections();
-      metricsServer?.close();
-      await closed;
-      log.info({ reason }, 'stopped');
-    })();
-    return shutdownPromise;
-  }
-
-  return { url, metricsUrl, config, metrics, browser, idle, limiter, shutdown };
+/** Lets in-flight renders finish, for at most SHUTDOWN_GRACE. */
+async function drain(idle: IdleClock, graceMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (idle.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (idle.active > 0) log.warn({ inFlight: idle.active }, 'shutdown grace expired with renders in flight');
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -42,3 +42,10 @@ export class RequestFailure extends Error {
 export function fail(failure: Failure, cause?: unknown): never {
   throw new RequestFailure(failure, cause);
 }
+
+/** A signal that aborts with `failure` after `ms` (a deadline that says what it is). */
+export function failAfter(ms: number, failure: Failure): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new RequestFailure(failure)), ms).unref();
+  return controller.signal;
+}

@@ -6,7 +6,7 @@ import { checkPdfASupport } from '../output/pdfa-support.js';
 import { parsePdfStandard, type PdfStandard } from '../output/pdfa-standard.js';
 import { MAX_IMAGE_SIDE, QUALITY_LIMITS, SCALE_LIMITS, VIEWPORT_LIMITS, type ImageDefaults } from '../render/image-plan.js';
 import { parseNumber } from '../render/page-hints.js';
-import { parseFormat, parseMargin, PDF_SCALE_LIMITS, type PdfDefaults } from '../render/print-plan.js';
+import { parseFormat, parseMargin, PDF_SCALE_LIMITS, type PaperFormat, type PdfDefaults } from '../render/print-plan.js';
 import { DEFAULT_SECRET_HEADER } from 'pdf-appliance-replay';
 import { CONTEXT_HEADERS } from '../security/credentials.js';
 import { normalizeOrigin } from '../security/ssrf.js';
@@ -314,7 +314,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', detected: 
     javascript: bool('JAVASCRIPT', true),
     quietWindowMs: duration('QUIET_WINDOW', '40ms', 'ms', 0),
     pdf: {
-      format: parsedFormat as string,
+      format: parsedFormat as PaperFormat,
       landscape: bool('LANDSCAPE', false),
       printBackground: bool('PRINT_BACKGROUND', true),
       margin: margin as PdfDefaults['margin'],

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import type { Config } from '../config/config.js';
 import { APPLIANCE_HEADER, IMAGE_FORMATS, pathOf } from 'pdf-appliance-replay';
-import { fail, RequestFailure } from '../failure.js';
+import { fail, failAfter, RequestFailure } from '../failure.js';
 import { prefersHtml } from './accept.js';
 import { htmlPage, toHttp, type HttpAnswer } from './errors.js';
 import { send } from './deliver.js';
@@ -121,7 +121,7 @@ async function handleRender(req: IncomingMessage, res: ServerResponse, deps: Ser
   const client = new AbortController();
   // A client that goes away frees its queue place or its render at once.
   res.on('close', () => {
-    if (!res.writableFinished) client.abort();
+    if (!res.writableFinished) client.abort(new RequestFailure({ kind: 'client-gone' }));
   });
   const fields: Record<string, unknown> = { method: req.method, path: pathOf(req.url ?? '/') };
   let queueMs = 0;
@@ -158,7 +158,8 @@ async function handleRender(req: IncomingMessage, res: ServerResponse, deps: Ser
       metrics.queueWait.observe(queueMs / 1000);
       // RENDER_TIMEOUT runs from the moment the request holds a slot, and bounds everything
       // after it up to the output, getting a workspace included.
-      return render(renderJob, deps, log, client.signal, AbortSignal.timeout(config.renderTimeoutMs), deliver);
+      const deadline = failAfter(config.renderTimeoutMs, { kind: 'timeout', phase: 'render', limitMs: config.renderTimeoutMs });
+      return render(renderJob, deps, log, client.signal, deadline, deliver);
     }, client.signal);
     timings = result.timings;
     metrics.navigation.observe(result.timings.navigationMs / 1000);

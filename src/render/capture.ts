@@ -2,9 +2,13 @@ import type { ImageMemory } from '../admission/image-memory.js';
 import type { Workspace } from '../browser/workspace.js';
 import { fail } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
-import { imageSize, oversize, type ImagePlan } from './image-plan.js';
+import type { ImageFormat } from 'pdf-appliance-replay';
+import { imageSize, oversize, planImage, type ImageDefaults, type ImagePlan } from './image-plan.js';
 import type { Output } from './output.js';
+import { pageReady, type ReadySettings } from './page-ready.js';
+import type { RawPageHints } from './page-hints.js';
 import { joinPngStrips } from './png-join.js';
+import { warnIgnored, type Product } from './product.js';
 
 interface Area {
   x: number;
@@ -59,11 +63,24 @@ export interface CaptureDeps {
 }
 
 /**
+ * Readies a loaded page for its image: the viewport and scale its hints ask for (it was laid
+ * out in the default ones from the start), the waits it asks for.
+ */
+export async function prepareImage(ws: Workspace, hints: RawPageHints, format: ImageFormat, settings: ReadySettings & { image: ImageDefaults }, deps: CaptureDeps): Promise<Product> {
+  const { image } = settings;
+  const plan = planImage(hints, format, image);
+  warnIgnored(deps.log, deps.url, plan.warnings);
+  if (plan.viewport.width !== image.width || plan.viewport.height !== image.height || plan.scale !== image.scale) await ws.setViewport(plan.viewport, plan.scale);
+  await pageReady(ws, plan.waitFor, settings);
+  return { name: { title: hints.title.trim() || undefined, meta: plan.filename }, produce: () => captureOutput(ws, plan, deps) };
+}
+
+/**
  * The page (its viewport, the whole page, or one element) as an image. The size is known
  * before anything is drawn: an image over the pixel bound, or one whose capture could never
  * fit in the memory for images, is refused there; any other waits its turn for that memory.
  */
-export async function captureOutput(ws: Workspace, plan: ImagePlan, deps: CaptureDeps): Promise<Output> {
+async function captureOutput(ws: Workspace, plan: ImagePlan, deps: CaptureDeps): Promise<Output> {
   const area = await areaOf(ws, plan, deps.log, deps.url);
   const size = imageSize(area, plan.scale);
   const why = oversize(size, deps.maxPixels);

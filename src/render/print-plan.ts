@@ -56,7 +56,8 @@ export const PDF_SCALE_LIMITS = { min: 0.1, max: 2 };
 export type PaperFormat = 'Letter' | 'Legal' | 'Tabloid' | 'Ledger' | 'A0' | 'A1' | 'A2' | 'A3' | 'A4' | 'A5' | 'A6';
 
 export interface PdfDefaults {
-  format: string;
+  /** FORMAT, checked when the config was read. */
+  format: PaperFormat;
   landscape: boolean;
   printBackground: boolean;
   margin: Margin;
@@ -233,113 +234,94 @@ const EMPTY_TEMPLATE = '<span></span>';
 
 export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan {
   const options = new MetaReader(hints, 'pdf-', KNOWN_OPTIONS);
-  const read = (name: string): string | undefined => options.read(name);
-  const warn = (option: string, value: string, reason: string): void => options.warn(option, value, reason);
-
-  let format = parseFormat(defaults.format);
-  if (format === null) {
-    warn('FORMAT', defaults.format, 'unknown paper format in the defaults; using A4');
-    format = 'A4';
-  }
-  const formatValue = read('pdf-format');
-  if (formatValue !== undefined) {
-    const f = parseFormat(formatValue);
-    if (f === null) warn('pdf-format', formatValue, 'unknown paper format; expected A0–A6, Letter, Legal, Tabloid or Ledger');
-    else format = f;
-  }
-
-  const landscape = options.bool('pdf-landscape', defaults.landscape);
-
-  let margin: Margin = { ...defaults.margin };
-  const marginValue = read('pdf-margin');
-  if (marginValue !== undefined) {
-    const m = parseMargin(marginValue);
-    if (m === null) {
-      warn('pdf-margin', marginValue, 'expected 1–4 lengths in px, in, cm or mm (e.g. "20mm" or "1in 0.5in")');
-    } else if (!marginFits(m, format, landscape)) {
-      warn('pdf-margin', marginValue, `leaves less than 1in of content on a ${format} page`);
-    } else {
-      margin = m;
-    }
-  }
-
-  // Chrome's printToPDF accepts exactly this range and errors outside it.
-  const scale = options.number('pdf-scale', defaults.scale, PDF_SCALE_LIMITS.min, PDF_SCALE_LIMITS.max);
-
-  const printBackground = options.bool('pdf-print-background', defaults.printBackground);
-
-  let pageRanges: string | undefined;
-  const rangesValue = read('pdf-page-ranges');
-  if (rangesValue !== undefined) {
-    const r = parsePageRanges(rangesValue);
-    if (r === null) warn('pdf-page-ranges', rangesValue, 'expected page numbers and ranges like "1-3, 5"');
-    else pageRanges = r;
-  }
-
-  let media: 'print' | 'screen' = 'print';
-  const mediaValue = read('pdf-media');
-  if (mediaValue !== undefined) {
-    const m = mediaValue.toLowerCase();
-    if (m === 'print' || m === 'screen') media = m;
-    else warn('pdf-media', mediaValue, 'expected print or screen');
-  }
-
+  const { format, landscape, margin } = paperOf(options, defaults);
   const outline = options.bool('pdf-outline', defaults.outline);
-  // Chrome builds the outline from the tagged structure tree, so an outline needs tagging.
-  const tagged = outline || options.bool('pdf-tagged', defaults.tagged);
-
-  const filename = read('pdf-filename');
-
-  const waitFor = options.selector('pdf-wait-for');
-
-  let standard = defaults.standard;
-  const standardValue = read('pdf-standard');
-  if (standardValue !== undefined) {
-    if (standardValue.toLowerCase() === 'none') standard = null;
-    else {
-      const parsed = parsePdfStandard(standardValue);
-      if (parsed === null) warn('pdf-standard', standardValue, 'expected PDF/A-2b, PDF/A-3b or none');
-      else standard = parsed;
-    }
-  }
-
-  const header = hints.header?.trim() ? hints.header : undefined;
-  const footer = hints.footer?.trim() ? hints.footer : undefined;
   const pdf: PdfOptions = {
     format,
     landscape,
-    printBackground,
-    scale,
+    printBackground: options.bool('pdf-print-background', defaults.printBackground),
+    // Chrome's printToPDF accepts exactly this range and errors outside it.
+    scale: options.number('pdf-scale', defaults.scale, PDF_SCALE_LIMITS.min, PDF_SCALE_LIMITS.max),
     preferCSSPageSize: true,
     outline,
-    tagged,
+    // Chrome builds the outline from the tagged structure tree, so an outline needs tagging.
+    tagged: outline || options.bool('pdf-tagged', defaults.tagged),
     displayHeaderFooter: false,
     margin,
   };
+  const pageRanges = parsed(options, 'pdf-page-ranges', parsePageRanges, 'expected page numbers and ranges like "1-3, 5"');
   if (pageRanges !== undefined) pdf.pageRanges = pageRanges;
-  if (header !== undefined || footer !== undefined) {
-    if (header !== undefined && !(lengthToMm(margin.top) >= HEADER_FOOTER_MIN_MM)) margin.top = HEADER_FOOTER_MIN;
-    if (footer !== undefined && !(lengthToMm(margin.bottom) >= HEADER_FOOTER_MIN_MM)) margin.bottom = HEADER_FOOTER_MIN;
-    pdf.displayHeaderFooter = true;
-    pdf.headerTemplate = header !== undefined ? wrapTemplate(header, margin) : EMPTY_TEMPLATE;
-    pdf.footerTemplate = footer !== undefined ? wrapTemplate(footer, margin) : EMPTY_TEMPLATE;
-  }
-  pdf.margin = margin;
+  addHeaderFooter(pdf, hints);
 
+  const plan: PrintPlan = {
+    pdf,
+    media: parsed(options, 'pdf-media', (v) => (v.toLowerCase() === 'screen' || v.toLowerCase() === 'print' ? (v.toLowerCase() as 'print' | 'screen') : null), 'expected print or screen') ?? 'print',
+    metadata: metadataOf(options, hints),
+    standard: standardOf(options, defaults.standard),
+    warnings: options.warnings,
+  };
+  const waitFor = options.selector('pdf-wait-for');
+  if (waitFor !== undefined) plan.waitFor = waitFor;
+  const filename = options.read('pdf-filename');
+  if (filename !== undefined) plan.filename = filename;
+  return plan;
+}
+
+/** A page option parsed by `parse`; one it cannot read is ignored with `expected`. */
+function parsed<T>(options: MetaReader, name: string, parse: (value: string) => T | null, expected: string): T | undefined {
+  const value = options.read(name);
+  if (value === undefined) return undefined;
+  const result = parse(value);
+  if (result === null) options.warn(name, value, expected);
+  return result ?? undefined;
+}
+
+/** Paper size, orientation and margins: a margin that leaves less than an inch is ignored. */
+function paperOf(options: MetaReader, defaults: PdfDefaults): { format: PaperFormat; landscape: boolean; margin: Margin } {
+  const format = parsed(options, 'pdf-format', parseFormat, 'unknown paper format; expected A0–A6, Letter, Legal, Tabloid or Ledger') ?? defaults.format;
+  const landscape = options.bool('pdf-landscape', defaults.landscape);
+  let margin: Margin = { ...defaults.margin };
+  const m = parsed(options, 'pdf-margin', parseMargin, 'expected 1–4 lengths in px, in, cm or mm (e.g. "20mm" or "1in 0.5in")');
+  if (m !== undefined) {
+    if (marginFits(m, format, landscape)) margin = m;
+    else options.warn('pdf-margin', options.read('pdf-margin')!, `leaves less than 1in of content on a ${format} page`);
+  }
+  return { format, landscape, margin };
+}
+
+/** The page's header and footer templates; each needs room in its margin. */
+function addHeaderFooter(pdf: PdfOptions, hints: RawPageHints): void {
+  const header = hints.header?.trim() ? hints.header : undefined;
+  const footer = hints.footer?.trim() ? hints.footer : undefined;
+  if (header === undefined && footer === undefined) return;
+  const margin = pdf.margin;
+  if (header !== undefined && !(lengthToMm(margin.top) >= HEADER_FOOTER_MIN_MM)) margin.top = HEADER_FOOTER_MIN;
+  if (footer !== undefined && !(lengthToMm(margin.bottom) >= HEADER_FOOTER_MIN_MM)) margin.bottom = HEADER_FOOTER_MIN;
+  pdf.displayHeaderFooter = true;
+  pdf.headerTemplate = header !== undefined ? wrapTemplate(header, margin) : EMPTY_TEMPLATE;
+  pdf.footerTemplate = footer !== undefined ? wrapTemplate(footer, margin) : EMPTY_TEMPLATE;
+}
+
+/** PDF/A from the page (`none` turns PDF_STANDARD off), else PDF_STANDARD. */
+function standardOf(options: MetaReader, fallback: PdfStandard | null): PdfStandard | null {
+  const value = options.read('pdf-standard');
+  if (value === undefined) return fallback;
+  if (value.toLowerCase() === 'none') return null;
+  return parsed(options, 'pdf-standard', parsePdfStandard, 'expected PDF/A-2b, PDF/A-3b or none') ?? fallback;
+}
+
+/** Title, author, subject and keywords, from the page's own tags. */
+function metadataOf(options: MetaReader, hints: RawPageHints): PrintPlan['metadata'] {
   const metadata: PrintPlan['metadata'] = {};
   const title = hints.title.trim();
   if (title) metadata.title = title;
-  const author = read('author');
+  const author = options.read('author');
   if (author !== undefined) metadata.author = author;
-  const subject = read('description');
+  const subject = options.read('description');
   if (subject !== undefined) metadata.subject = subject;
-  const keywords = read('keywords');
+  const keywords = options.read('keywords');
   if (keywords !== undefined) metadata.keywords = keywords;
-
-  const plan: PrintPlan = { pdf, media, metadata, standard, warnings: options.warnings };
-  if (waitFor !== undefined) plan.waitFor = waitFor;
-  if (filename !== undefined) plan.filename = filename;
-  return plan;
+  return metadata;
 }
 
 /**

@@ -3,8 +3,23 @@ import { loggableUrl, type Logger } from '../observability/log.js';
 import { withMetadata } from '../output/pdf-metadata.js';
 import { fail } from '../failure.js';
 import { convertToPdfA, PdfAError } from '../output/pdfa.js';
-import { printParams, type PrintPlan } from './print-plan.js';
+import { pageReady, type ReadySettings } from './page-ready.js';
+import type { RawPageHints } from './page-hints.js';
+import { planPrint, printParams, type PdfDefaults, type PrintPlan } from './print-plan.js';
 import type { Output } from './output.js';
+import { warnIgnored, type Product } from './product.js';
+
+/**
+ * Readies a loaded page for its PDF: the page's own print options read from its hints, the
+ * waits it asks for, its media type.
+ */
+export async function preparePdf(ws: Workspace, hints: RawPageHints, settings: ReadySettings & { pdf: PdfDefaults }, log: Logger, url: string, signal: AbortSignal): Promise<Product> {
+  const plan = planPrint(hints, settings.pdf);
+  warnIgnored(log, url, plan.warnings);
+  await pageReady(ws, plan.waitFor, settings);
+  if (plan.media === 'screen') await ws.emulateMedia('screen');
+  return { name: { title: hints.title.trim() || undefined, meta: plan.filename }, produce: () => printOutput(ws, plan, log, url, signal) };
+}
 
 /**
  * The page as a PDF. Chromium's PDF streams to the client as it is read from Chromium (with
@@ -13,7 +28,7 @@ import type { Output } from './output.js';
  * through Ghostscript, which needs the whole file: on disk, in a private directory removed once
  * the result has been delivered.
  */
-export async function printOutput(ws: Workspace, plan: PrintPlan, log: Logger, url: string, signal: AbortSignal): Promise<Output> {
+async function printOutput(ws: Workspace, plan: PrintPlan, log: Logger, url: string, signal: AbortSignal): Promise<Output> {
   const { author, subject, keywords } = plan.metadata;
   // Chromium already writes the Title; only the other fields are added.
   const pdf = withMetadata(await print(ws, plan, log, url), { author, subject, keywords });

@@ -2,17 +2,19 @@ import type { AssetCache, Fetcher } from '../cache/asset-cache.js';
 import type { BrowserSupervisor } from '../browser/supervisor.js';
 import { NavigationError, type Workspace } from '../browser/workspace.js';
 import { fail, RequestFailure, type Failure } from '../failure.js';
-import { loggableUrl, type Logger } from '../observability/log.js';
+import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Verdict } from '../security/ssrf.js';
-import { captureOutput } from './capture.js';
-import { planImage, type ImageDefaults } from './image-plan.js';
+import { abortable } from '../abort.js';
+import { prepareImage } from './capture.js';
+import type { ImageDefaults } from './image-plan.js';
 import type { RenderJob } from './job.js';
-import type { Deliver, Output, OutputName } from './output.js';
-import { COLLECT_PAGE_HINTS, type RawPageHints, type Warning } from './page-hints.js';
-import { printOutput } from './print.js';
+import type { Deliver, Output } from './output.js';
+import { COLLECT_PAGE_HINTS, type RawPageHints } from './page-hints.js';
+import { preparePdf } from './print.js';
+import type { PdfDefaults } from './print-plan.js';
+import type { Product } from './product.js';
 import { pointLinksAtUser } from './public-links.js';
-import { planPrint, type PdfDefaults } from './print-plan.js';
 import { RequestPolicy } from './request-policy.js';
 
 export interface RenderDeps {
@@ -42,143 +44,107 @@ export interface RenderResult {
 }
 
 /**
- * One render: a workspace for the user's identity, the main app's page loaded as the user,
- * waited for only as long as it needs, printed or captured, and handed to `deliver` while the
- * workspace is still held (a PDF streams out of Chromium as the client reads it). The main
- * document's status decides whether there is an output at all. Every wait up to the output —
- * for a workspace included — is bounded by the deadline (`deadline`, RENDER_TIMEOUT from the
- * moment the request got its slot); `signal` aborts when the client goes away.
+ * One render, as five steps: acquire a workspace for the user's identity, load the main app's
+ * page as the user, prepare it (its own options, the waits it asks for), produce the PDF or the
+ * image, and deliver it while the workspace is still held (a PDF streams out of Chromium as the
+ * client reads it). The main document's status decides whether there is an output at all.
+ *
+ * One signal stops every step: the first of the render's deadline (`deadline`, RENDER_TIMEOUT
+ * from the moment the request got its slot), the client going away (`client`), and a stop the
+ * render calls itself (the request policy saw a redirect, a renderer died, the memory watch
+ * acted). Each aborts with the RequestFailure that says why, so the first reason is the answer.
  */
-export async function render(job: RenderJob, deps: RenderDeps, log: Logger, signal: AbortSignal, deadline: AbortSignal, deliver: Deliver): Promise<RenderResult> {
-  // The first reason to stop wins: a redirect seen by the request policy, a crash, the deadline...
-  let stopReason: Failure | null = null;
-  let rejectStop!: (e: RequestFailure) => void;
-  const stopped = new Promise<never>((_, reject) => {
-    rejectStop = reject;
-  });
-  stopped.catch(() => undefined);
-  const stop = (failure: Failure): void => {
-    if (stopReason) return;
-    stopReason = failure;
-    rejectStop(new RequestFailure(failure));
-  };
-  const onDeadline = (): void => stop({ kind: 'timeout', phase: 'render', limitMs: deps.config.renderTimeoutMs });
-  const onClientGone = (): void => stop({ kind: 'client-gone' });
-  deadline.addEventListener('abort', onDeadline, { once: true });
-  signal.addEventListener('abort', onClientGone, { once: true });
-  if (deadline.aborted) onDeadline();
-  if (signal.aborted) onClientGone();
-  // One signal for everything below: whichever of the two fires first.
-  const bounded = AbortSignal.any([deadline, signal]);
-  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, stopped]);
+export async function render(job: RenderJob, deps: RenderDeps, log: Logger, client: AbortSignal, deadline: AbortSignal, deliver: Deliver): Promise<RenderResult> {
+  const stopper = new AbortController();
+  const signal = AbortSignal.any([stopper.signal, deadline, client]);
+  const stop = (failure: Failure): void => stopper.abort(new RequestFailure(failure));
+  const step = <T>(p: Promise<T>): Promise<T> => abortable(p, signal);
 
   const t0 = performance.now();
-  let lease: Awaited<ReturnType<BrowserSupervisor['acquire']>>;
-  try {
-    lease = await race(deps.browser.acquire(job.identity, job.origin, bounded));
-  } catch (err) {
-    deadline.removeEventListener('abort', onDeadline);
-    signal.removeEventListener('abort', onClientGone);
-    throw classify(err, stopReason);
-  }
-  const { ws } = lease;
-  const policy = new RequestPolicy({
-    mainOrigin: job.origin,
-    identity: job.identity,
-    context: job.context,
-    guard: deps.guard,
-    cache: deps.cache,
-    fetchAsset: deps.fetchAsset,
-    log,
-    metrics: deps.metrics,
-    stop,
+  const lease = await step(deps.browser.acquire(job.identity, job.origin, signal)).catch((err: unknown) => {
+    throw classify(err, signal);
   });
-  // The watch acted on this render's context (its processes are being killed): say why.
-  ws.onMemory = (over) => {
-    stop(over.reason === 'tree-budget' ? { kind: 'machine-memory' } : { kind: 'out-of-memory', budgetMb: Math.round(deps.config.renderMemoryBytes / 2 ** 20), certain: true });
-  };
-  ws.onCrash = () => {
-    deps.metrics.pageCrashes.inc();
-    const killed = deps.browser.memoryKilledWithin(2000);
-    stop({ kind: 'out-of-memory', budgetMb: Math.round(deps.config.renderMemoryBytes / 2 ** 20), certain: killed });
-  };
-  ws.begin(policy);
-  let clean = false;
+  const { ws } = lease;
+  const policy = startRender(ws, job, deps, log, stop);
   let output: Output | null = null;
+  let clean = false;
   try {
     const workspaceMs = performance.now() - t0;
     const t1 = performance.now();
-    // An image's page lays out in the default viewport from the start; its own meta tags
-    // (read after load) may still change it.
-    if (job.format !== 'pdf') await race(ws.setViewport(viewportOf(deps.config.image), deps.config.image.scale));
-    await race(ws.navigate(job.url)).catch((err: unknown) => {
-      // A status the policy acted on (a redirect, a 404) ends the navigation early: that decides.
-      if (stopReason) throw new RequestFailure(stopReason);
-      if (err instanceof NavigationError) fail({ kind: 'bad-gateway', reason: `navigation failed: ${err.message}` });
-      throw err;
-    });
-    if (!policy.mainDocument) fail({ kind: 'bad-gateway', reason: 'no response for the main document' });
-    const hints = await race(ws.evaluate<RawPageHints>(COLLECT_PAGE_HINTS));
-    const warnIgnored = (warnings: Warning[]): void => {
-      for (const w of warnings) log.warn({ page: loggableUrl(job.url), option: w.option, value: w.value, reason: w.reason }, 'ignored page option');
-    };
-    let produce: () => Promise<Output>;
-    const name: OutputName = { title: hints.title.trim() || undefined };
-    if (job.format === 'pdf') {
-      const plan = planPrint(hints, deps.config.pdf);
-      warnIgnored(plan.warnings);
-      await race(settle(ws, plan.waitFor, deps.config));
-      if (plan.media === 'screen') await race(ws.emulateMedia('screen'));
-      produce = () => printOutput(ws, plan, log, job.url, bounded);
-      name.meta = plan.filename;
-    } else {
-      const plan = planImage(hints, job.format, deps.config.image);
-      warnIgnored(plan.warnings);
-      if (plan.viewport.width !== deps.config.image.width || plan.viewport.height !== deps.config.image.height || plan.scale !== deps.config.image.scale) {
-        await race(ws.setViewport(plan.viewport, plan.scale));
-      }
-      await race(settle(ws, plan.waitFor, deps.config));
-      produce = () => captureOutput(ws, plan, { maxPixels: deps.config.image.maxPixels, images: deps.browser.images, log, url: job.url, signal: bounded });
-      name.meta = plan.filename;
-    }
+    await step(load(ws, job, deps, policy, signal));
+    const product = await step(prepare(ws, job, deps, log, signal));
     const navigationMs = performance.now() - t1;
-
     const t2 = performance.now();
-    // Web fonts must have arrived, or the output shows fallback fonts (print and capture do not wait).
-    await race(ws.evaluate('document.fonts.ready.then(() => true)', true));
-    // Links in a PDF lead where the user is, not to TARGET_URL (public-links.ts).
-    await race(pointLinksAtUser(ws, job));
-    const producing = produce();
-    // An output that arrives after the render was stopped is never delivered: free what it holds.
-    producing.then((late) => stopReason && void late.dispose?.().catch(() => undefined), () => undefined);
-    output = await race(producing);
-    // The page may have gone over its memory budget since the last check: if that renderer is
-    // killed now, its crash (and so this render's failure) arrives within moments.
-    if (deps.browser.sweepMemory()) await race(delay(CRASH_NOTICE_MS));
+    output = await produce(ws, job, deps, product, step, signal);
     const printMs = performance.now() - t2;
-    // Not raced with the deadline: the output exists; only the client going away stops it.
-    const bytes = await deliver(output, name);
+    // Not bounded by the deadline: the output exists; only the client going away stops it.
+    const bytes = await deliver(output, product.name);
     clean = true;
     return { bytes, timings: { workspaceMs, navigationMs, printMs } };
   } catch (err) {
-    // A command that failed because its renderer was just killed (over its memory budget)
-    // can fail before the crash is reported: "Printing failed" ahead of the crash event. Give
-    // the report its moment, so the user hears "memory", not "could not be rendered".
-    if (!stopReason && !(err instanceof RequestFailure)) await Promise.race([stopped.catch(() => undefined), delay(CRASH_NOTICE_MS)]);
-    throw classify(err, stopReason);
+    // A command that failed because its renderer was just killed (over its memory budget) can
+    // fail before the crash is reported: "Printing failed" ahead of the crash event. Give the
+    // report its moment, so the user hears "memory", not "could not be rendered".
+    if (!signal.aborted && !(err instanceof RequestFailure)) await abortable(delay(CRASH_NOTICE_MS), signal).catch(() => undefined);
+    throw classify(err, signal);
   } finally {
-    deadline.removeEventListener('abort', onDeadline);
-    signal.removeEventListener('abort', onClientGone);
     await output?.dispose?.().catch(() => undefined);
     ws.end();
     // A render cut off mid-way leaves its tab in an unknown state (a page still loading, a
-    // script looping): that workspace is replaced, never reused.
-    lease.release(clean || isPageVerdict(stopReason));
+    // script looping): that workspace is disposed, never reused.
+    lease.release(clean || isPageVerdict(failureOf(signal)));
   }
 }
 
-function viewportOf(image: ImageDefaults): { width: number; height: number } {
-  return { width: image.width, height: image.height };
+/** The render's request policy takes the workspace, and its failures stop the render. */
+function startRender(ws: Workspace, job: RenderJob, deps: RenderDeps, log: Logger, stop: (f: Failure) => void): RequestPolicy {
+  const budgetMb = Math.round(deps.config.renderMemoryBytes / 2 ** 20);
+  const policy = new RequestPolicy({ mainOrigin: job.origin, identity: job.identity, context: job.context, guard: deps.guard, cache: deps.cache, fetchAsset: deps.fetchAsset, log, metrics: deps.metrics, stop });
+  // The watch acted on this render's context (its processes are being killed): say why.
+  ws.onMemory = (over) => stop(over.reason === 'tree-budget' ? { kind: 'machine-memory' } : { kind: 'out-of-memory', budgetMb, certain: true });
+  ws.onCrash = () => {
+    deps.metrics.pageCrashes.inc();
+    stop({ kind: 'out-of-memory', budgetMb, certain: deps.browser.memoryKilledWithin(2000) });
+  };
+  ws.begin(policy);
+  return policy;
+}
+
+/** The main app's page, loaded as the user; its answer decides whether there is an output. */
+async function load(ws: Workspace, job: RenderJob, deps: RenderDeps, policy: RequestPolicy, signal: AbortSignal): Promise<void> {
+  // An image's page lays out in the default viewport from the start; its own meta tags (read
+  // after load) may still change it.
+  if (job.format !== 'pdf') await ws.setViewport({ width: deps.config.image.width, height: deps.config.image.height }, deps.config.image.scale);
+  await ws.navigate(job.url).catch((err: unknown) => {
+    // A status the policy acted on (a redirect, a 404) ends the navigation early: that decides.
+    if (signal.aborted) throw signal.reason;
+    if (err instanceof NavigationError) fail({ kind: 'bad-gateway', reason: `navigation failed: ${err.message}` });
+    throw err;
+  });
+  if (!policy.mainDocument) fail({ kind: 'bad-gateway', reason: 'no response for the main document' });
+}
+
+/** The page readied for its output, by its own options and waits. */
+async function prepare(ws: Workspace, job: RenderJob, deps: RenderDeps, log: Logger, signal: AbortSignal): Promise<Product> {
+  const hints = await ws.evaluate<RawPageHints>(COLLECT_PAGE_HINTS);
+  if (job.format === 'pdf') return preparePdf(ws, hints, deps.config, log, job.url, signal);
+  return prepareImage(ws, hints, job.format, deps.config, { maxPixels: deps.config.image.maxPixels, images: deps.browser.images, log, url: job.url, signal });
+}
+
+/** The output, made; one that arrives after the render was stopped is freed, never delivered. */
+async function produce(ws: Workspace, job: RenderJob, deps: RenderDeps, product: Product, step: <T>(p: Promise<T>) => Promise<T>, signal: AbortSignal): Promise<Output> {
+  // Links in a PDF lead where the user is, not to TARGET_URL (public-links.ts).
+  await step(pointLinksAtUser(ws, job));
+  const producing = product.produce();
+  producing.then((late) => signal.aborted && void late.dispose?.().catch(() => undefined), () => undefined);
+  const output = await step(producing);
+  // The page may have gone over its memory budget since the last check: if that renderer is
+  // killed now, its crash (and so this render's failure) arrives within moments.
+  if (deps.browser.sweepMemory()) await step(delay(CRASH_NOTICE_MS)).catch(async (err: unknown) => {
+    await output.dispose?.().catch(() => undefined);
+    throw err;
+  });
+  return output;
 }
 
 /** How long a killed renderer's crash takes to be reported, generously. */
@@ -193,37 +159,15 @@ function isPageVerdict(f: Failure | null): boolean {
   return f !== null && (f.kind === 'redirect' || f.kind === 'upstream-status');
 }
 
-/** Waits for what the page needs before printing — and nothing more. */
-async function settle(ws: Workspace, waitFor: string | undefined, config: RenderDeps['config']): Promise<void> {
-  // Nothing pending at `load`: print at once. Otherwise wait until the network has been quiet
-  // for a short window, so a page that fetches its data after load prints complete.
-  await ws.inFlight.quiet(config.quietWindowMs);
-  if (waitFor) await ws.evaluate(waitForSelector(waitFor), true);
-  if (config.javascript) {
-    // A page that set `window.pdfReady = false` is waited for until it sets it to true.
-    const manual = await ws.evaluate<boolean>('window.pdfReady === false');
-    if (manual) {
-      await ws.evaluate(POLL_PDF_READY, true);
-      await ws.inFlight.quiet(config.quietWindowMs);
-    }
-  }
-}
-
-const POLL_PDF_READY = `new Promise((resolve) => { const check = () => (window.pdfReady === true ? resolve(true) : setTimeout(check, 50)); check(); })`;
-
-/** An in-page wait for `selector` (already checked to parse): a mutation observer, no polling. */
-function waitForSelector(selector: string): string {
-  return `new Promise((resolve) => {
-    const sel = ${JSON.stringify(selector)};
-    if (document.querySelector(sel)) return resolve(true);
-    const mo = new MutationObserver(() => { if (document.querySelector(sel)) { mo.disconnect(); resolve(true); } });
-    mo.observe(document, { childList: true, subtree: true, attributes: true });
-  })`;
+/** The failure a stopped render stopped with, if it was stopped. */
+function failureOf(signal: AbortSignal): Failure | null {
+  return signal.aborted && signal.reason instanceof RequestFailure ? signal.reason.failure : null;
 }
 
 /** Turns whatever went wrong into the one failure the client should hear about. */
-function classify(err: unknown, stopReason: Failure | null): RequestFailure {
-  if (stopReason) return new RequestFailure(stopReason, err);
+function classify(err: unknown, signal: AbortSignal): RequestFailure {
+  const stopped = failureOf(signal);
+  if (stopped) return new RequestFailure(stopped, err);
   if (err instanceof RequestFailure) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/net::ERR_(CONNECTION_REFUSED|NAME_NOT_RESOLVED|CONNECTION_RESET|EMPTY_RESPONSE|ADDRESS_UNREACHABLE|CONNECTION_CLOSED|INVALID_RESPONSE|TOO_MANY_REDIRECTS|TIMED_OUT|CONNECTION_FAILED|SSL|CERT)/.test(msg)) {

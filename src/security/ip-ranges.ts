@@ -4,6 +4,13 @@
 // "FDAA::0003" are the same address, and a prefix test on the string would treat them
 // differently. Inputs are the canonical forms that WHATWG URL and getaddrinfo produce;
 // anything else is reported as 'invalid' so callers fail closed.
+//
+// Why not node:net's BlockList: it answers in or out, not which range (a refusal names it:
+// "127.0.0.2 (loopback)", and the metrics count by it), and it does not look inside the IPv6
+// forms that carry an IPv4 address other than the mapped one (checked on Node 20: a loopback
+// subnet matches ::ffff:127.0.0.1 but neither the NAT64 64:ff9b::7f00:1 nor the 6to4
+// 2002:7f00:1::). net.isIP agrees with the strict parsing here (it refuses 0177.0.0.1 and
+// 127.1), but parsing is the small part.
 
 /** Result of classifying one address. `range` null means publicly routable. */
 export interface IpClass {
@@ -205,7 +212,3 @@ export function classifyIp(ip: string): string | null {
   return inspectIp(ip).range;
 }
 
-/** True if the text is an IP literal this module can parse (brackets allowed for v6). */
-export function isIpLiteral(host: string): boolean {
-  return inspectIp(host).range !== 'invalid';
-}

@@ -15,7 +15,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { inspectIp, type IpClass } from './ip-ranges.js';
 
-export { classifyIp } from './ip-ranges.js';
 
 /**
  * Why a request was refused, as a short fixed label (metrics, logs). It travels with the
@@ -205,33 +204,36 @@ function errorText(err: unknown): string {
 }
 
 export function createGuard(opts: GuardOptions): Guard {
-  // Normalising here makes a bad ALLOW_ORIGINS entry fail at startup, not per request.
-  const trusted = new Set([normalizeOrigin(opts.mainOrigin), ...opts.allowOrigins.map(normalizeOrigin)]);
-  const resolve = createResolver({
-    lookup: opts.lookup ?? defaultLookup,
-    cacheTtlMs: opts.cacheTtlMs ?? 30_000,
-    cacheMaxEntries: Math.max(1, opts.cacheMaxEntries ?? 1000),
-    lookupTimeoutMs: opts.lookupTimeoutMs ?? 5000,
-    now: opts.now ?? Date.now,
-  });
+  return new AddressGuard(opts);
+}
 
-  /** Every answer of one lookup must be public: Chromium may pick any of them (happy eyeballs, fallback). */
-  function vet(display: string, addresses: string[]): Refusal | null {
-    if (addresses.length === 0) return deny('dns', `cannot resolve host ${display}: no addresses`);
-    for (const address of addresses) {
-      const cls = inspectIp(address);
-      if (cls.range !== null) return deny('resolution', `host ${display} resolves to ${describe(address, cls)}`);
-    }
-    return null;
+/** The guard: what a page may reach, and which addresses a connection may dial. */
+class AddressGuard implements Guard {
+  /** The main app's origin and ALLOW_ORIGINS, normalised. */
+  private readonly trusted: Set<string>;
+  /** The same, as host:port (what a connection names). */
+  private readonly trustedHostPorts: Set<string>;
+  private readonly resolve: (host: string) => Promise<string[]>;
+
+  constructor(private readonly opts: GuardOptions) {
+    // Normalising here makes a bad ALLOW_ORIGINS entry fail at startup, not per request.
+    this.trusted = new Set([normalizeOrigin(opts.mainOrigin), ...opts.allowOrigins.map(normalizeOrigin)]);
+    this.trustedHostPorts = new Set(
+      [...this.trusted].map((o) => {
+        const u = new URL(o);
+        return `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}`;
+      }),
+    );
+    this.resolve = createResolver({
+      lookup: opts.lookup ?? defaultLookup,
+      cacheTtlMs: opts.cacheTtlMs ?? 30_000,
+      cacheMaxEntries: Math.max(1, opts.cacheMaxEntries ?? 1000),
+      lookupTimeoutMs: opts.lookupTimeoutMs ?? 5000,
+      now: opts.now ?? Date.now,
+    });
   }
 
-  /** One lookup per decision: what the self check and the address check see is what is dialled. */
-  function lookupOnce(name: string): () => Promise<string[]> {
-    let answer: Promise<string[]> | undefined;
-    return () => (answer ??= resolve(name).then((a) => [...a]));
-  }
-
-  async function check(raw: string): Promise<Verdict> {
+  async check(raw: string): Promise<Verdict> {
     let url: URL;
     try {
       // WHATWG parsing is what Chromium does, so '0x7f.1' or '2130706433' arrive here already as 127.0.0.1.
@@ -246,10 +248,10 @@ export function createGuard(opts: GuardOptions): Guard {
 
     // 'example.com.' and 'example.com' are the same DNS name; the dot only stops search-domain expansion.
     const name = url.hostname.toLowerCase().replace(/\.$/, '');
-    const addresses = lookupOnce(name);
+    const addresses = this.lookupOnce(name);
     const port = Number(url.port || (originScheme === 'https:' ? 443 : 80));
-    if (opts.self && (await isSelf(name, port, addresses, opts.self))) return deny('self', `host ${url.host} is this appliance`);
-    if (trusted.has(`${originScheme}//${url.host}`)) return ALLOW;
+    if (this.opts.self && (await this.isSelf(name, port, addresses, this.opts.self))) return deny('self', `host ${url.host} is this appliance`);
+    if (this.trusted.has(`${originScheme}//${url.host}`)) return ALLOW;
 
     const host = url.hostname;
     if (host.startsWith('[')) {
@@ -272,20 +274,13 @@ export function createGuard(opts: GuardOptions): Guard {
     return vet(host, answer) ?? ALLOW;
   }
 
-  const trustedHostPorts = new Set(
-    [...trusted].map((o) => {
-      const u = new URL(o);
-      return `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}`;
-    }),
-  );
-
-  async function connectTo(rawHost: string, port: number): Promise<Connect> {
+  async connectTo(rawHost: string, port: number): Promise<Connect> {
     const host = rawHost.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
     const bracketed = host.includes(':') ? `[${host}]` : host;
     if (host === '') return deny('invalid', 'empty host');
-    const addresses = lookupOnce(host);
-    if (opts.self && (await isSelf(host, port, addresses, opts.self))) return deny('self', `host ${bracketed}:${port} is this appliance`);
-    const trustedHere = trustedHostPorts.has(`${bracketed}:${port}`);
+    const addresses = this.lookupOnce(host);
+    if (this.opts.self && (await this.isSelf(host, port, addresses, this.opts.self))) return deny('self', `host ${bracketed}:${port} is this appliance`);
+    const trustedHere = this.trustedHostPorts.has(`${bracketed}:${port}`);
     const literal = inspectIp(host);
     if (literal.range !== 'invalid') {
       if (trustedHere || literal.range === null) return { allow: true, addresses: [host] };
@@ -303,12 +298,18 @@ export function createGuard(opts: GuardOptions): Guard {
     return refused ?? { allow: true, addresses: answer };
   }
 
+  /** One lookup per decision: what the self check and the address check see is what is dialled. */
+  private lookupOnce(name: string): () => Promise<string[]> {
+    let answer: Promise<string[]> | undefined;
+    return () => (answer ??= this.resolve(name).then((a) => [...a]));
+  }
+
   /**
    * By name, or by port plus an address (literal, or what the name resolves to) that reaches
-   * us. `name` is lower case, without a trailing dot (an IPv6 literal may keep its brackets). A name that does not resolve
-   * is not us (the address check refuses it where it matters).
+   * us. `name` is lower case, without a trailing dot (an IPv6 literal may keep its brackets). A
+   * name that does not resolve is not us (the address check refuses it where it matters).
    */
-  async function isSelf(name: string, port: number, addresses: () => Promise<string[]>, self: SelfAddress): Promise<boolean> {
+  private async isSelf(name: string, port: number, addresses: () => Promise<string[]>, self: SelfAddress): Promise<boolean> {
     if (self.names.includes(name) || self.suffixes.some((s) => name.endsWith(s))) return true;
     if (port !== self.port) return false;
     const bare = name.replace(/^\[(.*)\]$/, '$1');
@@ -317,6 +318,14 @@ export function createGuard(opts: GuardOptions): Guard {
     const answer = await addresses().catch(() => [] as string[]);
     return answer.some((a) => self.addresses.has(a));
   }
+}
 
-  return { check, connectTo };
+/** Every answer of one lookup must be public: Chromium may pick any of them (happy eyeballs, fallback). */
+function vet(display: string, addresses: string[]): Refusal | null {
+  if (addresses.length === 0) return deny('dns', `cannot resolve host ${display}: no addresses`);
+  for (const address of addresses) {
+    const cls = inspectIp(address);
+    if (cls.range !== null) return deny('resolution', `host ${display} resolves to ${describe(address, cls)}`);
+  }
+  return null;
 }

@@ -86,3 +86,105 @@ test('a refusal is reported with its category, and nothing is dialled', async ()
   expect(refused).toEqual([['rebind.test', port, 'host rebind.test resolves to private address 127.0.0.1 (loopback)', 'resolution']]);
   expect(accepted).toBe(before);
 });
+
+// The handshake as bytes on a real socket: what Chromium sends, split or not, and what it must
+// not be able to send.
+
+interface Guarded {
+  asked: Array<{ host: string; port: number }>;
+}
+
+/** A proxy whose guard allows only `allow` (dialled at the echo server), and records what it was asked. */
+async function proxyAllowing(allow: string): Promise<Guarded> {
+  const asked: Guarded['asked'] = [];
+  proxy = await startEgressProxy({
+    guard: {
+      connectTo: async (host, p) => {
+        asked.push({ host, port: p });
+        return host === allow ? { allow: true, addresses: ['127.0.0.1'] } : { allow: false, reason: `${host} refused`, category: 'address' };
+      },
+    },
+  });
+  return { asked };
+}
+
+/** Sends `chunks` one by one (each its own write, a pause between), then reads until the proxy closes or `until` bytes came. */
+async function exchange(chunks: Buffer[], until = Infinity): Promise<Buffer> {
+  const socket = connect(proxy!.port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let got = Buffer.alloc(0);
+  const done = new Promise<Buffer>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= until) {
+        socket.destroy();
+        resolve(got);
+      }
+    });
+    socket.once('close', () => resolve(got));
+    socket.once('error', () => resolve(got));
+  });
+  for (const c of chunks) {
+    socket.write(c);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return done;
+}
+
+const portOf = (p: number): Buffer => Buffer.from([p >> 8, p & 0xff]);
+const GREETING = Buffer.from([0x05, 0x01, 0x00]);
+const byName = (host: string, p: number): Buffer => Buffer.concat([Buffer.from([0x05, 0x01, 0x00, 0x03, host.length]), Buffer.from(host, 'latin1'), portOf(p)]);
+
+test('a greeting and a request split across packets, byte by byte, still connect', async () => {
+  const { asked } = await proxyAllowing('echo.test');
+  const handshake = Buffer.concat([GREETING, byName('echo.test', port)]);
+  // (The echo server answers its first chunk: the payload goes in one.)
+  const got = await exchange([...[...handshake].map((b) => Buffer.from([b])), Buffer.from('hello')], 2 + 10 + 'echo hello'.length);
+  expect(got.subarray(0, 2)).toEqual(Buffer.from([0x05, 0x00]));
+  expect(got[3]).toBe(0x00);
+  expect(got.subarray(12).toString()).toBe('echo hello');
+  expect(asked).toEqual([{ host: 'echo.test', port }]);
+});
+
+test('an IPv6 address (ATYP 4) is asked of the guard in its text form', async () => {
+  const { asked } = await proxyAllowing('none');
+  const v6 = Buffer.alloc(16);
+  v6[15] = 1; // ::1
+  const got = await exchange([GREETING, Buffer.concat([Buffer.from([0x05, 0x01, 0x00, 0x04]), v6, portOf(port)])]);
+  expect(got[3]).toBe(0x02); // not allowed by ruleset
+  expect(asked).toEqual([{ host: '0:0:0:0:0:0:0:1', port }]);
+});
+
+test('a refused verdict answers "not allowed" and dials nothing', async () => {
+  const before = accepted;
+  const { asked } = await proxyAllowing('other.test');
+  const got = await exchange([GREETING, byName('refused.test', port)]);
+  expect(got.subarray(0, 2)).toEqual(Buffer.from([0x05, 0x00]));
+  expect(got[3]).toBe(0x02);
+  expect(asked).toHaveLength(1);
+  expect(accepted).toBe(before);
+});
+
+test('a handshake longer than any Chromium sends is cut off, the guard never asked', async () => {
+  const { asked } = await proxyAllowing('echo.test');
+  // Greeting with 255 methods, then more junk: over the handshake bound, no request complete.
+  const got = await exchange([Buffer.from([0x05, 0xff, ...Array(255).fill(0x7f)]), Buffer.alloc(700, 0x41)]);
+  expect(got.length).toBeLessThanOrEqual(2);
+  expect(asked).toEqual([]);
+});
+
+test('no "no authentication" method offered: refused with 0xff', async () => {
+  const { asked } = await proxyAllowing('echo.test');
+  const got = await exchange([Buffer.from([0x05, 0x01, 0x02])]);
+  expect(got).toEqual(Buffer.from([0x05, 0xff]));
+  expect(asked).toEqual([]);
+});
+
+test('anything but CONNECT, or an unknown address type, is refused by its reply code', async () => {
+  const { asked } = await proxyAllowing('echo.test');
+  const bind = await exchange([GREETING, Buffer.concat([Buffer.from([0x05, 0x02, 0x00, 0x03, 9]), Buffer.from('echo.test'), portOf(port)])]);
+  expect(bind[3]).toBe(0x07);
+  const odd = await exchange([GREETING, Buffer.from([0x05, 0x01, 0x00, 0x09, 1, 2, 3, 4, 0, 80])]);
+  expect(odd[3]).toBe(0x08);
+  expect(asked).toEqual([]);
+});

@@ -1,13 +1,11 @@
 import { test, expect } from '@playwright/test';
 import * as replayPackage from 'pdf-appliance-replay';
-import * as legacyExpress from '../../src/express.js';
 import { pagePathFor } from '../../src/http/target.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { send } from '../support/send.js';
 
 // The appliance's side of the pdf-appliance-replay package: the fixture main app mounts it,
-// the deprecated `pdf-appliance/express` entry still hands it out, and what the main app
-// replays is exactly what the appliance maps to a page. The package's own behaviour is tested
+// and what the main app replays is exactly what the appliance maps to a page. The package's own behaviour is tested
 // in packages/replay/test.
 
 let main: MainApp | undefined;
@@ -70,11 +68,4 @@ test('the main app replays a request target exactly when the appliance maps it t
   const logo = await send(main.url, '/assets/logo.png');
   expect(logo.status).toBe(200);
   expect(logo.headers['content-type']).toBe('image/png');
-});
-
-test('the deprecated pdf-appliance/express entry hands out the package itself', () => {
-  expect(legacyExpress.pdfReplay).toBe(replayPackage.pdfReplay);
-  expect(legacyExpress.preload).toBe(replayPackage.preload);
-  expect(legacyExpress.isPdfPath).toBe(replayPackage.isPdfPath);
-  expect(legacyExpress.APPLIANCE_HEADER).toBe('x-pdf-appliance');
 });

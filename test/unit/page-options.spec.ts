@@ -96,12 +96,6 @@ test.describe('planPrint', () => {
     expect(bad.warnings).toEqual([{ option: 'pdf-format', value: 'B52', reason: expect.stringContaining('paper format') }]);
   });
 
-  test('an invalid default format falls back to A4 with a warning', () => {
-    const plan = planPrint(hints(), { ...defaults, format: 'Napkin' });
-    expect(plan.pdf.format).toBe('A4');
-    expect(plan.warnings).toEqual([expect.objectContaining({ option: 'FORMAT', value: 'Napkin' })]);
-  });
-
   for (const [option, key] of [
     ['pdf-landscape', 'landscape'],
     ['pdf-print-background', 'printBackground'],
