@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { loadConfig } from '../../src/config/config.js';
 
-// The README's Settings table is the operator's list of every environment variable. It must
-// name exactly what the appliance reads: a new setting without a row, or a row for a setting
-// that is gone, fails here.
+// docs/settings.md is the operator's list of every environment variable, in tables by concern.
+// It must name exactly what the appliance reads: a new setting without a row, or a row for a
+// setting that is gone, fails here.
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CONFIG_SOURCE = join(ROOT, 'src', 'config', 'config.ts');
-const README = join(ROOT, 'README.md');
+const SETTINGS = join(ROOT, 'docs', 'settings.md');
+const HEADER = ['variable', 'default', 'meaning'];
 
 const NAME = /^[A-Z][A-Z0-9_]*$/;
 
@@ -53,32 +54,43 @@ function namesInSource(): Set<string> {
   return names;
 }
 
-/** The first-column names of the table under `## Settings`, one backticked NAME per row. */
-function readmeSettings(): { names: string[]; problems: string[] } {
-  const lines = readFileSync(README, 'utf8').split('\n');
-  const start = lines.findIndex((l) => /^## Settings\s*$/.test(l));
-  if (start === -1) return { names: [], problems: ['README.md has no "## Settings" section'] };
-  const end = lines.findIndex((l, i) => i > start && /^## /.test(l));
-  const section = lines.slice(start + 1, end === -1 ? undefined : end);
+/**
+ * The first-column names of every table in `markdown` (outside code blocks), one backticked
+ * NAME per row. Every table there must be a settings table, with HEADER's columns: a table of
+ * another shape would hide its rows from this check.
+ */
+function settingsRows(markdown: string, file: string): { names: string[]; problems: string[] } {
   const names: string[] = [];
   const problems: string[] = [];
-  let header = true;
-  for (const line of section) {
-    if (!line.startsWith('|')) continue;
-    const first = line.split('|')[1]!.trim();
-    if (/^-+:?$|^:?-+:?$/.test(first)) {
-      header = false; // the separator row: what follows is the body
+  let inCode = false;
+  let header: string[] | null = null; // the current table's header; null outside a table
+  let body = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*```/.test(line)) inCode = !inCode;
+    if (inCode || !line.startsWith('|')) {
+      header = null;
+      body = false;
       continue;
     }
-    if (header) continue;
-    const m = /^`([^`]+)`$/.exec(first);
-    if (!m || !NAME.test(m[1]!)) problems.push(`row whose first cell is not one backticked NAME: ${line.slice(0, 80)}`);
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (header === null) {
+      header = cells;
+      if (cells.join('|') !== HEADER.join('|')) problems.push(`${file}: a table whose header is not "${HEADER.join(' | ')}": ${line.slice(0, 80)}`);
+      continue;
+    }
+    if (!body) {
+      if (cells.every((c) => /^:?-+:?$/.test(c))) body = true; // the separator row: what follows is the body
+      continue;
+    }
+    const m = /^`([^`]+)`$/.exec(cells[0] ?? '');
+    if (!m || !NAME.test(m[1]!)) problems.push(`${file}: row whose first cell is not one backticked NAME: ${line.slice(0, 80)}`);
     else names.push(m[1]!);
+    if (cells.length !== HEADER.length) problems.push(`${file}: row with ${cells.length} cells, not ${HEADER.length}: ${line.slice(0, 80)}`);
   }
   return { names, problems };
 }
 
-test('the README Settings table has one row for every variable loadConfig reads, and no other', () => {
+test('docs/settings.md has one row for every variable loadConfig reads, and no other', () => {
   const runtime = namesReadAtRuntime();
   const source = namesInSource();
   // A guard on the guard: should config.ts change how it reads, these would come up short.
@@ -86,13 +98,13 @@ test('the README Settings table has one row for every variable loadConfig reads,
   expect(source.size).toBeGreaterThan(30);
   const read = new Set([...runtime, ...source].filter((n) => NAME.test(n)));
 
-  const { names, problems } = readmeSettings();
+  const { names, problems } = settingsRows(readFileSync(SETTINGS, 'utf8'), 'docs/settings.md');
   expect(problems).toEqual([]);
   expect(names.filter((n, i) => names.indexOf(n) !== i), 'rows listed twice').toEqual([]);
 
   const documented = new Set(names);
   const missing = [...read].filter((n) => !documented.has(n)).sort();
   const extra = [...documented].filter((n) => !read.has(n)).sort();
-  // missing: read by src/config/config.ts, no row in the README; extra: a row, but never read.
+  // missing: read by src/config/config.ts, no row in docs/settings.md; extra: a row, but never read.
   expect({ missing, extra }).toEqual({ missing: [], extra: [] });
 });
