@@ -1,12 +1,14 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { anchors, isExternal, links, slug } from '../support/markdown.js';
 
-// Depth lives in docs/, reached by links from the README and from each other: no link may lead
-// nowhere. A moved section or a renamed heading fails here, not in a reader's browser.
+// The README is the manual a newcomer reads in one sitting; depth lives in docs/, reached by
+// links. So the README stays short, and no link in it or in docs/ leads nowhere: a moved
+// section or a renamed heading fails here, not in a reader's browser.
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const README_MAX_BYTES = 12_000;
 
 /** README.md, every docs/*.md and the replay package's README: what a reader follows links in. */
 function documents(): string[] {
@@ -15,6 +17,10 @@ function documents(): string[] {
     .map((f) => join(ROOT, 'docs', f));
   return [join(ROOT, 'README.md'), ...docs, join(ROOT, 'packages', 'replay', 'README.md')];
 }
+
+test(`README.md is at most ${README_MAX_BYTES} bytes`, () => {
+  expect(statSync(join(ROOT, 'README.md')).size).toBeLessThanOrEqual(README_MAX_BYTES);
+});
 
 test('every relative link in README.md and docs/*.md leads to a file that exists, and an #anchor to a heading there', () => {
   const files = documents();
@@ -45,6 +51,25 @@ test('every relative link in README.md and docs/*.md leads to a file that exists
   }
   expect(checked, 'links checked').toBeGreaterThan(30);
   expect(broken).toEqual([]);
+});
+
+/** Every `.ts` file under `dir`. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+test('the README sections the appliance\'s own messages send an operator to exist', () => {
+  // A startup error or a warning says `see the README, "Suspend instead of exit"`: that heading
+  // must stay in the README (or the message must change with it).
+  const headings = anchors(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+  const cited: string[] = [];
+  for (const file of sources(join(ROOT, 'src'))) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/README, "([^"]+)"/g)) cited.push(`${relative(ROOT, file)}: ${m[1]!}`);
+  }
+  expect(cited.length).toBeGreaterThan(0);
+  expect(cited.filter((c) => !headings.has(slug(c.slice(c.indexOf(': ') + 2))))).toEqual([]);
 });
 
 test('anchors are made as GitHub makes them', () => {

@@ -5,11 +5,13 @@ import { loadConfig } from '../../src/config/config.js';
 
 // docs/settings.md is the operator's list of every environment variable, in tables by concern.
 // It must name exactly what the appliance reads: a new setting without a row, or a row for a
-// setting that is gone, fails here.
+// setting that is gone, fails here. The README's short table of the main settings may only name
+// settings that are there.
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CONFIG_SOURCE = join(ROOT, 'src', 'config', 'config.ts');
 const SETTINGS = join(ROOT, 'docs', 'settings.md');
+const README = join(ROOT, 'README.md');
 const HEADER = ['variable', 'default', 'meaning'];
 
 const NAME = /^[A-Z][A-Z0-9_]*$/;
@@ -90,6 +92,15 @@ function settingsRows(markdown: string, file: string): { names: string[]; proble
   return { names, problems };
 }
 
+/** The README's section `## <heading>`, up to the next `## `. */
+function readmeSection(heading: string): string {
+  const lines = readFileSync(README, 'utf8').split('\n');
+  const start = lines.findIndex((l) => l === `## ${heading}`);
+  if (start === -1) return '';
+  const end = lines.findIndex((l, i) => i > start && /^## /.test(l));
+  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
+}
+
 test('docs/settings.md has one row for every variable loadConfig reads, and no other', () => {
   const runtime = namesReadAtRuntime();
   const source = namesInSource();
@@ -107,4 +118,16 @@ test('docs/settings.md has one row for every variable loadConfig reads, and no o
   const extra = [...documented].filter((n) => !read.has(n)).sort();
   // missing: read by src/config/config.ts, no row in docs/settings.md; extra: a row, but never read.
   expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+});
+
+test('the README\'s main settings are settings, each listed once, and it links the full table', () => {
+  const section = readmeSection('Main settings');
+  expect(section, 'README.md has no "## Main settings" section').not.toBe('');
+  const { names, problems } = settingsRows(section, 'README.md');
+  expect(problems).toEqual([]);
+  expect(names.length).toBeGreaterThan(4);
+  expect(names.filter((n, i) => names.indexOf(n) !== i), 'rows listed twice').toEqual([]);
+  const all = new Set(settingsRows(readFileSync(SETTINGS, 'utf8'), 'docs/settings.md').names);
+  expect(names.filter((n) => !all.has(n)), 'in the README, not in docs/settings.md').toEqual([]);
+  expect(section).toContain('](docs/settings.md)');
 });
