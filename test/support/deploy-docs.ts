@@ -222,7 +222,7 @@ export const DEPLOY_DOCS: ReadonlyArray<{ name: string; text: () => string }> = 
   { name: 'docs/deploy.md', text: () => read('docs/deploy.md') },
 ];
 
-/** The names in the README's Settings table (readme-settings.spec.ts keeps it equal to config.ts). */
-export function readmeSettingNames(): string[] {
-  return [...section(read('README.md'), 'Settings').matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]!);
+/** The names in docs/settings.md's tables (settings-docs.spec.ts keeps them equal to config.ts). */
+export function settingNames(): string[] {
+  return [...read('docs/settings.md').matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]!);
 }

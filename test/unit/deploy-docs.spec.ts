@@ -8,7 +8,7 @@ import {
   flyToml,
   parseFly,
   read,
-  readmeSettingNames,
+  settingNames,
   shellCommands,
   tomlBlocks,
   type Command,
@@ -104,7 +104,7 @@ for (const doc of DEPLOY_DOCS) {
       expect(flyOnes.some((c) => parseFly(c).subcommand === 'secrets set' && parseFly(c).flags.get('app') === MAIN && c.line.includes('REPLAY_SECRET="$SECRET"'))).toBe(true);
       // Each secret is a setting the appliance reads.
       for (const c of flyOnes.filter((x) => parseFly(x).subcommand === 'secrets set')) {
-        for (const a of parseFly(c).args) expect(readmeSettingNames(), c.line).toContain(a.split('=')[0]);
+        for (const a of parseFly(c).args) expect(settingNames(), c.line).toContain(a.split('=')[0]);
       }
     });
 
@@ -151,7 +151,7 @@ for (const doc of DEPLOY_DOCS) {
     test('any [env] it shows is accepted with fly.toml\'s, and an internal TARGET_URL comes with PUBLIC_URL', () => {
       for (const block of tomlBlocks(text)) {
         const env = (block['env'] ?? {}) as Record<string, string>;
-        for (const name of Object.keys(env)) expect(readmeSettingNames()).toContain(name);
+        for (const name of Object.keys(env)) expect(settingNames()).toContain(name);
         const c = loadConfig({ ...fly.env, ...env, ...MACHINE, FLY_API_TOKEN: 'FlyV1 fm2_example', ...CHROME });
         if (isInternalOrigin(c.targetOrigin)) expect(c.publicOrigin, JSON.stringify(env)).not.toBeNull();
       }

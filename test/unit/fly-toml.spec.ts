@@ -148,12 +148,12 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(fly.restart?.map((r) => r.policy)).toEqual(['on-failure']);
   });
 
-  test('force_https is off, as the README\'s table says: Flycast (the private deploy, the warm-up) is plain HTTP', () => {
+  test('force_https is off, as docs/deploy.md\'s fly.toml table says: Flycast (the private deploy, the warm-up) is plain HTTP', () => {
     // With force_https = true Fly's proxy answers plain HTTP with a 301 to HTTPS, and Flycast
     // has no HTTPS (superfly/docs: networking/flycast, networking/services). deploy-docs.spec.ts
     // checks the deploy steps against it.
     expect(fly.http_service.force_https ?? false).toBe(false);
-    expect(read('README.md')).toMatch(/^\| `force_https` \| `false` \|/m);
+    expect(read('docs/deploy.md')).toMatch(/^\| `force_https` \| `false` \|/m);
   });
 
   test('suspend-ready: IDLE_ACTION=suspend, no swap, at most 2 GB, the token a secret and not in [env]', () => {
