@@ -129,6 +129,9 @@ export class WorkspacePool {
       void ws.close();
       return;
     }
+    // The spare this render used is replaced now, not while it rendered: on two cores a new
+    // renderer starting beside a render slows it.
+    this.replenish();
     entry.lastUsed = Date.now();
     if (!reusable) ws.retire('render did not finish cleanly');
     else if (entry.identity?.anonymous !== false) ws.retire('anonymous: never reused');
@@ -237,7 +240,6 @@ export class WorkspacePool {
   /** Hands a fresh workspace to `identity` for good (its cookies in the jar). */
   private async assigned(entry: Entry, identity: Identity, origin: string, how: Acquisition, ws = entry.ws!): Promise<{ ws: Workspace; how: Acquisition }> {
     this.take(entry, identity, origin);
-    this.replenish();
     try {
       await ws.assign(identity, origin);
     } catch (err) {

@@ -168,7 +168,8 @@ export class Workspace implements EgressOwner {
       this.page.send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false }),
       this.page.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }),
     ]);
-    this.findRenderers();
+    // Until a cross-site frame attaches, the context's one renderer is the tab's: the watch
+    // holds a renderer in no group to the same budget, so no lookup is needed yet.
   }
 
   /** Off the request path: a lookup is a short trace (renderer-pid.ts), ~17 ms. */
