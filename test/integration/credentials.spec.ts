@@ -105,6 +105,8 @@ test.describe('who gets which credential', () => {
         }
       }
       expect(problems).toEqual([]);
+      // Not vacuous: the third party did try to steer the top frame, three ways, and was refused.
+      expect(s.logs.filter((l) => l.includes('may not navigate away')).length).toBeGreaterThanOrEqual(3);
       // Nothing of the user's reached the third party.
       for (const q of third.requests) {
         expect(q.headers['cookie'] ?? '', q.path).not.toContain('cred-user');
