@@ -15,16 +15,15 @@ export async function pageReady(ws: Workspace, waitFor: string | undefined, sett
   // for a short window, so a page that fetches its data after load prints complete.
   await ws.inFlight.quiet(settings.quietWindowMs);
   if (waitFor) await ws.evaluate(waitForSelector(waitFor), true);
-  if (settings.javascript) {
-    // A page that set `window.pdfReady = false` is waited for until it sets it to true.
-    const manual = await ws.evaluate<boolean>('window.pdfReady === false');
-    if (manual) {
-      await ws.evaluate(POLL_PDF_READY, true);
-      await ws.inFlight.quiet(settings.quietWindowMs);
-    }
+  // Web fonts must have arrived, or the output shows fallback fonts (print and capture do not
+  // wait). One round trip asks that and whether the page holds its own readiness: a page that
+  // set `window.pdfReady = false` is waited for until it sets it to true.
+  const manual = await ws.evaluate<boolean>(`document.fonts.ready.then(() => ${settings.javascript ? 'window.pdfReady === false' : 'false'})`, true);
+  if (manual) {
+    await ws.evaluate(POLL_PDF_READY, true);
+    await ws.inFlight.quiet(settings.quietWindowMs);
+    await ws.evaluate('document.fonts.ready.then(() => true)', true);
   }
-  // Web fonts must have arrived, or the output shows fallback fonts (print and capture do not wait).
-  await ws.evaluate('document.fonts.ready.then(() => true)', true);
 }
 
 const POLL_PDF_READY = `new Promise((resolve) => { const check = () => (window.pdfReady === true ? resolve(true) : setTimeout(check, 50)); check(); })`;
