@@ -10,7 +10,7 @@ import { Limiter } from './admission/limiter.js';
 import type { Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createApp, isHealthCheck } from './http/server.js';
-import { egressGuard } from './security/egress-guard.js';
+import { applianceGuard } from './security/appliance-guard.js';
 import type { Guard, SelfAddress } from './security/ssrf.js';
 
 export interface Appliance {
@@ -40,7 +40,7 @@ export interface StartOptions {
 export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   const { config, log } = opts;
   const metrics = opts.metrics ?? createMetrics();
-  const { guard, self } = opts.guard ?? egressGuard(config);
+  const { guard, self } = opts.guard ?? applianceGuard(config);
   const browser = opts.browser ?? launchBrowser({ config, log, metrics, guard });
   const limiter = new Limiter(config);
   metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));

@@ -18,9 +18,9 @@ try {
 
 // Cold start: Chromium runs in its own process, so it is spawned first, with nothing loaded but
 // the config and the guard; the logger, the metrics and the HTTP side load while it boots.
-const { egressGuard } = await import('./security/egress-guard.js');
+const { applianceGuard } = await import('./security/appliance-guard.js');
 const { launchBrowser, startEarly } = await import('./browser/supervisor.js');
-const guard = egressGuard(config);
+const guard = applianceGuard(config);
 const early = startEarly(config, guard.guard);
 const { createLogger } = await import('./observability/log.js');
 const { createMetrics } = await import('./observability/metrics.js');

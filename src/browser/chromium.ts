@@ -73,8 +73,8 @@ export const BASE_ARGS = [
 ];
 
 /**
- * Traffic that no request interception ever sees, closed at launch (egress.ts guards the rest):
- * - Every http and https connection goes through the egress proxy (egress-proxy.ts), which
+ * Traffic that no request interception ever sees, closed at launch (interception.ts guards the rest):
+ * - Every http and https connection goes through the SOCKS proxy (socks-proxy.ts), which
  *   asks the SSRF guard again by host and port and connects to the vetted address.
  * - WebSockets: Chromium sends ws/wss through the `socks=` proxy when no scheme-specific rule
  *   matches; that address cannot be connected to, so every WebSocket fails before a packet
@@ -83,13 +83,13 @@ export const BASE_ARGS = [
  * - WebRTC: no UDP except through a proxy (there is none). TURN over TCP still connects
  *   directly (measured: a TCP connect reached a loopback listener), so page-script.ts also
  *   takes the peer-connection constructors away from every frame.
- * - Shared workers do not exist: their requests are refused by the egress check anyway, and
+ * - Shared workers do not exist: their requests are refused by the request interception anyway, and
  *   their script request never completes as far as the page can tell, which would hold the
  *   print until RENDER_TIMEOUT. (Chromium keeps only the last --disable-blink-features.)
  * - QUIC off: WebTransport and HTTP/3 would speak UDP to hosts no request check has seen.
  */
-export function lockdownArgs(egressProxyPort: number): string[] {
-  const proxy = `socks5://127.0.0.1:${egressProxyPort}`;
+export function lockdownArgs(socksProxyPort: number): string[] {
+  const proxy = `socks5://127.0.0.1:${socksProxyPort}`;
   return [
     `--proxy-server=http=${proxy};https=${proxy};socks=socks5://0.0.0.0:0`,
     ...LOCKDOWN_ARGS,
@@ -102,7 +102,7 @@ export function lockdownArgs(egressProxyPort: number): string[] {
  *   link or form aimed at another window does nothing), whatever opens it, in every frame. A
  *   render has one page target; a popup is the one way a page could outlive its render
  *   (measured: a popup kept scripting its opener's next documents). Full Chromium has no such
- *   switch: its popups are closed as they appear instead (egress.ts).
+ *   switch: its popups are closed as they appear instead (interception.ts).
  *
  * Not `--site-per-process`: the headless shell keeps a cross-site frame in its tab's process
  * (one renderer per render), and with the switch such a frame printed blank (measured: its text
@@ -157,8 +157,8 @@ export interface LaunchOptions {
   sandbox: 'auto' | 'on' | 'off';
   javascript: boolean;
   renderMemoryMb: number;
-  /** Port of the egress proxy on loopback (egress-proxy.ts). */
-  egressProxyPort: number;
+  /** Port of the SOCKS proxy on loopback (socks-proxy.ts). */
+  socksProxyPort: number;
   /** Bounds every CDP command; renders bound themselves more tightly. */
   protocolTimeoutMs: number;
   log: Logger;
@@ -170,7 +170,7 @@ export interface Chromium {
   kill(): Promise<void>;
   /** Asks Chromium to close itself (Browser.close); see kill() for one that does not. */
   close(): Promise<void>;
-  /** Attached to the browser target: contexts, targets, cookies, the egress Fetch domain. */
+  /** Attached to the browser target: contexts, targets, cookies, the request interception (Fetch domain). */
   session: CdpSession;
   connection: CdpConnection;
   pid: number | null;
@@ -190,7 +190,7 @@ export interface Spawned {
   kill(): Promise<void>;
 }
 
-export type SpawnOptions = Pick<LaunchOptions, 'chromePath' | 'sandbox' | 'javascript' | 'renderMemoryMb' | 'egressProxyPort'>;
+export type SpawnOptions = Pick<LaunchOptions, 'chromePath' | 'sandbox' | 'javascript' | 'renderMemoryMb' | 'socksProxyPort'>;
 
 /**
  * Whether to try Chromium's sandbox, and the warning to log about it. Chromium refuses its
@@ -243,7 +243,7 @@ export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promi
     ...BASE_ARGS,
     jsHeapFlag(opts.renderMemoryMb),
     ...scriptFlags(opts.javascript),
-    ...lockdownArgs(opts.egressProxyPort),
+    ...lockdownArgs(opts.socksProxyPort),
     ...(sandbox ? [] : ['--no-sandbox']),
     ...(isHeadlessShell(opts.chromePath) ? HEADLESS_SHELL_ARGS : ['--headless=new']),
     `--user-data-dir=${userDataDir}`,

@@ -4,8 +4,8 @@ import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity } from '../security/credentials.js';
 import { errMessage, launchChromium, spawnChromium, sandboxChoice, type Chromium, type Spawned, type SpawnOptions } from './chromium.js';
-import { Egress } from './egress.js';
-import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
+import { Interception } from './interception.js';
+import { startSocksProxy, type SocksProxy } from './socks-proxy.js';
 import type { Guard } from '../security/ssrf.js';
 import { ImageMemory } from '../admission/image-memory.js';
 import { MemoryWatch } from './memory-watch.js';
@@ -46,7 +46,7 @@ export interface Lease {
 interface Generation {
   id: number;
   chromium: Chromium;
-  egress: Egress;
+  interception: Interception;
   pool: WorkspacePool;
   memory: MemoryWatch;
   renders: number;
@@ -57,7 +57,7 @@ interface Generation {
 }
 
 export interface SupervisorOptions {
-  /** The SSRF guard: Chromium's connections pass it at the egress proxy. */
+  /** The SSRF guard: Chromium's connections pass it at the SOCKS proxy. */
   guard: Pick<Guard, 'connectTo'>;
   /** A proxy and a Chromium main() started before loading the rest (startEarly); adopted by the first launch. */
   early?: EarlyStart;
@@ -86,7 +86,7 @@ export interface BrowserSettings {
 /**
  * Owns the one Chromium of this process: launch, relaunch after a crash, recycle after N
  * renders (the old one finishes its renders, then closes), close. With each Chromium come the
- * egress check, the workspace pool and the memory watch, which live and die with it.
+ * request interception, the workspace pool and the memory watch, which live and die with it.
  */
 export class BrowserSupervisor {
   private current: Promise<Generation> | null = null;
@@ -95,7 +95,7 @@ export class BrowserSupervisor {
   private closing = false;
   private consecutiveFailures = 0;
   /** One for the life of the supervisor: every Chromium it launches connects through it. */
-  private proxy: Promise<EgressProxy> | null = null;
+  private proxy: Promise<SocksProxy> | null = null;
   state: BrowserState = 'starting';
   /** The memory image captures are admitted against, across browser generations. */
   readonly images: ImageMemory;
@@ -176,7 +176,7 @@ export class BrowserSupervisor {
   }
 
   /**
-   * After a resume: the snapshot's connections (Chromium's, through the egress proxy) may be
+   * After a resume: the snapshot's connections (Chromium's, through the SOCKS proxy) may be
    * dead on the other side; Chromium itself may not have survived. Tunnels are dropped (Chromium
    * opens new ones), and a Chromium that does not answer within a moment is replaced.
    */
@@ -230,9 +230,9 @@ export class BrowserSupervisor {
     await this.proxy?.then((p) => p.close(), () => undefined);
   }
 
-  private egressProxy(): Promise<EgressProxy> {
+  private socksProxy(): Promise<SocksProxy> {
     if (!this.proxy) {
-      const proxy = this.opts.early?.proxy ?? startEgressProxy({ guard: this.opts.guard });
+      const proxy = this.opts.early?.proxy ?? startSocksProxy({ guard: this.opts.guard });
       this.proxy = proxy.then((p) => {
         p.onRefused((host, port, reason) => {
           this.opts.metrics.blockedRequests.inc({ reason: 'connect' });
@@ -254,7 +254,7 @@ export class BrowserSupervisor {
     for (;;) {
       if (this.closing) fail({ kind: 'shutting-down' });
       try {
-        const proxy = await this.egressProxy();
+        const proxy = await this.socksProxy();
         // The Chromium main() spawned early, once: a relaunch spawns its own.
         const early = this.opts.early?.chromium;
         if (this.opts.early) this.opts.early = { proxy: this.opts.early.proxy };
@@ -293,7 +293,7 @@ export class BrowserSupervisor {
 
   private async generationOf(chromium: Chromium): Promise<Generation> {
     const { config, log, metrics } = this.opts;
-    const egress = await Egress.install(chromium.session, {
+    const interception = await Interception.install(chromium.session, {
       unowned: () => metrics.blockedRequests.inc({ reason: 'target' }),
     }).catch(async (err: unknown) => {
       await chromium.kill();
@@ -321,7 +321,7 @@ export class BrowserSupervisor {
         Workspace.open({
           session: chromium.session,
           connection: chromium.connection,
-          egress,
+          interception,
           viewport: VIEWPORT,
           dataWaitMs: Math.round(config.renderTimeoutMs / DATA_WAIT_SHARE),
           memory: { watch: memory, renderers, budgetBytes: config.renderMemoryBytes },
@@ -333,7 +333,7 @@ export class BrowserSupervisor {
     });
     if (chromium.pid !== null) memory.start();
     const prewarmed = pool.prewarm().catch((err: unknown) => log.warn({ err: errMessage(err) }, 'could not open a spare workspace'));
-    return { id, chromium, egress, pool, memory, renders: 0, leases: 0, retired: false, prewarmed };
+    return { id, chromium, interception, pool, memory, renders: 0, leases: 0, retired: false, prewarmed };
   }
 
   private endLease(gen: Generation): void {
@@ -381,29 +381,29 @@ export class BrowserSupervisor {
 }
 
 /** What a spawn of Chromium takes from the settings (a launch, and startEarly's spawn). */
-function spawnOptions(config: BrowserSettings, egressProxyPort: number): SpawnOptions {
+function spawnOptions(config: BrowserSettings, socksProxyPort: number): SpawnOptions {
   return {
     chromePath: config.chromePath,
     sandbox: config.sandbox,
     javascript: config.javascript,
     renderMemoryMb: Math.round(config.renderMemoryBytes / 2 ** 20),
-    egressProxyPort,
+    socksProxyPort,
   };
 }
 
 /** A cold start's first moves, made before the rest of the appliance is even loaded. */
 export interface EarlyStart {
-  proxy: Promise<EgressProxy>;
+  proxy: Promise<SocksProxy>;
   chromium?: Promise<Spawned>;
 }
 
 /**
- * Starts the egress proxy and spawns Chromium at once, with nothing but the config and the
+ * Starts the SOCKS proxy and spawns Chromium at once, with nothing but the config and the
  * guard: Chromium then boots while Node loads the logger, the metrics and the HTTP
  * side (measured: process start → Chromium spawned, 580–1590 ms before).
  */
 export function startEarly(config: SupervisorOptions['config'], guard: Pick<Guard, 'connectTo'>): EarlyStart {
-  const proxy = startEgressProxy({ guard });
+  const proxy = startSocksProxy({ guard });
   const chromium = proxy.then((p) =>
     spawnChromium(spawnOptions(config, p.port), sandboxChoice(config.sandbox).trySandbox),
   );

@@ -1,7 +1,7 @@
 import type { Protocol } from 'devtools-protocol';
 import type { CdpConnection, CdpSession } from './cdp.js';
 import type { Identity } from '../security/credentials.js';
-import { CONTINUE, REFUSE, type Egress, type EgressOwner, type PausedRequest, type Source, type Verdict } from './egress.js';
+import { CONTINUE, REFUSE, type Interception, type InterceptionOwner, type PausedRequest, type Source, type Decision } from './interception.js';
 import { InFlight, kindOf } from './in-flight.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { abortable } from '../abort.js';
@@ -52,8 +52,8 @@ export interface RequestFacts {
 
 /** The render currently using the workspace decides on its requests. */
 export interface Tenant {
-  onRequest(req: PausedRequest, facts: RequestFacts): Promise<Verdict>;
-  onDocumentResponse(req: PausedRequest, facts: RequestFacts): Promise<Verdict>;
+  onRequest(req: PausedRequest, facts: RequestFacts): Promise<Decision>;
+  onDocumentResponse(req: PausedRequest, facts: RequestFacts): Promise<Decision>;
   /** A WebSocket was attempted (the launch lockdown fails it before any request check). */
   webSocketRefused(url: string): void;
   /** The top-level frame committed a document (also one without a request: about:blank, an error page). */
@@ -63,7 +63,7 @@ export interface Tenant {
 export interface WorkspaceDeps {
   session: CdpSession;
   connection: CdpConnection;
-  egress: Egress;
+  interception: Interception;
   viewport: { width: number; height: number };
   /** How long a fetch or XHR still waiting for its answer holds the print (in-flight.ts). */
   dataWaitMs: number;
@@ -89,7 +89,7 @@ const SETTLE_MS = 2000;
  */
 const ORPHAN_WAIT_MS = 200;
 
-export class Workspace implements EgressOwner {
+export class Workspace implements InterceptionOwner {
   state: WorkspaceState = 'idle';
   /** Identity.key of the one identity this workspace serves; null while it is a spare. */
   identityKey: string | null = null;
@@ -148,7 +148,7 @@ export class Workspace implements EgressOwner {
   }
 
   private async setUp(): Promise<void> {
-    const { egress, memory } = this.deps;
+    const { interception, memory } = this.deps;
     // Every renderer of the context counts against one budget: the tab's, and those of its
     // cross-site frames where Chromium runs them apart (full Chromium does; the headless shell
     // keeps them in the tab's process). Looked up again as such frames come and go.
@@ -156,8 +156,8 @@ export class Workspace implements EgressOwner {
       this.retire(`memory: ${over.reason}`);
       this.onMemory?.(over);
     });
-    egress.claimContext(this.contextId, this);
-    egress.claim(this.targetId, this, { kind: 'frame' });
+    interception.claimContext(this.contextId, this);
+    interception.claim(this.targetId, this, { kind: 'frame' });
     this.frames.add(this.targetId);
     this.listen(this.page, true);
     await Promise.all([
@@ -193,7 +193,7 @@ export class Workspace implements EgressOwner {
       this.noteMaker(e.requestId, top && e.frameId === this.targetId ? 'page' : 'other');
     });
     s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) => this.tenant?.webSocketRefused(e.url));
-    // An auth challenge is cancelled (egress.ts) and the page gets its 401; Chromium then never
+    // An auth challenge is cancelled (interception.ts) and the page gets its 401; Chromium then never
     // reports the end of that response's body if the page does not read it (measured), which
     // would hold the print until RENDER_TIMEOUT. Its headers are its end for us.
     s.on('Network.responseReceived', (e: Protocol.Network.ResponseReceivedEvent) => {
@@ -212,13 +212,13 @@ export class Workspace implements EgressOwner {
       if (id !== undefined) {
         if (this.crossSiteFrames.delete(id)) this.findRenderers();
         this.children.delete(id);
-        this.deps.egress.release(id, this);
+        this.deps.interception.release(id, this);
       }
     });
     if (top) {
       s.on('Page.frameAttached', (e: Protocol.Page.FrameAttachedEvent) => {
         this.frames.add(e.frameId);
-        this.deps.egress.claim(e.frameId, this, { kind: 'frame' });
+        this.deps.interception.claim(e.frameId, this, { kind: 'frame' });
       });
       s.on('Page.frameNavigated', (e: Protocol.Page.FrameNavigatedEvent) => {
         if (e.frame.id !== this.targetId) return;
@@ -229,7 +229,7 @@ export class Workspace implements EgressOwner {
         // A frame swapped out of the process keeps its id: the cross-site target claims it.
         if (e.reason === 'swap') return;
         this.frames.delete(e.frameId);
-        this.deps.egress.release(e.frameId, this);
+        this.deps.interception.release(e.frameId, this);
       });
       s.on('Page.loadEventFired', () => this.loaded());
       // A document whose own navigation of the top-level frame was refused stops loading where
@@ -241,7 +241,7 @@ export class Workspace implements EgressOwner {
       // Frames inside a cross-site frame: route their requests here, as foreign frames.
       s.on('Page.frameAttached', (e: Protocol.Page.FrameAttachedEvent) => {
         this.foreignFrames.add(e.frameId);
-        this.deps.egress.claim(e.frameId, this, { kind: 'target', type: 'iframe' });
+        this.deps.interception.claim(e.frameId, this, { kind: 'target', type: 'iframe' });
       });
     }
   }
@@ -260,7 +260,7 @@ export class Workspace implements EgressOwner {
     const { targetId, type } = e.targetInfo;
     if (!child) return;
     this.children.set(targetId, child);
-    this.deps.egress.claim(targetId, this, { kind: 'target', type });
+    this.deps.interception.claim(targetId, this, { kind: 'target', type });
     this.listen(child, false);
     // Cross-site frames and dedicated workers are the page's: watched like it. Anything else
     // (a service worker the page registers) is let go at once; its requests are refused by
@@ -287,15 +287,15 @@ export class Workspace implements EgressOwner {
     }
   }
 
-  // --- egress --------------------------------------------------------------------------
+  // --- interception ----------------------------------------------------------------------
 
-  async onRequest(req: PausedRequest, source: Source): Promise<Verdict> {
+  async onRequest(req: PausedRequest, source: Source): Promise<Decision> {
     const tenant = this.tenant;
     if (!tenant) return REFUSE; // nothing may leave between renders
     return tenant.onRequest(req, this.factsOf(req, source));
   }
 
-  async onDocumentResponse(req: PausedRequest, source: Source): Promise<Verdict> {
+  async onDocumentResponse(req: PausedRequest, source: Source): Promise<Decision> {
     const tenant = this.tenant;
     if (!tenant) return CONTINUE; // its request was refused; nothing to decide
     return tenant.onDocumentResponse(req, this.factsOf(req, source));
@@ -488,13 +488,13 @@ export class Workspace implements EgressOwner {
     this.state = 'closed';
     this.tenant = null;
     this.inFlight.abandon();
-    const { egress, session } = this.deps;
+    const { interception, session } = this.deps;
     this.memoryGroup?.release();
-    egress.releaseContext(this.contextId);
-    egress.release(this.targetId, this);
-    for (const id of this.frames.keys()) egress.release(id, this);
-    for (const id of this.foreignFrames) egress.release(id, this);
-    for (const id of this.children.keys()) egress.release(id, this);
+    interception.releaseContext(this.contextId);
+    interception.release(this.targetId, this);
+    for (const id of this.frames.keys()) interception.release(id, this);
+    for (const id of this.foreignFrames) interception.release(id, this);
+    for (const id of this.children.keys()) interception.release(id, this);
     await session.send('Target.disposeBrowserContext', { browserContextId: this.contextId }).catch(() => undefined);
   }
 }

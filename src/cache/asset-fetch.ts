@@ -12,7 +12,7 @@ import type { AssetResponse, Fetcher } from './asset-cache.js';
  * guard vetted (guard.connectTo; the others of the same answer are the fallback), never to
  * whatever a second DNS lookup returns, so a name cannot pass the guard with a public address
  * and then be fetched from a private one (DNS rebinding, as Chromium's own connections are
- * pinned by the egress proxy). Keep-alive pools
+ * pinned by the SOCKS proxy). Keep-alive pools
  * per scheme; redirects go back to Chromium (answered as they are); the body is decoded, so
  * length and encoding headers are dropped by the caller. A connection that fails before any
  * answer is tried once more on a new one: after a resume from suspend, a pooled connection

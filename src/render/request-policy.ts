@@ -1,16 +1,16 @@
 import { AssetCache, type AssetResponse, type Fetcher } from '../cache/asset-cache.js';
 import { APPLIANCE_HEADER } from 'pdf-appliance-replay';
-import { CONTINUE, REFUSE, type PausedRequest, type Verdict } from '../browser/egress.js';
+import { CONTINUE, REFUSE, type Decision, type PausedRequest } from '../browser/interception.js';
 import type { RequestFacts, Tenant } from '../browser/workspace.js';
 import type { Failure } from '../failure.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { mayCarryIdentityHeaders, OMIT_CREDENTIALS_HEADER, type Identity } from '../security/credentials.js';
-import type { Verdict as GuardVerdict } from '../security/ssrf.js';
+import type { Verdict } from '../security/ssrf.js';
 
 /**
  * What one render lets its page do on the network, request by request: the one outbound
- * decision. Everything the page, its frames and its workers ask for passes here (egress.ts
+ * decision. Everything the page, its frames and its workers ask for passes here (interception.ts
  * routes it) before it leaves Chromium:
  *   - local URLs (data:, blob:, about:) stay local;
  *   - the main app's origin gets the appliance's marks and the user's context headers, and
@@ -27,7 +27,7 @@ export interface RequestPolicyOptions {
   identity: Identity;
   /** Context headers and the appliance's marks, for every request to the main origin. */
   context: Record<string, string>;
-  guard: { check(url: string): Promise<GuardVerdict> };
+  guard: { check(url: string): Promise<Verdict> };
   cache: AssetCache | null;
   /** How the cache fetches from Node: pinned to the guard's vetted address (asset-fetch.ts). */
   fetchAsset: Fetcher;
@@ -72,7 +72,7 @@ export class RequestPolicy implements Tenant {
     this.ours = new Set(['cookie', APPLIANCE_HEADER, OMIT_CREDENTIALS_HEADER, ...Object.keys(o.context), ...Object.keys(o.identity.headers)]);
   }
 
-  async onRequest(req: PausedRequest, facts: RequestFacts): Promise<Verdict> {
+  async onRequest(req: PausedRequest, facts: RequestFacts): Promise<Decision> {
     const { url } = req;
     if (facts.source.kind === 'target' && !GUARDED_TARGETS.has(facts.source.type)) {
       const worker = WORKER_TARGETS.has(facts.source.type);
@@ -140,7 +140,7 @@ export class RequestPolicy implements Tenant {
     return cached ?? { action: 'continue', headers };
   }
 
-  async onDocumentResponse(req: PausedRequest, facts: RequestFacts): Promise<Verdict> {
+  async onDocumentResponse(req: PausedRequest, facts: RequestFacts): Promise<Decision> {
     if (!facts.mainFrameNavigation || this.mainDocument || req.status === undefined) return CONTINUE;
     const status = req.status;
     const headers: Record<string, string> = {};
@@ -204,7 +204,7 @@ export class RequestPolicy implements Tenant {
     this.report(url, 'websockets are not allowed', 'websocket', 'websocket');
   }
 
-  private block(req: PausedRequest, reason: string, category: string, source?: string): Verdict {
+  private block(req: PausedRequest, reason: string, category: string, source?: string): Decision {
     this.report(req.url, reason, category, req.resourceType.toLowerCase(), source);
     return REFUSE;
   }
@@ -219,7 +219,7 @@ export class RequestPolicy implements Tenant {
    * The shared asset cache behaves as a shared cache: a request carrying the user's identity
    * is served, and stores, only responses the origin declared public (asset-cache.ts).
    */
-  private async fromCache(req: PausedRequest, headers: Record<string, string>, anonymous: boolean, mainOrigin: boolean): Promise<Verdict | null> {
+  private async fromCache(req: PausedRequest, headers: Record<string, string>, anonymous: boolean, mainOrigin: boolean): Promise<Decision | null> {
     const cache = this.o.cache;
     if (!cache || !AssetCache.eligible(req.method, req.resourceType)) return null;
     const { response, outcome } = await cache.get({ url: req.url, method: req.method, headers, credentialed: !anonymous }, this.o.fetchAsset);
@@ -237,7 +237,7 @@ function describeUrl(url: string): string {
   return /^(https?|wss?):/i.test(url) ? loggableUrl(url) : `${url.split(':', 1)[0]}: URL`;
 }
 
-function fulfill(r: AssetResponse): Verdict {
+function fulfill(r: AssetResponse): Decision {
   return { action: 'fulfill', status: r.status, headers: browserHeaders(r.headers), body: r.body };
 }
 

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
  *   exactly when a browser would send a strict cookie: never with a request a cross-site or
  *   sandboxed frame started, never after a redirect through another site (see
  *   COOKIE_FEATURES), never with credentials 'omit', never to another origin.
- * - Identity headers (Authorization and every FORWARD_HEADERS extra) are added by the egress
- *   layer, to the page request and to the page's own sub-resources only: a browser adds no
+ * - Identity headers (Authorization and every FORWARD_HEADERS extra) are added by the request
+ *   interception, to the page request and to the page's own sub-resources only: a browser adds no
  *   bearer token by itself anywhere (see mayCarryIdentityHeaders).
  * - Context headers (language, user agent, tracing) describe the request, not the user; they
  *   go with requests to the main app's origin whoever makes them.
@@ -90,12 +90,12 @@ export const COOKIE_FEATURES = [...ORIGIN_BOUND_COOKIE_FEATURES, 'CookieSameSite
 
 /**
  * Set by the page script (browser/page-script.ts) on a fetch() to the page's own origin with
- * credentials: 'omit', which Chromium keeps to itself; the egress layer strips it and adds no
+ * credentials: 'omit', which Chromium keeps to itself; the request interception strips it and adds no
  * identity. A page setting it on its own only gets fewer credentials.
  */
 export const OMIT_CREDENTIALS_HEADER = 'x-pdf-appliance-credentials';
 
-/** What the egress layer knows about one request when it decides on identity headers. */
+/** What the request interception knows about one request when it decides on identity headers. */
 export interface RequestOrigin {
   /** The request goes to the main app's origin. */
   toMainOrigin: boolean;

@@ -7,7 +7,7 @@
 //
 // DNS rebinding (a name that passes with a public address, then resolves to a private one
 // when connecting) is closed at the connect step: Chromium reaches the network only through the
-// egress proxy and the asset cache only through its pinned fetcher, and both dial only the
+// SOCKS proxy and the asset cache only through its pinned fetcher, and both dial only the
 // addresses connectTo vetted. connectTo looks a name up once, vets every answer and hands back
 // exactly those: a second lookup for the dial is where a rebinding name would get in (with a
 // short cache, or none, its answer can change between two lookups of one connection).

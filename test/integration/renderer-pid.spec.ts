@@ -3,7 +3,7 @@ import { test, expect } from '@playwright/test';
 import type { Protocol } from 'devtools-protocol';
 import type { CdpSession } from '../../src/browser/cdp.js';
 import { launchChromium, type Chromium } from '../../src/browser/chromium.js';
-import { startEgressProxy, type EgressProxy } from '../../src/browser/egress-proxy.js';
+import { startSocksProxy, type SocksProxy } from '../../src/browser/socks-proxy.js';
 import { ProcessTable } from '../../src/browser/procfs.js';
 import { RendererPids } from '../../src/browser/renderer-pid.js';
 import { createLogger } from '../../src/observability/log.js';
@@ -22,7 +22,7 @@ const FULL_CHROMIUM = '/usr/bin/chromium';
 
 let server: Server;
 let origin: string;
-let proxy: EgressProxy;
+let proxy: SocksProxy;
 let chromium: Chromium;
 
 test.beforeAll(async () => {
@@ -34,10 +34,10 @@ test.beforeAll(async () => {
   });
   origin = (await listen(server)).url;
   // Loopback only, like everything in the tests.
-  proxy = await startEgressProxy({
+  proxy = await startSocksProxy({
     guard: { connectTo: async (host) => (host === '127.0.0.1' || host === 'localhost' ? { allow: true as const, addresses: ['127.0.0.1'] } : { allow: false as const, reason: 'not loopback', category: 'address' as const }) },
   });
-  chromium = await launchChromium({ chromePath: FULL_CHROMIUM, sandbox: 'auto', javascript: true, renderMemoryMb: 512, egressProxyPort: proxy.port, protocolTimeoutMs: 30_000, log: createLogger('silent') });
+  chromium = await launchChromium({ chromePath: FULL_CHROMIUM, sandbox: 'auto', javascript: true, renderMemoryMb: 512, socksProxyPort: proxy.port, protocolTimeoutMs: 30_000, log: createLogger('silent') });
 });
 test.afterAll(async () => {
   await chromium?.kill();

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { test, expect } from '@playwright/test';
 import { listen } from '../../fixtures/listen.js';
-import { startEgressProxy, type EgressProxy } from '../../src/browser/egress-proxy.js';
+import { startSocksProxy, type SocksProxy } from '../../src/browser/socks-proxy.js';
 import { createGuard } from '../../src/security/ssrf.js';
 
 // Chromium's connections go through this SOCKS5 proxy, which asks the SSRF guard and dials
@@ -51,7 +51,7 @@ function readAll(socket: Socket): Promise<string> {
   });
 }
 
-let proxy: EgressProxy | undefined;
+let proxy: SocksProxy | undefined;
 test.afterEach(async () => {
   await proxy?.close();
   proxy = undefined;
@@ -65,7 +65,7 @@ test('dials the vetted addresses in turn, never resolving the name itself', asyn
     return h === 'multi.test' ? ['127.0.0.2', '127.0.0.1'] : [];
   };
   const guard = createGuard({ mainOrigin: `http://multi.test:${port}`, allowOrigins: [], lookup, cacheTtlMs: 0 });
-  proxy = await startEgressProxy({ guard });
+  proxy = await startSocksProxy({ guard });
   const { code, socket } = await socksConnect(proxy.port, 'multi.test', port);
   expect(code).toBe(0x00);
   const answer = readAll(socket);
@@ -77,7 +77,7 @@ test('dials the vetted addresses in turn, never resolving the name itself', asyn
 test('a refusal is reported with its category, and nothing is dialled', async () => {
   const before = accepted;
   const guard = createGuard({ mainOrigin: 'http://127.0.0.1:1', allowOrigins: [], lookup: async () => ['127.0.0.1'], cacheTtlMs: 0 });
-  proxy = await startEgressProxy({ guard });
+  proxy = await startSocksProxy({ guard });
   const refused: unknown[][] = [];
   proxy.onRefused((...args) => refused.push(args));
   const { code, socket } = await socksConnect(proxy.port, 'rebind.test', port);
@@ -97,7 +97,7 @@ interface Guarded {
 /** A proxy whose guard allows only `allow` (dialled at the echo server), and records what it was asked. */
 async function proxyAllowing(allow: string): Promise<Guarded> {
   const asked: Guarded['asked'] = [];
-  proxy = await startEgressProxy({
+  proxy = await startSocksProxy({
     guard: {
       connectTo: async (host, p) => {
         asked.push({ host, port: p });

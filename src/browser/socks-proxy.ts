@@ -17,7 +17,7 @@ import { vettedLookup } from '../security/vetted-lookup.js';
  * Only what SOCKS5 needs for Chromium: no authentication, CONNECT, IPv4/IPv6/domain names.
  */
 
-export interface EgressProxy {
+export interface SocksProxy {
   port: number;
   /** Who hears about refused connections (logs, metrics): set once those exist. */
   onRefused(report: Refused): void;
@@ -26,7 +26,7 @@ export interface EgressProxy {
   close(): Promise<void>;
 }
 
-export interface EgressProxyOptions {
+export interface SocksProxyOptions {
   guard: Pick<Guard, 'connectTo'>;
 }
 
@@ -39,7 +39,7 @@ const CONNECT_TIMEOUT_MS = 15_000;
 
 const REPLY = { ok: 0x00, failure: 0x01, notAllowed: 0x02, unreachable: 0x04, refused: 0x05, commandNotSupported: 0x07, addressNotSupported: 0x08 } as const;
 
-export async function startEgressProxy(options: EgressProxyOptions): Promise<EgressProxy> {
+export async function startSocksProxy(options: SocksProxyOptions): Promise<SocksProxy> {
   const sockets = new Set<Socket>();
   const opts: Handshake = { guard: options.guard, refused: () => undefined };
   const server: Server = createServer((client) => {

@@ -5,7 +5,7 @@ import { createGuard, selfAddress, type Guard, type SelfAddress } from './ssrf.j
  * The SSRF guard as the appliance's settings define it: the main app (TARGET_URL and its
  * TARGET_HOSTS) and ALLOW_ORIGINS are trusted, the appliance's own names and listen addresses
  * never are. Built once per process,
- * before Chromium launches (its egress proxy asks it too). `self.port` is set once listening:
+ * before Chromium launches (its SOCKS proxy asks it too). `self.port` is set once listening:
  * with PORT=0 the port is only known then.
  */
 export interface GuardSettings {
@@ -17,7 +17,7 @@ export interface GuardSettings {
   listenAddress: string;
 }
 
-export function egressGuard(config: GuardSettings): { guard: Guard; self: SelfAddress } {
+export function applianceGuard(config: GuardSettings): { guard: Guard; self: SelfAddress } {
   const self = selfAddress(config.flyAppName, config.port, addressesReaching(config.listenAddress));
   const scheme = new URL(config.targetOrigin).protocol;
   const mainHosts = config.targetHosts.map((h) => `${scheme}//${h}`);

@@ -33,13 +33,13 @@ export interface PausedRequest {
   responseHeaders?: Protocol.Fetch.HeaderEntry[];
 }
 
-export type Verdict =
+export type Decision =
   | { action: 'continue'; headers?: Record<string, string>; interceptResponse?: boolean }
   | { action: 'fulfill'; status: number; headers: Record<string, string | string[]>; body: Buffer }
   | { action: 'fail'; reason: Protocol.Network.ErrorReason };
 
-export const REFUSE: Verdict = { action: 'fail', reason: 'BlockedByClient' };
-export const CONTINUE: Verdict = { action: 'continue' };
+export const REFUSE: Decision = { action: 'fail', reason: 'BlockedByClient' };
+export const CONTINUE: Decision = { action: 'continue' };
 
 /** Where a request came from, as far as its owner needs to know. */
 export type Source =
@@ -48,41 +48,41 @@ export type Source =
   /** A cross-site frame (out of process), a worker, or anything else that is a target of its own. */
   | { kind: 'target'; type: string };
 
-export interface EgressOwner {
-  onRequest(req: PausedRequest, source: Source): Promise<Verdict>;
-  onDocumentResponse(req: PausedRequest, source: Source): Promise<Verdict>;
+export interface InterceptionOwner {
+  onRequest(req: PausedRequest, source: Source): Promise<Decision>;
+  onDocumentResponse(req: PausedRequest, source: Source): Promise<Decision>;
   /** A page target that is not the owner's tab appeared in its context (it is closed at once). */
   strayPage(): void;
 }
 
 interface Claim {
-  owner: EgressOwner;
+  owner: InterceptionOwner;
   source: Source;
 }
 
 /** How long a request from a frame we have not heard of yet waits for its frame to be announced. */
 const UNKNOWN_FRAME_WAIT_MS = 250;
 
-export interface EgressEvents {
+export interface InterceptionEvents {
   /** A request was refused because nobody owned it (counted by the caller's metrics). */
   unowned(): void;
 }
 
-export class Egress {
+export class Interception {
   private readonly claims = new Map<string, Claim>();
-  private readonly contexts = new Map<string, EgressOwner>();
+  private readonly contexts = new Map<string, InterceptionOwner>();
   private readonly waiting = new Map<string, Array<() => void>>();
 
   private constructor(
     private readonly session: CdpSession,
-    private readonly events: EgressEvents,
+    private readonly events: InterceptionEvents,
   ) {}
 
-  static async install(session: CdpSession, events: EgressEvents): Promise<Egress> {
-    const egress = new Egress(session, events);
-    session.on('Fetch.requestPaused', (e) => void egress.onPaused(e));
-    session.on('Fetch.authRequired', (e) => void egress.onAuth(e));
-    session.on('Target.targetCreated', (e) => egress.onTargetCreated(e.targetInfo));
+  static async install(session: CdpSession, events: InterceptionEvents): Promise<Interception> {
+    const interception = new Interception(session, events);
+    session.on('Fetch.requestPaused', (e) => void interception.onPaused(e));
+    session.on('Fetch.authRequired', (e) => void interception.onAuth(e));
+    session.on('Target.targetCreated', (e) => interception.onTargetCreated(e.targetInfo));
     await Promise.all([
       session.send('Fetch.enable', {
         handleAuthRequests: true,
@@ -92,11 +92,11 @@ export class Egress {
       // see chromium.ts; a full Chromium does not, and they are closed here as they appear).
       session.send('Target.setDiscoverTargets', { discover: true, filter: [{ type: 'page' }] }),
     ]);
-    return egress;
+    return interception;
   }
 
   /** A browser context is owned: targets in it that no frame claim covers (workers) route here. */
-  claimContext(contextId: string, owner: EgressOwner): void {
+  claimContext(contextId: string, owner: InterceptionOwner): void {
     this.contexts.set(contextId, owner);
   }
 
@@ -105,7 +105,7 @@ export class Egress {
   }
 
   /** A frame or target id is owned; requests carrying it go to `owner`. */
-  claim(id: string, owner: EgressOwner, source: Source): void {
+  claim(id: string, owner: InterceptionOwner, source: Source): void {
     this.claims.set(id, { owner, source });
     const waiters = this.waiting.get(id);
     if (waiters) {
@@ -114,7 +114,7 @@ export class Egress {
     }
   }
 
-  release(id: string, owner: EgressOwner): void {
+  release(id: string, owner: InterceptionOwner): void {
     if (this.claims.get(id)?.owner === owner) this.claims.delete(id);
   }
 
@@ -134,7 +134,7 @@ export class Egress {
       req.status = e.responseStatusCode;
       req.responseHeaders = e.responseHeaders;
     }
-    let verdict: Verdict;
+    let verdict: Decision;
     try {
       const claim = await this.ownerOf(e.frameId);
       if (!claim) {
@@ -150,7 +150,7 @@ export class Egress {
     await this.apply(e.requestId, verdict, atResponse).catch(() => undefined); // the request may be gone (tab closed)
   }
 
-  private apply(requestId: string, v: Verdict, atResponse: boolean): Promise<unknown> {
+  private apply(requestId: string, v: Decision, atResponse: boolean): Promise<unknown> {
     switch (v.action) {
       case 'continue':
         if (atResponse) return this.session.send('Fetch.continueResponse', { requestId });
