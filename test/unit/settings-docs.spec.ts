@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { loadConfig } from '../../src/config/config.js';
+import { SECTIONS, SETTINGS, type Setting, type SettingName } from '../../src/config/settings.js';
 
-// docs/settings.md is the operator's list of every environment variable, in tables by concern.
-// It must name exactly what the appliance reads: a new setting without a row, or a row for a
-// setting that is gone, fails here. The README's short table of the main settings may only name
-// settings that are there.
+// docs/settings.md is the operator's list of every environment variable, in tables by concern;
+// src/config/settings.ts is the table the appliance reads them by. They must say the same: each
+// docs row is the row printed from settings.ts (name, default, meaning), section by section, and
+// loadConfig reads nothing outside it. The README's short table of the main settings may only
+// name settings, with the parser's default where the parser knows it.
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CONFIG_SOURCE = join(ROOT, 'src', 'config', 'config.ts');
-const SETTINGS = join(ROOT, 'docs', 'settings.md');
+const SETTINGS_MD = join(ROOT, 'docs', 'settings.md');
 const README = join(ROOT, 'README.md');
 const HEADER = ['variable', 'default', 'meaning'];
 
@@ -18,7 +19,7 @@ const NAME = /^[A-Z][A-Z0-9_]*$/;
 
 /**
  * Names loadConfig looks up when it runs: the environment is a proxy that records every key
- * asked for. Run with IDLE_ACTION=suspend so that the suspend-only settings are read as well.
+ * asked for. Run with IDLE_ACTION=suspend so that the suspend-only settings are needed as well.
  */
 function namesReadAtRuntime(): Set<string> {
   const seen = new Set<string>();
@@ -41,19 +42,27 @@ function namesReadAtRuntime(): Set<string> {
   return seen;
 }
 
-/**
- * Names passed to config.ts's readers in its source (`read('X')`, `int('X', …)`, …, and the
- * list of names the suspend check loops over): this also sees reads behind a branch the
- * runtime pass above did not take.
- */
-function namesInSource(): Set<string> {
-  const source = readFileSync(CONFIG_SOURCE, 'utf8');
-  const names = new Set<string>();
-  for (const m of source.matchAll(/\b(?:read|int|bool|duration|decimal|list)\(\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
-  for (const m of source.matchAll(/for \(const \w+ of \[([^\]]*)\]\)/g)) {
-    for (const s of m[1]!.matchAll(/'([A-Z][A-Z0-9_]*)'/g)) names.add(s[1]!);
+/** The table row docs/settings.md must have for one setting, from src/config/settings.ts. */
+function expectedRow(name: SettingName): string {
+  const setting: Setting<unknown> = SETTINGS[name];
+  const shown = setting.default ?? setting.parser.shown;
+  if (shown === undefined) throw new Error(`${name}: neither its parser nor the table gives its default in words`);
+  return `| \`${name}\` | ${shown} | ${setting.help} |`;
+}
+
+/** The rows of the table under each `## ` heading of docs/settings.md, as written. */
+function tablesBySection(markdown: string): Map<string, string[]> {
+  const tables = new Map<string, string[]>();
+  let section = '';
+  let inCode = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*```/.test(line)) inCode = !inCode;
+    if (inCode) continue;
+    const heading = /^## (.*)$/.exec(line);
+    if (heading) section = heading[1]!;
+    else if (line.startsWith('| `')) tables.set(section, [...(tables.get(section) ?? []), line]);
   }
-  return names;
+  return tables;
 }
 
 /**
@@ -101,23 +110,25 @@ function readmeSection(heading: string): string {
   return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
 }
 
-test('docs/settings.md has one row for every variable loadConfig reads, and no other', () => {
-  const runtime = namesReadAtRuntime();
-  const source = namesInSource();
-  // A guard on the guard: should config.ts change how it reads, these would come up short.
-  expect(runtime.size).toBeGreaterThan(30);
-  expect(source.size).toBeGreaterThan(30);
-  const read = new Set([...runtime, ...source].filter((n) => NAME.test(n)));
-
-  const { names, problems } = settingsRows(readFileSync(SETTINGS, 'utf8'), 'docs/settings.md');
+test('docs/settings.md is the settings table: each section lists exactly its settings, in order, as settings.ts says them', () => {
+  const written = tablesBySection(readFileSync(SETTINGS_MD, 'utf8'));
+  const names = Object.keys(SETTINGS) as SettingName[];
+  for (const section of SECTIONS) {
+    const expected = names.filter((n) => SETTINGS[n].section === section).map(expectedRow);
+    // On a difference the expected rows are printed: they are what the docs' table should read.
+    expect(written.get(section) ?? [], `docs/settings.md, "## ${section}"`).toEqual(expected);
+  }
+  const sections = [...written.keys()];
+  expect(sections.filter((s) => !(SECTIONS as readonly string[]).includes(s)), 'tables under a heading settings.ts does not know').toEqual([]);
+  const { problems } = settingsRows(readFileSync(SETTINGS_MD, 'utf8'), 'docs/settings.md');
   expect(problems).toEqual([]);
-  expect(names.filter((n, i) => names.indexOf(n) !== i), 'rows listed twice').toEqual([]);
+});
 
-  const documented = new Set(names);
-  const missing = [...read].filter((n) => !documented.has(n)).sort();
-  const extra = [...documented].filter((n) => !read.has(n)).sort();
-  // missing: read by src/config/config.ts, no row in docs/settings.md; extra: a row, but never read.
-  expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+test('loadConfig reads no variable that is not in the table', () => {
+  const read = [...namesReadAtRuntime()].filter((n) => NAME.test(n));
+  // A guard on the guard: should config.ts stop reading through the proxy, this would come up short.
+  expect(read.length).toBe(Object.keys(SETTINGS).length);
+  expect(read.filter((n) => !(n in SETTINGS))).toEqual([]);
 });
 
 test('the README\'s main settings are settings, each listed once, and it links the full table', () => {
@@ -127,7 +138,14 @@ test('the README\'s main settings are settings, each listed once, and it links t
   expect(problems).toEqual([]);
   expect(names.length).toBeGreaterThan(4);
   expect(names.filter((n, i) => names.indexOf(n) !== i), 'rows listed twice').toEqual([]);
-  const all = new Set(settingsRows(readFileSync(SETTINGS, 'utf8'), 'docs/settings.md').names);
-  expect(names.filter((n) => !all.has(n)), 'in the README, not in docs/settings.md').toEqual([]);
+  const all = new Set(Object.keys(SETTINGS));
+  expect(names.filter((n) => !all.has(n)), 'in the README, not a setting').toEqual([]);
   expect(section).toContain('](docs/settings.md)');
+  // Where the parser knows the default, the README's short table must say that very value.
+  const defaults = [...section.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]);
+  const wrong = defaults.filter(([n, shown]) => {
+    const setting: Setting<unknown> = SETTINGS[n as SettingName];
+    return setting.default === undefined && setting.parser.shown !== undefined && setting.parser.shown !== shown;
+  });
+  expect(wrong, 'README defaults that differ from the parser\'s').toEqual([]);
 });
