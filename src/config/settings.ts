@@ -21,6 +21,8 @@ export interface Setting<T> {
   default?: string;
   /** What it does, as the docs' "meaning" column says it (Markdown). */
   help: string;
+  /** A secret: an error names the variable but never shows its value. */
+  secret?: true;
 }
 
 /** The sections of docs/settings.md, in order; each holds one table. */
@@ -243,6 +245,7 @@ export const SETTINGS = {
   FLY_API_TOKEN: {
     section: 'Idle: exit or suspend',
     parser: text(null, checkToken),
+    secret: true,
     default: 'none; required for `IDLE_ACTION=suspend`',
     help: 'A token allowed to manage this app\'s Machines. Set it as a Fly secret. Never logged.',
   },
@@ -416,6 +419,7 @@ export const SETTINGS = {
   REPLAY_SECRET: {
     section: 'Requests and access',
     parser: custom(parseSecret),
+    secret: true,
     default: 'none',
     help: 'When set (at least 16 characters), every request except `GET /healthz` must carry it in `REPLAY_SECRET_HEADER`, else `403`.',
   },
@@ -442,7 +446,8 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
     const given = env[name];
     const raw = given === undefined || given.trim() === '' ? undefined : given.trim();
     const fail: Fail = (accepted) => {
-      throw new ConfigError(`${name}=${JSON.stringify(given)} is invalid: expected ${accepted}`);
+      const shown = setting.secret ? '(the value set)' : JSON.stringify(given);
+      throw new ConfigError(`${name}=${shown} is invalid: expected ${accepted}`);
     };
     values[name] = setting.parser.parse(raw, fail);
   }

@@ -69,6 +69,12 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ IMAGE_FULL_PAGE: 'sometimes' }, /^IMAGE_FULL_PAGE=/],
   [{ IMAGE_QUALITY: '0' }, /^IMAGE_QUALITY=/],
   [{ IMAGE_MAX_PIXELS: '1e9' }, /^IMAGE_MAX_PIXELS=/],
+  [{ IDLE_ACTION: 'sleep' }, /^IDLE_ACTION=/],
+  // Checked whenever set, not only with IDLE_ACTION=suspend: a typo shows at the first start.
+  [{ MACHINES_API_URL: 'ftp://_api.internal' }, /^MACHINES_API_URL=/],
+  [{ FLY_API_TOKEN: 'two words' }, /^FLY_API_TOKEN=/],
+  [{ IDLE_ACTION: 'suspend', FLY_APP_NAME: 'shop-pdf', FLY_MACHINE_ID: 'm1' }, /^IDLE_ACTION=suspend needs FLY_API_TOKEN/],
+  [{ IDLE_ACTION: 'suspend', FLY_API_TOKEN: 'FlyV1 x', FLY_APP_NAME: 'shop-pdf' }, /^IDLE_ACTION=suspend needs FLY_MACHINE_ID/],
 ];
 for (const [env, message] of bad) {
   test(`rejects ${JSON.stringify(env)} with one line naming the variable`, () => {
@@ -102,11 +108,16 @@ test('PDF_STANDARD without Ghostscript stops the start with one line naming both
   }
 });
 
-test('a REPLAY_SECRET value never appears in a config error', () => {
-  try {
-    loadConfig({ ...base, REPLAY_SECRET: 'tiny' });
-  } catch (e) {
-    expect((e as Error).message).not.toContain('tiny');
+test('a secret\'s value never appears in a config error (REPLAY_SECRET, FLY_API_TOKEN)', () => {
+  for (const env of [{ REPLAY_SECRET: 'tiny' }, { FLY_API_TOKEN: 'FlyV1 fm2_secret part' }]) {
+    const value = Object.values(env)[0]!;
+    expect(() => loadConfig({ ...base, ...env })).toThrow(ConfigError);
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (e) {
+      expect((e as Error).message).toMatch(new RegExp(`^${Object.keys(env)[0]}`));
+      expect((e as Error).message).not.toContain(value.split(' ').at(-1));
+    }
   }
 });
 
