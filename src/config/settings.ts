@@ -10,7 +10,7 @@ import { bool, ConfigError, custom, decimal, duration, int, list, oneOf, text, t
 /**
  * Every environment variable the appliance reads, in one table: its parser (range, default),
  * the docs/settings.md section it is listed under, and the words of its row there. The table in
- * the docs is this table: test/unit/settings-docs.spec.ts prints the rows from here and fails
+ * the docs is this table: test/unit/docs/settings-docs.spec.ts prints the rows from here and fails
  * when the docs say anything else. Derived defaults (`null` from the parser) and checks across
  * settings are config.ts's.
  */

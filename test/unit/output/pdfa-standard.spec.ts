@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { parsePdfStandard, pdfAPart } from '../../src/output/pdfa-standard.js';
+import { parsePdfStandard, pdfAPart } from '../../../src/output/pdfa-standard.js';
 
 test.describe('parsePdfStandard', () => {
   test('accepts PDF/A-2b and PDF/A-3b in any case', () => {

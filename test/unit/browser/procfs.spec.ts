@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { test, expect } from '@playwright/test';
-import { ProcessTable } from '../../src/browser/procfs.js';
+import { ProcessTable } from '../../../src/browser/procfs.js';
 
 async function until<T>(probe: () => T | undefined, what: string): Promise<T> {
   for (let i = 0; i < 100; i++) {

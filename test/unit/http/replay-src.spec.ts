@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
-import { BounceMarks, MAX_BOUNCES, parseReplaySrc, readBounce } from '../../src/http/replay-src.js';
+import { BounceMarks, MAX_BOUNCES, parseReplaySrc, readBounce } from '../../../src/http/replay-src.js';
 
 test('parses the header Fly sends', () => {
   expect(parseReplaySrc('instance=91857e31b72e83;region=ams;t=1700000000123456;state=invoice-42')).toEqual({

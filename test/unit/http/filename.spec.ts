@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { chooseFilename, contentDisposition } from '../../src/http/filename.js';
+import { chooseFilename, contentDisposition } from '../../../src/http/filename.js';
 
 test.describe('chooseFilename', () => {
   test('pdf-filename meta wins over the title and the path', () => {

@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { parse } from 'smol-toml';
-import { loadProxyConfig, readFlyToml } from '../../fixtures/fly-proxy/index.js';
-import { loadConfig, type Config } from '../../src/config/config.js';
-import { parseDuration } from '../../src/config/duration.js';
-import { HEALTH_PATH } from '../../src/http/server.js';
+import { loadProxyConfig, readFlyToml } from '../../../fixtures/fly-proxy/index.js';
+import { loadConfig, type Config } from '../../../src/config/config.js';
+import { parseDuration } from '../../../src/config/duration.js';
+import { HEALTH_PATH } from '../../../src/http/server.js';
 
 // fly.toml, the Dockerfile and the compose proxy config restate numbers the appliance owns
 // (port, health path, concurrency, queue, drain time). These tests make them fail together
 // instead of drifting apart.
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 
 interface FlyToml {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
-import { loadConfig } from '../../src/config/config.js';
-import { SECTIONS, SETTINGS, type Setting, type SettingName } from '../../src/config/settings.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { SECTIONS, SETTINGS, type Setting, type SettingName } from '../../../src/config/settings.js';
 
 // docs/settings.md is the operator's list of every environment variable, in tables by concern;
 // src/config/settings.ts is the table the appliance reads them by. They must say the same: each
@@ -10,7 +10,7 @@ import { SECTIONS, SETTINGS, type Setting, type SettingName } from '../../src/co
 // loadConfig reads nothing outside it. The README's short table of the main settings may only
 // name settings, with the parser's default where the parser knows it.
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const SETTINGS_MD = join(ROOT, 'docs', 'settings.md');
 const README = join(ROOT, 'README.md');
 const HEADER = ['variable', 'default', 'meaning'];

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { buildTargetUrl, originFor, pagePathFor } from '../../src/http/target.js';
+import { buildTargetUrl, originFor, pagePathFor } from '../../../src/http/target.js';
 
 const ORIGIN = 'http://127.0.0.1:3000';
 

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test, expect } from '@playwright/test';
-import { ImageMemory } from '../../src/admission/image-memory.js';
-import { MemoryWatch, type GroupOver, type MemoryKill } from '../../src/browser/memory-watch.js';
-import { memoryOf } from '../../src/browser/procfs.js';
-import { createLogger } from '../../src/observability/log.js';
-import { logSink } from '../support/stack.js';
+import { ImageMemory } from '../../../src/admission/image-memory.js';
+import { MemoryWatch, type GroupOver, type MemoryKill } from '../../../src/browser/memory-watch.js';
+import { memoryOf } from '../../../src/browser/procfs.js';
+import { createLogger } from '../../../src/observability/log.js';
+import { logSink } from '../../support/stack.js';
 
 // The memory watch reads real processes from /proc. These tests build small process trees of
 // their own: a "browser" (a Node process with no --type) that allocates on command and starts

@@ -1,13 +1,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test, expect } from '@playwright/test';
-import { anchors, isExternal, links, slug } from '../support/markdown.js';
+import { anchors, isExternal, links, slug } from '../../support/markdown.js';
 
 // The README is the manual a newcomer reads in one sitting; depth lives in docs/, reached by
 // links. So the README stays short, and no link in it or in docs/ leads nowhere: a moved
 // section or a renamed heading fails here, not in a reader's browser.
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const README_MAX_BYTES = 12_000;
 
 /** README.md, every docs/*.md and the replay package's README: what a reader follows links in. */

@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { classifyIp } from '../../src/security/ip-ranges.js';
-import { createGuard, normalizeOrigin } from '../../src/security/ssrf.js';
+import { classifyIp } from '../../../src/security/ip-ranges.js';
+import { createGuard, normalizeOrigin } from '../../../src/security/ssrf.js';
 
 // Fake DNS: no real resolver is consulted, so results are deterministic and nothing leaves loopback.
 const ZONE: Record<string, string[]> = {

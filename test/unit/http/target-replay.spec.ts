@@ -1,8 +1,8 @@
 import { test, expect } from '@playwright/test';
 import * as replayPackage from 'pdf-appliance-replay';
-import { pagePathFor } from '../../src/http/target.js';
-import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
-import { send } from '../support/send.js';
+import { pagePathFor } from '../../../src/http/target.js';
+import { startMainApp, type MainApp } from '../../../fixtures/main-app/index.js';
+import { send } from '../../support/send.js';
 
 // The appliance's side of the pdf-appliance-replay package: the fixture main app mounts it,
 // and what the main app replays is exactly what the appliance maps to a page. The package's own behaviour is tested

@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { RequestFailure } from '../../src/failure.js';
-import { Limiter } from '../../src/admission/limiter.js';
+import { RequestFailure } from '../../../src/failure.js';
+import { Limiter } from '../../../src/admission/limiter.js';
 
 /** A task the test finishes by hand. */
 function gate() {

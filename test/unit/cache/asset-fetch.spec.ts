@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { test, expect } from '@playwright/test';
-import { closeServer, listen } from '../../fixtures/listen.js';
-import { pinnedFetcher } from '../../src/cache/asset-fetch.js';
-import { createGuard } from '../../src/security/ssrf.js';
+import { closeServer, listen } from '../../../fixtures/listen.js';
+import { pinnedFetcher } from '../../../src/cache/asset-fetch.js';
+import { createGuard } from '../../../src/security/ssrf.js';
 
 // The asset cache fetches from Node. It must connect where the SSRF guard looked, never
 // resolve the name again on its own: a second lookup is where DNS rebinding gets in.

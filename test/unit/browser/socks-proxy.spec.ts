@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { test, expect } from '@playwright/test';
-import { listen } from '../../fixtures/listen.js';
-import { startSocksProxy, type SocksProxy } from '../../src/browser/socks-proxy.js';
-import { createGuard } from '../../src/security/ssrf.js';
+import { listen } from '../../../fixtures/listen.js';
+import { startSocksProxy, type SocksProxy } from '../../../src/browser/socks-proxy.js';
+import { createGuard } from '../../../src/security/ssrf.js';
 
 // Chromium's connections go through this SOCKS5 proxy, which asks the SSRF guard and dials
 // only the addresses the guard vetted: never a lookup of its own (where DNS rebinding gets in).

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
-import { WorkspacePool, type PoolOptions } from '../../src/browser/pool.js';
-import type { Workspace } from '../../src/browser/workspace.js';
-import type { Identity } from '../../src/security/credentials.js';
+import { WorkspacePool, type PoolOptions } from '../../../src/browser/pool.js';
+import type { Workspace } from '../../../src/browser/workspace.js';
+import type { Identity } from '../../../src/security/credentials.js';
 
 // The pool's decisions alone: which workspace a render gets, when spares are opened, what is
 // disposed. A workspace here is a stand-in that records what was asked of it (the real one is

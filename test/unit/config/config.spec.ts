@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { ConfigError, defaultImageMemoryMb, defaultRenderMemoryMb, loadConfig } from '../../src/config/config.js';
-import { parseDuration } from '../../src/config/duration.js';
+import { ConfigError, defaultImageMemoryMb, defaultRenderMemoryMb, loadConfig } from '../../../src/config/config.js';
+import { parseDuration } from '../../../src/config/duration.js';
 
 const base = { TARGET_URL: 'http://127.0.0.1:3000', CHROME_PATH: '/usr/bin/chromium' };
 

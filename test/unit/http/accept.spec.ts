@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { prefersHtml } from '../../src/http/accept.js';
+import { prefersHtml } from '../../../src/http/accept.js';
 
 // Error answers: a person who clicked a link gets a page, a program one line of text.
 

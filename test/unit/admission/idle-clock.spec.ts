@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { IdleClock, type Time } from '../../src/admission/idle-clock.js';
+import { IdleClock, type Time } from '../../../src/admission/idle-clock.js';
 
 /**
  * A clock the test moves by hand: timers fire exactly when `advance` passes their time, so

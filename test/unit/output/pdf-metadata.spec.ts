@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withMetadata, type PdfMetadata } from '../../src/output/pdf-metadata.js';
+import { withMetadata, type PdfMetadata } from '../../../src/output/pdf-metadata.js';
 
 /** The whole output of withMetadata over `input` cut into `chunkSize` pieces (as Chromium's stream is). */
 async function applyMetadata(input: Uint8Array, meta: PdfMetadata, chunkSize = 1 << 20): Promise<Uint8Array> {

@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { ImageMemory } from '../../src/admission/image-memory.js';
-import { RequestFailure } from '../../src/failure.js';
+import { ImageMemory } from '../../../src/admission/image-memory.js';
+import { RequestFailure } from '../../../src/failure.js';
 
 const never = new AbortController().signal;
 const noop = (): void => undefined;

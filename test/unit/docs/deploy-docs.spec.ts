@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { isInternalOrigin } from '../../src/http/request.js';
+import { ConfigError, loadConfig } from '../../../src/config/config.js';
+import { isInternalOrigin } from '../../../src/http/request.js';
 import {
   codeBlocks,
   DEPLOY_DOCS,
@@ -12,7 +12,7 @@ import {
   shellCommands,
   tomlBlocks,
   type Command,
-} from '../support/deploy-docs.js';
+} from '../../support/deploy-docs.js';
 
 // The deploy instructions and the shipped fly.toml must work together, step by step, public or
 // private. Every command a newcomer types is checked here: each `fly` command against flyctl's

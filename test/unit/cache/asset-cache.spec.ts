@@ -5,7 +5,7 @@ import {
   type AssetResponse,
   type CacheOutcome,
   type Fetcher,
-} from '../../src/cache/asset-cache.js';
+} from '../../../src/cache/asset-cache.js';
 
 // Everything here is in memory: a scripted fake upstream and a hand-driven clock.
 

@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
-import { COLLECT_PAGE_HINTS, type RawPageHints } from '../../src/render/page-hints.js';
-import { parseFormat, parseMargin, planPrint, type PdfDefaults } from '../../src/render/print-plan.js';
+import { COLLECT_PAGE_HINTS, type RawPageHints } from '../../../src/render/page-hints.js';
+import { parseFormat, parseMargin, planPrint, type PdfDefaults } from '../../../src/render/print-plan.js';
 
 const defaults: PdfDefaults = {
   format: 'A4',
