@@ -2,7 +2,8 @@ import { defineConfig } from '@playwright/test';
 
 // One runner for every layer. Unit tests are pure logic; integration tests start real
 // Chromium and the fixture main app on loopback; e2e drives a real browser through the
-// local Fly-proxy emulator. Docker tests have their own config (playwright.docker.config.ts).
+// local Fly-proxy emulator, whose own tests are the emulator project. Docker tests have their
+// own config (playwright.docker.config.ts).
 export default defineConfig({
   testDir: 'test',
   testIgnore: ['docker/**', 'bench/**'],
@@ -20,6 +21,8 @@ export default defineConfig({
     { name: 'unit', testDir: 'test/unit' },
     { name: 'integration', testDir: 'test/integration' },
     { name: 'e2e', testDir: 'test/e2e' },
+    // The Fly-proxy emulator (fixtures/fly-proxy), a test tool of its own: not the appliance.
+    { name: 'emulator', testDir: 'test/emulator' },
     // The main-app package (pdf-appliance-replay) keeps its tests next to its sources.
     { name: 'replay', testDir: 'packages/replay/test' },
   ],
