@@ -23,7 +23,7 @@ import {
   type ComposeProject,
   type ContainerState,
   type StackState,
-} from './docker.js';
+} from '../support/docker.js';
 
 // The whole compose stack (compose.yaml) built from the Dockerfile, driven only through the
 // Fly-proxy emulator's published port, as a user with a browser would.

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { isPdf, readPdf } from '../support/pdf.js';
-import { composeProject, containerState, ensureDocker, fetchBytes, freePort, login, proxyStatus, ROOT, waitFor, type ComposeProject } from './docker.js';
+import { composeProject, containerState, ensureDocker, fetchBytes, freePort, login, proxyStatus, ROOT, waitFor, type ComposeProject } from '../support/docker.js';
 
 // `docker compose up` with PDF_IDLE_ACTION=suspend, and nobody asks for a PDF: the appliance's
 // first idle must pause its container through the emulated Machines API, as a Fly suspend

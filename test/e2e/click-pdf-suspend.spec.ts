@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { readPdf, isPdf } from '../support/pdf.js';
-import { clickInvoicePdf, PdfCapture, signIn, startE2EDemo, type E2EDemo } from './support.js';
+import { clickInvoicePdf, PdfCapture, signIn, startE2EDemo, type E2EDemo } from '../support/e2e-demo.js';
 
 // The demo in suspend mode (DEMO_IDLE_ACTION=suspend): when idle, the appliance asks the
 // emulator's Machines API to suspend it, and the emulator freezes its processes (Chromium

@@ -1,6 +1,6 @@
 import { test, expect, type Browser } from '@playwright/test';
 import { readPdf, isPdf } from '../support/pdf.js';
-import { clickInvoicePdf, PdfCapture, signIn, startE2EDemo, type E2EDemo } from './support.js';
+import { clickInvoicePdf, PdfCapture, signIn, startE2EDemo, type E2EDemo } from '../support/e2e-demo.js';
 
 // A person's path through the demo in a real (Debian) Chromium: main app and appliance behind
 // the local Fly-proxy emulator, the appliance stopped until the first PDF click.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startFlyProxy, type FlyProxy } from '../../fixtures/fly-proxy/index.js';
 import { freePort } from '../../fixtures/listen.js';
 import { isPdf, readPdf } from '../support/pdf.js';
-import { npm, startProcess, userEnv, type Started } from './scratch.js';
+import { npm, startProcess, userEnv, type Started } from '../support/user-shell.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { isPdf, readPdf } from '../support/pdf.js';
-import { PdfCapture, startE2EDemo, type E2EDemo } from './support.js';
+import { PdfCapture, startE2EDemo, type E2EDemo } from '../support/e2e-demo.js';
 
 // A PDF link clicked while signed out (from an email, say): the main app sends the user to its
 // login page, and after signing in the user gets the PDF they clicked, not the HTML page it is

@@ -3,7 +3,7 @@ import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { startFlyProxy } from '../../fixtures/fly-proxy/index.js';
 import { readPdf } from '../support/pdf.js';
 import { freePort, get, getWithHost, startStack, type InProcess } from '../support/stack.js';
-import { startProbe } from './security-support.js';
+import { startProbe } from '../support/security.js';
 
 // What a red team and a newcomer found in the first landing, each reproduced against real
 // Chromium and loopback servers. Every test here failed before its fix.

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { isPdf, readPdf } from '../support/pdf.js';
 import { get, getWithHost } from '../support/stack.js';
-import { LEAKY_BODY, Probes, rawRequest, startProbe, startSecurityStack, type Probe, type SecurityStack } from './security-support.js';
+import { LEAKY_BODY, Probes, rawRequest, startProbe, startSecurityStack, type Probe, type SecurityStack } from '../support/security.js';
 
 // Hostile input: requests and main-app behaviour meant to break the appliance. Each
 // row has one defined answer; the appliance stays up and serves a normal PDF afterwards; and

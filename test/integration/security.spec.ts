@@ -11,7 +11,7 @@ import {
   startSecurityStack,
   type Probe,
   type SecurityStack,
-} from './security-support.js';
+} from '../support/security.js';
 
 // The appliance loads pages that may carry user-generated content from inside the
 // operator's network. Every row below is a page that tries to make real Chromium reach a

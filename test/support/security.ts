@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/log.js';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { listen } from '../../fixtures/listen.js';
-import { baseEnv, logSink } from '../support/stack.js';
+import { baseEnv, logSink } from './stack.js';
 
 export interface Contact {
   listener: string;
