@@ -66,11 +66,7 @@ test('refuses at once when slots and queue are full, and admits again when one f
   expect(l.full).toBe(true);
   // run() throws synchronously, so a caller can answer before doing any work.
   expect(() => l.run(async () => 'x', never())).toThrow(RequestFailure);
-  try {
-    l.run(async () => 'x', never());
-  } catch (err) {
-    expect((err as RequestFailure).failure.kind).toBe('overloaded');
-  }
+  expect(() => l.run(async () => 'x', never())).toThrow(expect.objectContaining({ failure: { kind: 'overloaded' } }));
 
   gates[0]!.open();
   await runs[0];
