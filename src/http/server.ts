@@ -81,7 +81,15 @@ export function createApp(deps: ServerDeps): (req: IncomingMessage, res: ServerR
     const requestTarget = req.url ?? '/';
     // Every image format: which of them reach the appliance is the main app's opt-in.
     const mapped = pagePathFor(requestTarget, IMAGE_FORMATS);
-    if (mapped) return void handleRender(req, res, deps, requestId, mapped, marks);
+    if (mapped) {
+      // handleRender answers its own failures; one that escapes it (its error path threw) is
+      // logged, and a request still unanswered is cut rather than left hanging.
+      handleRender(req, res, deps, requestId, mapped, marks).catch((err: unknown) => {
+        log.error({ requestId, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
+        if (!res.writableEnded) res.destroy();
+      });
+      return;
+    }
     const pathOnly = pathOf(requestTarget);
     // Everything else goes back to the main app. It counts as activity: a main app warms the
     // appliance up this way (e.g. on login) before the user asks for a PDF.
