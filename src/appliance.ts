@@ -57,7 +57,11 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
       fetchAsset.reset();
       void browser.afterResume();
     },
-    exit: () => void shutdown('idle').then(() => opts.onIdleExit?.()),
+    // The caller's onIdleExit (or a supervisor's close) throwing must be heard, not lost.
+    exit: () =>
+      void shutdown('idle')
+        .then(() => opts.onIdleExit?.())
+        .catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'idle exit failed')),
   });
   const server = publicServer(createApp({ config, browser, limiter, idle, log, metrics, guard, cache, fetchAsset, draining: () => draining }), config, suspender);
   await listen(server, config.port, config.listenAddress);
