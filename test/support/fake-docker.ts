@@ -50,7 +50,13 @@ export async function startFakeDocker(opts: FakeDockerOptions): Promise<FakeDock
       res.end(JSON.stringify({ message: `No such container: ${container}` }));
     } else if (action === 'start') {
       if (containerServer.listening) res.writeHead(304).end();
-      else void listen(containerServer, opts.port).then(done);
+      else {
+        // A port already taken fails the start, as the Engine would: 500 with its JSON message.
+        listen(containerServer, opts.port).then(done, (err: Error) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ message: `cannot start container: ${err.message}` }));
+        });
+      }
     } else if (action === 'pause') {
       paused = true;
       done();
