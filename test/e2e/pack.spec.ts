@@ -59,18 +59,38 @@ test('the packed middleware installs alone into an outside main app, and the pac
   const replayPack = await pack(join(ROOT, 'packages/replay'), packs);
   const appliancePack = await pack(ROOT, packs);
   const replayFiles = replayPack.files.map((f) => f.path);
-  expect(replayFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']));
-  expect(replayFiles.filter((p) => !/^dist\/[^/]+\.(js|d\.ts)$/.test(p) && p !== 'package.json' && p !== 'README.md')).toEqual([]);
+  expect(replayFiles).toEqual(
+    expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']),
+  );
+  expect(
+    replayFiles.filter((p) => !/^dist\/[^/]+\.(js|d\.ts)$/.test(p) && p !== 'package.json' && p !== 'README.md'),
+  ).toEqual([]);
   const applianceFiles = appliancePack.files.map((f) => f.path);
-  expect(applianceFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/src/main.js', 'dist/src/index.js', 'dist/src/express.js']));
-  expect(applianceFiles.filter((p) => !p.startsWith('dist/src/') && p !== 'package.json' && p !== 'README.md')).toEqual([]);
+  expect(applianceFiles).toEqual(
+    expect.arrayContaining(['package.json', 'README.md', 'dist/src/main.js', 'dist/src/index.js']),
+  );
+  // The express shim of 0.1.0's drafts is gone; a stale build must not ship it either.
+  expect(applianceFiles).not.toContain('dist/src/express.js');
+  expect(applianceFiles.filter((p) => !p.startsWith('dist/src/') && p !== 'package.json' && p !== 'README.md')).toEqual(
+    [],
+  );
   const replayTgz = join(packs, replayPack.filename);
   const applianceTgz = join(packs, appliancePack.filename);
 
   // 2. The main app: depends on the middleware tarball only; its installed tree is that package alone.
   await writeFile(
     join(mainDir, 'package.json'),
-    JSON.stringify({ name: 'scratch-main-app', version: '1.0.0', private: true, type: 'module', dependencies: { 'pdf-appliance-replay': `file:${replayTgz}` } }, null, 2),
+    JSON.stringify(
+      {
+        name: 'scratch-main-app',
+        version: '1.0.0',
+        private: true,
+        type: 'module',
+        dependencies: { 'pdf-appliance-replay': `file:${replayTgz}` },
+      },
+      null,
+      2,
+    ),
   );
   await copyFile(join(ROOT, 'test/e2e/scratch-main-app/server.mjs'), join(mainDir, 'server.mjs'));
   await npm(['install', '--prefer-offline', '--no-audit', '--no-fund'], mainDir, 120_000);
@@ -80,21 +100,41 @@ test('the packed middleware installs alone into an outside main app, and the pac
   expect(Object.keys(tree.dependencies ?? {})).toEqual(['pdf-appliance-replay']);
   expect(tree.dependencies!['pdf-appliance-replay'].version).toBe('0.1.0');
   expect(tree.dependencies!['pdf-appliance-replay'].dependencies ?? {}).toEqual({});
-  expect((await readdir(join(mainDir, 'node_modules'))).filter((n) => !n.startsWith('.'))).toEqual(['pdf-appliance-replay']);
-  const installed = JSON.parse(await readFile(join(mainDir, 'node_modules/pdf-appliance-replay/package.json'), 'utf8')) as Record<string, unknown>;
-  for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) expect(installed[field], field).toBeUndefined();
+  expect((await readdir(join(mainDir, 'node_modules'))).filter((n) => !n.startsWith('.'))).toEqual([
+    'pdf-appliance-replay',
+  ]);
+  const installed = JSON.parse(
+    await readFile(join(mainDir, 'node_modules/pdf-appliance-replay/package.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies'])
+    expect(installed[field], field).toBeUndefined();
 
   // 3. The appliance from its tarball. The middleware's tarball is listed too because
   //    pdf-appliance depends on pdf-appliance-replay@0.1.0, which is not on the registry yet.
   await writeFile(
     join(applianceDir, 'package.json'),
-    JSON.stringify({ name: 'scratch-appliance', version: '1.0.0', private: true, dependencies: { 'pdf-appliance': `file:${applianceTgz}`, 'pdf-appliance-replay': `file:${replayTgz}` } }, null, 2),
+    JSON.stringify(
+      {
+        name: 'scratch-appliance',
+        version: '1.0.0',
+        private: true,
+        dependencies: { 'pdf-appliance': `file:${applianceTgz}`, 'pdf-appliance-replay': `file:${replayTgz}` },
+      },
+      null,
+      2,
+    ),
   );
   await npm(['install', '--prefer-offline', '--no-audit', '--no-fund'], applianceDir, 240_000);
   await access(join(applianceDir, 'node_modules/.bin/pdf-appliance'), constants.X_OK);
 
   // 4. Start the main app; the proxy starts the appliance on the first replay.
-  const { started, match } = await startProcess(process.execPath, ['server.mjs'], mainDir, /^listening (http:\/\/\S+)$/, 15_000);
+  const { started, match } = await startProcess(
+    process.execPath,
+    ['server.mjs'],
+    mainDir,
+    /^listening (http:\/\/\S+)$/,
+    15_000,
+  );
   mainApp = started;
   const mainUrl = match[1];
   const [proxyPort, appliancePort] = [await freePort(), await freePort()];
@@ -110,7 +150,9 @@ test('the packed middleware installs alone into an outside main app, and the pac
   // `env -i`: the appliance sees exactly these settings (plus PATH and HOME for npx), as when a
   // user types `TARGET_URL=… npx pdf-appliance`, not this test runner's environment.
   const base = userEnv();
-  const envArgs = Object.entries({ PATH: base.PATH ?? '', HOME: base.HOME ?? tmp, ...applianceEnv }).map(([k, v]) => `${k}=${v}`);
+  const envArgs = Object.entries({ PATH: base.PATH ?? '', HOME: base.HOME ?? tmp, ...applianceEnv }).map(
+    ([k, v]) => `${k}=${v}`,
+  );
   proxy = await startFlyProxy({
     port: proxyPort,
     host: '127.0.0.1',
@@ -124,7 +166,11 @@ test('the packed middleware installs alone into an outside main app, and the pac
           {
             id: 'pdf-1',
             url: `http://127.0.0.1:${appliancePort}`,
-            start: { command: ['/usr/bin/env', '-i', ...envArgs, 'npx', '--no', 'pdf-appliance'], cwd: applianceDir, logFile: join(tmp, 'appliance.log') },
+            start: {
+              command: ['/usr/bin/env', '-i', ...envArgs, 'npx', '--no', 'pdf-appliance'],
+              cwd: applianceDir,
+              logFile: join(tmp, 'appliance.log'),
+            },
           },
         ],
       },
