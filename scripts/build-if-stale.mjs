@@ -32,11 +32,14 @@ export function buildIfStale(outputs) {
   if (oldest > 0 && Math.max(...SOURCES.map((p) => newest(join(root, p)))) <= oldest) return true;
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   if (!existsSync(tsc)) {
-    console.error('pdf-appliance: dist/ is missing or stale and TypeScript is not installed; run `npm ci && npm run build`');
+    console.error(
+      'pdf-appliance: dist/ is missing or stale and TypeScript is not installed; run `npm ci && npm run build`',
+    );
     process.exit(1);
   }
   try {
-    for (const project of PROJECTS) execFileSync(process.execPath, [tsc, '-p', join(root, project)], { stdio: 'inherit' });
+    for (const project of PROJECTS)
+      execFileSync(process.execPath, [tsc, '-p', join(root, project)], { stdio: 'inherit' });
     return true;
   } catch {
     return false;

@@ -44,7 +44,13 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
   const browser = opts.browser ?? launchBrowser({ config, log, metrics, guard });
   const limiter = new Limiter(config);
   metrics.track(() => ({ running: limiter.running, queued: limiter.queued }));
-  const cache = config.assetCacheBytes > 0 ? new AssetCache({ maxBytes: config.assetCacheBytes, maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024) }) : null;
+  const cache =
+    config.assetCacheBytes > 0
+      ? new AssetCache({
+          maxBytes: config.assetCacheBytes,
+          maxEntryBytes: Math.min(config.assetCacheBytes / 8, 5 * 1024 * 1024),
+        })
+      : null;
   const fetchAsset = pinnedFetcher(guard);
 
   let draining = false;
@@ -61,9 +67,15 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
     exit: () =>
       void shutdown('idle')
         .then(() => opts.onIdleExit?.())
-        .catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'idle exit failed')),
+        .catch((err: unknown) =>
+          log.error({ err: err instanceof Error ? err.message : String(err) }, 'idle exit failed'),
+        ),
   });
-  const server = publicServer(createApp({ config, browser, limiter, idle, log, metrics, guard, cache, fetchAsset, draining: () => draining }), config, suspender);
+  const server = publicServer(
+    createApp({ config, browser, limiter, idle, log, metrics, guard, cache, fetchAsset, draining: () => draining }),
+    config,
+    suspender,
+  );
   await listen(server, config.port, config.listenAddress);
   const metricsServer = config.metricsPort > 0 ? metricsServerOf(metrics) : null;
   if (metricsServer) await listen(metricsServer, config.metricsPort, config.listenAddress);
@@ -96,7 +108,12 @@ export async function startAppliance(opts: StartOptions): Promise<Appliance> {
 }
 
 /** The idle clock, and with IDLE_ACTION=suspend the Machines API's suspender behind it. */
-function idleClock(config: Config, log: Logger, metrics: Metrics, on: { resumed(): void; exit(): void }): { idle: IdleClock; suspender: Suspender | null } {
+function idleClock(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  on: { resumed(): void; exit(): void },
+): { idle: IdleClock; suspender: Suspender | null } {
   const exitWhenIdle = (): void => {
     metrics.idleExits.inc();
     log.info({ idleTimeoutMs: config.idleTimeoutMs }, 'idle: shutting down');
@@ -166,15 +183,33 @@ function metricsServerOf(metrics: Metrics): Server {
 }
 
 /** Says where the appliance listens, and warns when it is open to anyone who can reach it. */
-function announce(addr: AddressInfo, metricsServer: Server | null, config: Config, log: Logger): { url: string; metricsUrl: string | null } {
+function announce(
+  addr: AddressInfo,
+  metricsServer: Server | null,
+  config: Config,
+  log: Logger,
+): { url: string; metricsUrl: string | null } {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
   const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : null;
-  log.info({ url, metrics: metricsUrl, target: config.targetOrigin, concurrency: config.concurrency, queueSize: config.queueSize, idleTimeoutMs: config.idleTimeoutMs }, 'listening');
+  log.info(
+    {
+      url,
+      metrics: metricsUrl,
+      target: config.targetOrigin,
+      concurrency: config.concurrency,
+      queueSize: config.queueSize,
+      idleTimeoutMs: config.idleTimeoutMs,
+    },
+    'listening',
+  );
   // On Fly the appliance is reachable at its own addresses (public ones until released, Flycast
   // from anywhere in the organization): without the secret, anyone there can have pages rendered.
   if (config.flyAppName && !config.replaySecret) {
-    log.warn({ app: config.flyAppName }, 'REPLAY_SECRET is not set: anyone who can reach this app directly can have pages rendered; set it on both apps (README, "Deploy to Fly.io")');
+    log.warn(
+      { app: config.flyAppName },
+      'REPLAY_SECRET is not set: anyone who can reach this app directly can have pages rendered; set it on both apps (README, "Deploy to Fly.io")',
+    );
   }
   return { url, metricsUrl };
 }

@@ -19,7 +19,13 @@ export type Failure =
    * The image the page asks for is over IMAGE_MAX_PIXELS or Chromium's largest side, or would
    * need more memory to capture than IMAGE_MEMORY_MB: `setting` is what the operator could raise.
    */
-  | { kind: 'image-too-large'; width: number; height: number; why: string; setting: 'IMAGE_MAX_PIXELS' | 'IMAGE_MEMORY_MB' }
+  | {
+      kind: 'image-too-large';
+      width: number;
+      height: number;
+      why: string;
+      setting: 'IMAGE_MAX_PIXELS' | 'IMAGE_MEMORY_MB';
+    }
   /** The page asked for PDF/A and Ghostscript is missing, failed, or could not make it conform. */
   | { kind: 'archival'; standard: string; problem: 'unavailable' | 'not-conformant' | 'failed'; reason: string }
   | { kind: 'overloaded' }
@@ -33,7 +39,10 @@ export type Failure =
   | { kind: 'shutting-down' };
 
 export class RequestFailure extends Error {
-  constructor(readonly failure: Failure, cause?: unknown) {
+  constructor(
+    readonly failure: Failure,
+    cause?: unknown,
+  ) {
     super(failure.kind, { cause });
   }
 }

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config/config.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 let config;
 try {
@@ -29,7 +31,14 @@ const metrics = createMetrics();
 const browser = launchBrowser({ config, log, metrics, guard: guard.guard, early });
 const { startAppliance } = await import('./appliance.js');
 
-const appliance = await startAppliance({ config, log, browser, guard, metrics, onIdleExit: () => process.exit(0) }).catch((err: unknown) => {
+const appliance = await startAppliance({
+  config,
+  log,
+  browser,
+  guard,
+  metrics,
+  onIdleExit: () => process.exit(0),
+}).catch((err: unknown) => {
   log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'could not start');
   process.exit(1);
 });
@@ -37,7 +46,10 @@ const appliance = await startAppliance({ config, log, browser, guard, metrics, o
 // Fly sends SIGINT by default (kill_signal), docker and most supervisors SIGTERM: both drain.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    appliance.shutdown(signal).then(() => process.exit(0), () => process.exit(1));
+    appliance.shutdown(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
 }
 

@@ -63,9 +63,11 @@ export class ImageMemory {
    * memory watch's request to stop (see ImageCharge.stop).
    */
   admit(bytes: number, owner: string, signal: AbortSignal, onStop: () => void): Promise<ImageGrant> {
-    if (!this.fits(bytes)) return Promise.reject(new Error(`a charge of ${bytes} bytes never fits in ${this.capacityBytes}`));
+    if (!this.fits(bytes))
+      return Promise.reject(new Error(`a charge of ${bytes} bytes never fits in ${this.capacityBytes}`));
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.waiters.length === 0 && this.used + bytes <= this.capacityBytes) return Promise.resolve(this.charge(bytes, owner, onStop));
+    if (this.waiters.length === 0 && this.used + bytes <= this.capacityBytes)
+      return Promise.resolve(this.charge(bytes, owner, onStop));
     return new Promise<ImageGrant>((resolve, reject) => {
       const leave = (): void => {
         clearTimeout(timer);

@@ -66,7 +66,10 @@ export class Limiter {
         reject(err);
       };
       const onAbort = (): void => giveUp(new RequestFailure({ kind: 'client-gone' }));
-      const timer = setTimeout(() => giveUp(new RequestFailure({ kind: 'timeout', phase: 'queue' })), this.opts.queueTimeoutMs);
+      const timer = setTimeout(
+        () => giveUp(new RequestFailure({ kind: 'timeout', phase: 'queue' })),
+        this.opts.queueTimeoutMs,
+      );
       const cleanup = (): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);

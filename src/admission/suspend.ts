@@ -68,7 +68,8 @@ export class Suspender {
         signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
       await res.arrayBuffer().catch(() => undefined);
-      if (!res.ok) failure = `the Machines API answered ${res.status}${res.status === 401 || res.status === 403 ? ' (check FLY_API_TOKEN)' : ''}`;
+      if (!res.ok)
+        failure = `the Machines API answered ${res.status}${res.status === 401 || res.status === 403 ? ' (check FLY_API_TOKEN)' : ''}`;
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
       failure = `the Machines API could not be reached (${cause ?? (err instanceof Error ? err.name : 'error')})`;
@@ -79,7 +80,8 @@ export class Suspender {
     this.state = 'suspended';
     this.fallbackTimer = setTimeout(() => {
       if (this.frozenSinceLastBeat()) return this.wake('clock-gap');
-      if (this.state === 'suspended' && episode === this.episode) this.fallBack(`still running ${UNFROZEN_FALLBACK_MS / 1000} s after the Machines API accepted the suspend`);
+      if (this.state === 'suspended' && episode === this.episode)
+        this.fallBack(`still running ${UNFROZEN_FALLBACK_MS / 1000} s after the Machines API accepted the suspend`);
     }, UNFROZEN_FALLBACK_MS);
     this.fallbackTimer.unref();
   }

@@ -119,9 +119,17 @@ export class CdpConnection {
     if (this.closed) return Promise.reject(new CdpError(method, 'connection closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = this.timeoutMs > 0 ? setTimeout(() => this.settle(id, new CdpError(method, `no answer within ${this.timeoutMs} ms`)), this.timeoutMs) : undefined;
+      const timer =
+        this.timeoutMs > 0
+          ? setTimeout(
+              () => this.settle(id, new CdpError(method, `no answer within ${this.timeoutMs} ms`)),
+              this.timeoutMs,
+            )
+          : undefined;
       this.pending.set(id, { method, resolve, reject, timer });
-      this.transport.send(JSON.stringify(sessionId === undefined ? { id, method, params } : { id, method, params, sessionId }));
+      this.transport.send(
+        JSON.stringify(sessionId === undefined ? { id, method, params } : { id, method, params, sessionId }),
+      );
     });
   }
 
@@ -130,14 +138,22 @@ export class CdpConnection {
   }
 
   private onMessage(text: string): void {
-    let msg: { id?: number; method?: string; params?: Record<string, unknown>; result?: unknown; error?: { message?: string }; sessionId?: string };
+    let msg: {
+      id?: number;
+      method?: string;
+      params?: Record<string, unknown>;
+      result?: unknown;
+      error?: { message?: string };
+      sessionId?: string;
+    };
     try {
       msg = JSON.parse(text);
     } catch {
       return;
     }
     if (msg.id !== undefined) {
-      if (msg.error) this.settle(msg.id, new CdpError(this.pending.get(msg.id)?.method ?? '?', msg.error.message ?? 'error'));
+      if (msg.error)
+        this.settle(msg.id, new CdpError(this.pending.get(msg.id)?.method ?? '?', msg.error.message ?? 'error'));
       else this.settle(msg.id, null, msg.result);
       return;
     }

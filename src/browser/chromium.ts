@@ -90,10 +90,7 @@ export const BASE_ARGS = [
  */
 export function lockdownArgs(socksProxyPort: number): string[] {
   const proxy = `socks5://127.0.0.1:${socksProxyPort}`;
-  return [
-    `--proxy-server=http=${proxy};https=${proxy};socks=socks5://0.0.0.0:0`,
-    ...LOCKDOWN_ARGS,
-  ];
+  return [`--proxy-server=http=${proxy};https=${proxy};socks=socks5://0.0.0.0:0`, ...LOCKDOWN_ARGS];
 }
 
 /**
@@ -190,7 +187,10 @@ export interface Spawned {
   kill(): Promise<void>;
 }
 
-export type SpawnOptions = Pick<LaunchOptions, 'chromePath' | 'sandbox' | 'javascript' | 'renderMemoryMb' | 'socksProxyPort'>;
+export type SpawnOptions = Pick<
+  LaunchOptions,
+  'chromePath' | 'sandbox' | 'javascript' | 'renderMemoryMb' | 'socksProxyPort'
+>;
 
 /**
  * Whether to try Chromium's sandbox, and the warning to log about it. Chromium refuses its
@@ -200,9 +200,18 @@ export function sandboxChoice(sandbox: LaunchOptions['sandbox']): { trySandbox: 
   const isRoot = getuid?.() === 0;
   if (sandbox === 'off') return { trySandbox: false };
   if (sandbox === 'on') return { trySandbox: true };
-  if (isRoot) return { trySandbox: false, warning: 'running as root: Chromium sandbox disabled (--no-sandbox); run as a non-root user to enable it' };
+  if (isRoot)
+    return {
+      trySandbox: false,
+      warning: 'running as root: Chromium sandbox disabled (--no-sandbox); run as a non-root user to enable it',
+    };
   // A failed Chromium launch costs seconds of cold start; this check a few milliseconds.
-  if (!userNamespacesWork()) return { trySandbox: false, warning: 'Chromium sandbox unavailable here (user namespaces are not permitted); running with --no-sandbox (set CHROME_SANDBOX=on to refuse)' };
+  if (!userNamespacesWork())
+    return {
+      trySandbox: false,
+      warning:
+        'Chromium sandbox unavailable here (user namespaces are not permitted); running with --no-sandbox (set CHROME_SANDBOX=on to refuse)',
+    };
   return { trySandbox: true };
 }
 
@@ -217,9 +226,15 @@ export async function launchChromium(opts: LaunchOptions, early?: Promise<Spawne
   try {
     return await connectChromium(await first, opts);
   } catch (err) {
-    const sandboxed = await first.then((s) => s.sandboxed, () => choice.trySandbox);
+    const sandboxed = await first.then(
+      (s) => s.sandboxed,
+      () => choice.trySandbox,
+    );
     if (!sandboxed || opts.sandbox === 'on') throw err;
-    opts.log.warn({ err: errMessage(err) }, 'Chromium sandbox unavailable here; running with --no-sandbox (set CHROME_SANDBOX=on to refuse)');
+    opts.log.warn(
+      { err: errMessage(err) },
+      'Chromium sandbox unavailable here; running with --no-sandbox (set CHROME_SANDBOX=on to refuse)',
+    );
     return connectChromium(await spawnChromium(opts, false), opts);
   }
 }
@@ -236,7 +251,8 @@ export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promi
   // blocks the event loop for 100-500 ms at a time, go first, and the spawn came that much later.
   const userDataDir = mkdtempSync(join(tmpdir(), 'pdf-appliance-profile-'));
   // Chromium may still be flushing the profile as it exits; retry, and never fail over cleanup.
-  const removeProfile = (): Promise<void> => rm(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => undefined);
+  const removeProfile = (): Promise<void> =>
+    rm(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }).catch(() => undefined);
   mkdirSync(join(userDataDir, 'Default'));
   writeFileSync(join(userDataDir, 'Default', 'Preferences'), JSON.stringify(profilePreferences(opts.javascript)));
   const args = [
@@ -253,7 +269,10 @@ export async function spawnChromium(opts: SpawnOptions, sandbox: boolean): Promi
   // fd 3: commands to Chromium; fd 4: its answers. Its own stdio says nothing we need, except
   // why a launch failed: the start of stderr is kept for that. Its environment is what it
   // needs, never our secrets (child-env.ts): every process it starts inherits it.
-  const proc = spawnProcess(opts.chromePath, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], env: chromiumEnvironment() });
+  const proc = spawnProcess(opts.chromePath, args, {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    env: chromiumEnvironment(),
+  });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 2000) stderr += d.toString();
@@ -282,7 +301,8 @@ async function connectChromium(spawned: Spawned, opts: LaunchOptions): Promise<C
     if (!session) throw new Error('no session for the browser target');
     // Chromium opens with an about:blank tab nobody uses; its renderer costs memory.
     const { targetInfos } = await session.send('Target.getTargets');
-    for (const t of targetInfos) if (t.type === 'page') void session.send('Target.closeTarget', { targetId: t.targetId }).catch(() => undefined);
+    for (const t of targetInfos)
+      if (t.type === 'page') void session.send('Target.closeTarget', { targetId: t.targetId }).catch(() => undefined);
     const close = async (): Promise<void> => {
       await session.send('Browser.close').catch(() => undefined);
     };
@@ -299,17 +319,27 @@ async function connect(
   opts: LaunchOptions,
   stderr: () => string,
 ): Promise<{ connection: CdpConnection; version: Protocol.Browser.GetVersionResponse }> {
-  const connection = new CdpConnection(pipeTransport(proc.stdio[3] as Writable, proc.stdio[4] as Readable), opts.protocolTimeoutMs);
+  const connection = new CdpConnection(
+    pipeTransport(proc.stdio[3] as Writable, proc.stdio[4] as Readable),
+    opts.protocolTimeoutMs,
+  );
   const died = new Promise<never>((_, reject) => {
     const onExit = (code: number | null, signal: string | null): void =>
-      reject(new Error(`Chromium exited during launch (${code ?? signal}): ${stderr().split('\n').filter(Boolean).slice(-3).join(' | ')}`));
+      reject(
+        new Error(
+          `Chromium exited during launch (${code ?? signal}): ${stderr().split('\n').filter(Boolean).slice(-3).join(' | ')}`,
+        ),
+      );
     proc.once('exit', onExit);
     proc.once('error', (err) => reject(err));
   });
   died.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Chromium did not answer within ${LAUNCH_TIMEOUT_MS / 1000} s`)), LAUNCH_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`Chromium did not answer within ${LAUNCH_TIMEOUT_MS / 1000} s`)),
+      LAUNCH_TIMEOUT_MS,
+    );
   });
   try {
     // The first answer says the pipe works; until then Chromium may still be starting.

@@ -17,7 +17,16 @@ import type { Protocol } from 'devtools-protocol';
 export type RequestKind = 'awaited' | 'data' | 'ignored';
 
 const DATA_TYPES: ReadonlySet<string> = new Set(['XHR', 'Fetch']);
-const IGNORED_TYPES: ReadonlySet<string> = new Set(['EventSource', 'WebSocket', 'Ping', 'CSPViolationReport', 'Prefetch', 'Preflight', 'SignedExchange', 'FedCM']);
+const IGNORED_TYPES: ReadonlySet<string> = new Set([
+  'EventSource',
+  'WebSocket',
+  'Ping',
+  'CSPViolationReport',
+  'Prefetch',
+  'Preflight',
+  'SignedExchange',
+  'FedCM',
+]);
 
 /** How the print treats a request of this Network resource type. */
 export function kindOf(type: Protocol.Network.ResourceType | undefined): RequestKind {

@@ -141,7 +141,9 @@ export class Interception {
         this.events.unowned();
         verdict = REFUSE;
       } else {
-        verdict = atResponse ? await claim.owner.onDocumentResponse(req, claim.source) : await claim.owner.onRequest(req, claim.source);
+        verdict = atResponse
+          ? await claim.owner.onDocumentResponse(req, claim.source)
+          : await claim.owner.onRequest(req, claim.source);
       }
     } catch {
       // Fail closed: a request we could not decide on does not leave.
@@ -218,7 +220,10 @@ export class Interception {
     });
     const claimed = this.claims.get(id);
     if (claimed) return claimed;
-    const info = await this.session.send('Target.getTargetInfo', { targetId: id }).then((r) => r.targetInfo, () => undefined);
+    const info = await this.session.send('Target.getTargetInfo', { targetId: id }).then(
+      (r) => r.targetInfo,
+      () => undefined,
+    );
     const owner = info?.browserContextId !== undefined ? this.contexts.get(info.browserContextId) : undefined;
     return owner && info ? { owner, source: { kind: 'target', type: info.type } } : undefined;
   }

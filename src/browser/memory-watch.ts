@@ -188,7 +188,12 @@ export class MemoryWatch {
       this.act(u, 'render-budget');
       total -= u.bytes;
     }
-    this.treeCheck(live, units.filter((u) => !this.actedOn(u)), total, dying);
+    this.treeCheck(
+      live,
+      units.filter((u) => !this.actedOn(u)),
+      total,
+      dying,
+    );
   }
 
   /** Registered groups with their live renderers, then every renderer in no group, alone. */
@@ -200,10 +205,23 @@ export class MemoryWatch {
       const pids = [...g.pids].filter((pid) => renderers.has(pid));
       for (const pid of g.pids) grouped.add(pid);
       if (g.acted) continue;
-      units.push({ key: g.key, group: g, budget: g.budget, bytes: pids.reduce((s, pid) => s + renderers.get(pid)!.bytes, 0), pids });
+      units.push({
+        key: g.key,
+        group: g,
+        budget: g.budget,
+        bytes: pids.reduce((s, pid) => s + renderers.get(pid)!.bytes, 0),
+        pids,
+      });
     }
     for (const p of renderers.values()) {
-      if (!grouped.has(p.pid)) units.push({ key: `pid:${p.pid}`, group: null, budget: this.opts.renderBudgetBytes, bytes: p.bytes, pids: [p.pid] });
+      if (!grouped.has(p.pid))
+        units.push({
+          key: `pid:${p.pid}`,
+          group: null,
+          budget: this.opts.renderBudgetBytes,
+          bytes: p.bytes,
+          pids: [p.pid],
+        });
     }
     return units;
   }
@@ -225,7 +243,11 @@ export class MemoryWatch {
     const candidates = units.map((u) => ({ unit: u, score: u.bytes + shareOf(u.key) }));
     // A capture whose render has no group here still answers for its share.
     for (const owner of new Set(charges.map((c) => c.owner))) {
-      if (!units.some((u) => u.key === owner)) candidates.push({ unit: { key: owner, group: null, budget: Infinity, bytes: 0, pids: [] }, score: shareOf(owner) });
+      if (!units.some((u) => u.key === owner))
+        candidates.push({
+          unit: { key: owner, group: null, budget: Infinity, bytes: 0, pids: [] },
+          score: shareOf(owner),
+        });
     }
     // The renderers alone would fit: the excess is in Chromium's own processes, and of the
     // renders only those capturing an image put it there.
@@ -238,7 +260,14 @@ export class MemoryWatch {
     }
     if (!this.warned) {
       this.warned = true;
-      this.opts.log.warn({ mb: Math.round(total / 2 ** 20), chromiumMb: Math.round(own / 2 ** 20), budgetMb: Math.round(this.opts.treeBudgetBytes / 2 ** 20) }, 'Chromium over its memory budget in its own processes, no render to charge');
+      this.opts.log.warn(
+        {
+          mb: Math.round(total / 2 ** 20),
+          chromiumMb: Math.round(own / 2 ** 20),
+          budgetMb: Math.round(this.opts.treeBudgetBytes / 2 ** 20),
+        },
+        'Chromium over its memory budget in its own processes, no render to charge',
+      );
     }
   }
 
@@ -264,7 +293,10 @@ export class MemoryWatch {
       if (c.owner !== u.key || this.stopped.has(c)) continue;
       this.stopped.add(c);
       c.stop();
-      this.opts.log.warn({ context: u.key, mb: Math.round(c.bytes / 2 ** 20), reason }, 'image capture stopped: over the memory budget');
+      this.opts.log.warn(
+        { context: u.key, mb: Math.round(c.bytes / 2 ** 20), reason },
+        'image capture stopped: over the memory budget',
+      );
     }
     this.actions++;
     u.group?.onOver({ key: u.key, bytes: u.bytes, reason });
@@ -274,7 +306,10 @@ export class MemoryWatch {
     this.limited.add(pid);
     if (this.prlimitBroken) return;
     const bytes = this.opts.renderBudgetBytes + DATA_HEADROOM_BYTES;
-    const child = spawn('prlimit', ['--pid', String(pid), `--data=${bytes}:${bytes}`], { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const child = spawn('prlimit', ['--pid', String(pid), `--data=${bytes}:${bytes}`], {
+      stdio: 'ignore',
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     child.on('error', (err) => {
       // No prlimit binary (util-linux): the watch still kills over-budget renderers.
       this.prlimitBroken = true;

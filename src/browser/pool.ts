@@ -186,7 +186,16 @@ export class WorkspacePool {
   }
 
   private newEntry(state: State): Entry {
-    const entry: Entry = { state, ws: null, opened: null, claimed: false, identity: null, origin: null, lastUsed: Date.now(), linger: null };
+    const entry: Entry = {
+      state,
+      ws: null,
+      opened: null,
+      claimed: false,
+      identity: null,
+      origin: null,
+      lastUsed: Date.now(),
+      linger: null,
+    };
     this.entries.add(entry);
     return entry;
   }
@@ -230,7 +239,12 @@ export class WorkspacePool {
   }
 
   /** Waits for an opening spare this render claimed; on the render's deadline it stays a spare. */
-  private async claim(entry: Entry, identity: Identity, origin: string, signal: AbortSignal): Promise<{ ws: Workspace; how: Acquisition } | null> {
+  private async claim(
+    entry: Entry,
+    identity: Identity,
+    origin: string,
+    signal: AbortSignal,
+  ): Promise<{ ws: Workspace; how: Acquisition } | null> {
     entry.claimed = true;
     try {
       await abortable(entry.opened!, signal);
@@ -245,7 +259,13 @@ export class WorkspacePool {
   }
 
   /** Hands a fresh workspace to `identity` for good (its cookies in the jar). */
-  private async assigned(entry: Entry, identity: Identity, origin: string, how: Acquisition, ws = entry.ws!): Promise<{ ws: Workspace; how: Acquisition }> {
+  private async assigned(
+    entry: Entry,
+    identity: Identity,
+    origin: string,
+    how: Acquisition,
+    ws = entry.ws!,
+  ): Promise<{ ws: Workspace; how: Acquisition }> {
     this.take(entry, identity, origin);
     try {
       await ws.assign(identity, origin);

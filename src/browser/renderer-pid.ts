@@ -71,12 +71,18 @@ async function traceFrames(page: CdpSession): Promise<FrameProcess[]> {
   page.on('Tracing.tracingComplete', onComplete);
   let timer: NodeJS.Timeout | undefined;
   try {
-    await page.send('Tracing.start', { traceConfig: { includedCategories: [CATEGORY], excludedCategories: ['*'] }, transferMode: 'ReportEvents' });
+    await page.send('Tracing.start', {
+      traceConfig: { includedCategories: [CATEGORY], excludedCategories: ['*'] },
+      transferMode: 'ReportEvents',
+    });
     await page.send('Tracing.end');
     await Promise.race([
       complete,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`trace not complete within ${TRACE_TIMEOUT_MS} ms`)), TRACE_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`trace not complete within ${TRACE_TIMEOUT_MS} ms`)),
+          TRACE_TIMEOUT_MS,
+        );
       }),
     ]);
   } finally {
@@ -88,5 +94,7 @@ async function traceFrames(page: CdpSession): Promise<FrameProcess[]> {
   const frames = started?.args?.data?.frames;
   if (!frames) throw new Error('the trace named no frames');
   // A frame whose process is not running (yet) has no id: it costs no memory.
-  return frames.filter((f) => Number.isInteger(f.processId) && f.processId! > 0).map((f) => ({ url: f.url ?? '', pid: f.processId! }));
+  return frames
+    .filter((f) => Number.isInteger(f.processId) && f.processId! > 0)
+    .map((f) => ({ url: f.url ?? '', pid: f.processId! }));
 }

@@ -37,7 +37,15 @@ const MAX_HANDSHAKE_BYTES = 600;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 15_000;
 
-const REPLY = { ok: 0x00, failure: 0x01, notAllowed: 0x02, unreachable: 0x04, refused: 0x05, commandNotSupported: 0x07, addressNotSupported: 0x08 } as const;
+const REPLY = {
+  ok: 0x00,
+  failure: 0x01,
+  notAllowed: 0x02,
+  unreachable: 0x04,
+  refused: 0x05,
+  commandNotSupported: 0x07,
+  addressNotSupported: 0x08,
+} as const;
 
 export async function startSocksProxy(options: SocksProxyOptions): Promise<SocksProxy> {
   const sockets = new Set<Socket>();
@@ -139,7 +147,14 @@ function parseRequest(buf: Buffer): { host: string; port: number; rest: Buffer }
   return { host, port: buf.readUInt16BE(end), rest: buf.subarray(end + 2) };
 }
 
-async function open(client: Socket, host: string, port: number, rest: Buffer, opts: Handshake, sockets: Set<Socket>): Promise<void> {
+async function open(
+  client: Socket,
+  host: string,
+  port: number,
+  rest: Buffer,
+  opts: Handshake,
+  sockets: Set<Socket>,
+): Promise<void> {
   let verdict: Connect;
   try {
     verdict = await opts.guard.connectTo(host, port);

@@ -3,7 +3,15 @@ import { fail } from '../failure.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity } from '../security/credentials.js';
-import { errMessage, launchChromium, spawnChromium, sandboxChoice, type Chromium, type Spawned, type SpawnOptions } from './chromium.js';
+import {
+  errMessage,
+  launchChromium,
+  spawnChromium,
+  sandboxChoice,
+  type Chromium,
+  type Spawned,
+  type SpawnOptions,
+} from './chromium.js';
 import { Interception } from './interception.js';
 import { startSocksProxy, type SocksProxy } from './socks-proxy.js';
 import type { Guard } from '../security/ssrf.js';
@@ -149,7 +157,11 @@ export class BrowserSupervisor {
         // Preparing a workspace (a new context, its cookies) cannot be cut short; when the render
         // gives up first, the workspace goes back to the pool as soon as it is ready.
         const { ws, how } = await abortable(acquiring, signal).catch((err: unknown) => {
-          if (signal.aborted) acquiring.then(({ ws }) => gen.pool.release(ws, true), () => undefined);
+          if (signal.aborted)
+            acquiring.then(
+              ({ ws }) => gen.pool.release(ws, true),
+              () => undefined,
+            );
           throw err;
         });
         gen.renders++;
@@ -186,7 +198,10 @@ export class BrowserSupervisor {
     const gen = await this.current?.catch(() => null);
     if (!gen || this.closing) return;
     const alive = await Promise.race([
-      gen.chromium.session.send('Browser.getVersion').then(() => true, () => false),
+      gen.chromium.session.send('Browser.getVersion').then(
+        () => true,
+        () => false,
+      ),
       new Promise<boolean>((r) => setTimeout(() => r(false), RESUME_CHECK_MS)),
     ]);
     if (alive) return;
@@ -201,7 +216,14 @@ export class BrowserSupervisor {
   }
 
   /** For /healthz and metrics. */
-  info(): { state: BrowserState; generation: number | null; sandbox: boolean | null; version: string | null; rendersOnBrowser: number; workspaces: number } {
+  info(): {
+    state: BrowserState;
+    generation: number | null;
+    sandbox: boolean | null;
+    version: string | null;
+    rendersOnBrowser: number;
+    workspaces: number;
+  } {
     const live = [...this.generations].find((g) => !g.retired);
     return {
       state: this.state,
@@ -227,7 +249,10 @@ export class BrowserSupervisor {
     // no Chromium outlives close().
     const launching = this.current?.catch(() => undefined);
     await Promise.all([...gens.map((g) => this.closeGeneration(g)), launching]);
-    await this.proxy?.then((p) => p.close(), () => undefined);
+    await this.proxy?.then(
+      (p) => p.close(),
+      () => undefined,
+    );
   }
 
   private socksProxy(): Promise<SocksProxy> {
@@ -258,11 +283,14 @@ export class BrowserSupervisor {
         // The Chromium main() spawned early, once: a relaunch spawns its own.
         const early = this.opts.early?.chromium;
         if (this.opts.early) this.opts.early = { proxy: this.opts.early.proxy };
-        const chromium = await launchChromium({
-          ...spawnOptions(config, proxy.port),
-          protocolTimeoutMs: config.renderTimeoutMs + 30_000,
-          log,
-        }, early);
+        const chromium = await launchChromium(
+          {
+            ...spawnOptions(config, proxy.port),
+            protocolTimeoutMs: config.renderTimeoutMs + 30_000,
+            log,
+          },
+          early,
+        );
         if (this.closing) {
           // Shut down while Chromium was starting: nobody will ever close this one otherwise.
           await chromium.kill();
@@ -276,7 +304,15 @@ export class BrowserSupervisor {
         this.state = 'ready';
         this.consecutiveFailures = 0;
         metrics.browserLaunches.inc();
-        log.info({ generation: gen.id, ms: Math.round(performance.now() - started), sandbox: chromium.sandboxed, relaunch: wasCrash }, 'browser ready');
+        log.info(
+          {
+            generation: gen.id,
+            ms: Math.round(performance.now() - started),
+            sandbox: chromium.sandboxed,
+            relaunch: wasCrash,
+          },
+          'browser ready',
+        );
         return gen;
       } catch (err) {
         if (this.closing) throw err;
@@ -308,7 +344,10 @@ export class BrowserSupervisor {
       log,
       onKill: (k) => {
         metrics.memoryKills.inc({ reason: k.reason });
-        log.warn({ pid: k.pid, mb: Math.round(k.bytes / 2 ** 20), reason: k.reason }, 'renderer killed: over its memory budget');
+        log.warn(
+          { pid: k.pid, mb: Math.round(k.bytes / 2 ** 20), reason: k.reason },
+          'renderer killed: over its memory budget',
+        );
       },
     });
     const renderers = new RendererPids();
@@ -332,7 +371,9 @@ export class BrowserSupervisor {
       },
     });
     if (chromium.pid !== null) memory.start();
-    const prewarmed = pool.prewarm().catch((err: unknown) => log.warn({ err: errMessage(err) }, 'could not open a spare workspace'));
+    const prewarmed = pool
+      .prewarm()
+      .catch((err: unknown) => log.warn({ err: errMessage(err) }, 'could not open a spare workspace'));
     return { id, chromium, interception, pool, memory, renders: 0, leases: 0, retired: false, prewarmed };
   }
 
@@ -375,7 +416,10 @@ export class BrowserSupervisor {
     await gen.pool.close().catch(() => undefined);
     // Browser.close lets Chromium shut down in order; one that does not within moments is killed.
     await gen.chromium.close();
-    const exited = await Promise.race([gen.chromium.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_GRACE_MS))]);
+    const exited = await Promise.race([
+      gen.chromium.exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_GRACE_MS)),
+    ]);
     if (!exited) await gen.chromium.kill();
   }
 }

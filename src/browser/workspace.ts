@@ -1,7 +1,15 @@
 import type { Protocol } from 'devtools-protocol';
 import type { CdpConnection, CdpSession } from './cdp.js';
 import type { Identity } from '../security/credentials.js';
-import { CONTINUE, REFUSE, type Interception, type InterceptionOwner, type PausedRequest, type Source, type Decision } from './interception.js';
+import {
+  CONTINUE,
+  REFUSE,
+  type Interception,
+  type InterceptionOwner,
+  type PausedRequest,
+  type Source,
+  type Decision,
+} from './interception.js';
 import { InFlight, kindOf } from './in-flight.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { abortable } from '../abort.js';
@@ -165,7 +173,11 @@ export class Workspace implements InterceptionOwner {
       this.page.send('Network.enable', { maxTotalBufferSize: 0, maxResourceBufferSize: 0 }),
       this.page.send('Inspector.enable'),
       this.page.send('Page.addScriptToEvaluateOnNewDocument', { source: PAGE_SCRIPT }),
-      this.page.send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false }),
+      this.page.send('Emulation.setDeviceMetricsOverride', {
+        ...this.deps.viewport,
+        deviceScaleFactor: 1,
+        mobile: false,
+      }),
       this.page.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: true }),
     ]);
     // Until a cross-site frame attaches, the context's one renderer is the tab's: the watch
@@ -192,7 +204,9 @@ export class Workspace implements InterceptionOwner {
       this.inFlight.start(e.requestId, kindOf(e.type));
       this.noteMaker(e.requestId, top && e.frameId === this.targetId ? 'page' : 'other');
     });
-    s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) => this.tenant?.webSocketRefused(e.url));
+    s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) =>
+      this.tenant?.webSocketRefused(e.url),
+    );
     // An auth challenge is cancelled (interception.ts) and the page gets its 401; Chromium then never
     // reports the end of that response's body if the page does not read it (measured), which
     // would hold the print until RENDER_TIMEOUT. Its headers are its end for us.
@@ -308,7 +322,8 @@ export class Workspace implements InterceptionOwner {
       source,
       mainFrameNavigation: navigation && topFrame,
       subframeNavigation: navigation && !topFrame,
-      fromPage: async () => topFrame && !navigation && req.networkId !== undefined && (await this.makerOf(req.networkId)) === 'page',
+      fromPage: async () =>
+        topFrame && !navigation && req.networkId !== undefined && (await this.makerOf(req.networkId)) === 'page',
     };
   }
 
@@ -358,7 +373,10 @@ export class Workspace implements InterceptionOwner {
     // Commands on a session run in order: this reset lands before the next render's first.
     if (this.mediaChanged) void this.page.send('Emulation.setEmulatedMedia', { media: '' }).catch(() => undefined);
     this.mediaChanged = false;
-    if (this.viewportChanged) void this.page.send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false }).catch(() => undefined);
+    if (this.viewportChanged)
+      void this.page
+        .send('Emulation.setDeviceMetricsOverride', { ...this.deps.viewport, deviceScaleFactor: 1, mobile: false })
+        .catch(() => undefined);
     this.viewportChanged = false;
     this.tenant = null;
     this.onCrash = null;
@@ -369,7 +387,8 @@ export class Workspace implements InterceptionOwner {
 
   private async tidy(): Promise<void> {
     const h = await this.page.send('Runtime.getHeapUsage').catch(() => null);
-    if (h && h.totalSize + h.embedderHeapUsedSize > TIDY_HEAP_BYTES) await this.page.send('HeapProfiler.collectGarbage').catch(() => undefined);
+    if (h && h.totalSize + h.embedderHeapUsedSize > TIDY_HEAP_BYTES)
+      await this.page.send('HeapProfiler.collectGarbage').catch(() => undefined);
   }
 
   retire(reason: string): void {
@@ -471,7 +490,9 @@ export class Workspace implements InterceptionOwner {
     if (!(await this.inFlight.quietWithin(ORPHAN_WAIT_MS))) throw new Error('requests of the last page outlived it');
     // 4. One page target: a window the render did not account for retires the context.
     const { targetInfos } = await session.send('Target.getTargets');
-    const others = targetInfos.filter((t) => t.browserContextId === this.contextId && t.targetId !== this.targetId && t.type === 'page');
+    const others = targetInfos.filter(
+      (t) => t.browserContextId === this.contextId && t.targetId !== this.targetId && t.type === 'page',
+    );
     if (others.length > 0) throw new Error(`${others.length} other page(s) in the context`);
     // 5. The jar: exactly what this identity's requests carry, whatever the page set.
     await session.send('Storage.clearCookies', { browserContextId: this.contextId });
@@ -518,15 +539,34 @@ async function* readStream(session: CdpSession, handle: string): AsyncGenerator<
  * script never saw them in the user's browser either), Secure on https. One at a time when the
  * jar refuses the batch, so one odd cookie does not cost the user their session.
  */
-async function setJarCookies(session: CdpSession, browserContextId: string, origin: string, identity: Identity): Promise<void> {
+async function setJarCookies(
+  session: CdpSession,
+  browserContextId: string,
+  origin: string,
+  identity: Identity,
+): Promise<void> {
   const u = new URL(origin);
   const secure = u.protocol === 'https:';
   // With origin-bound cookies the jar matches scheme and port too; it does not infer them from `url`.
   const sourcePort = Number(u.port || (secure ? 443 : 80));
   const sourceScheme = secure ? ('Secure' as const) : ('NonSecure' as const);
   if (identity.cookies.length === 0) return;
-  const cookies = identity.cookies.map((c) => ({ name: c.name, value: c.value, url: `${origin}/`, path: '/', sameSite: 'Strict' as const, httpOnly: true, secure, sourcePort, sourceScheme }));
-  const ok = await session.send('Storage.setCookies', { browserContextId, cookies }).then(() => true, () => false);
+  const cookies = identity.cookies.map((c) => ({
+    name: c.name,
+    value: c.value,
+    url: `${origin}/`,
+    path: '/',
+    sameSite: 'Strict' as const,
+    httpOnly: true,
+    secure,
+    sourcePort,
+    sourceScheme,
+  }));
+  const ok = await session.send('Storage.setCookies', { browserContextId, cookies }).then(
+    () => true,
+    () => false,
+  );
   if (ok) return;
-  for (const c of cookies) await session.send('Storage.setCookies', { browserContextId, cookies: [c] }).catch(() => undefined);
+  for (const c of cookies)
+    await session.send('Storage.setCookies', { browserContextId, cookies: [c] }).catch(() => undefined);
 }

@@ -30,11 +30,7 @@ export interface AssetResponse {
   body: Buffer;
 }
 
-export type Fetcher = (
-  url: string,
-  headers: Record<string, string>,
-  signal?: AbortSignal,
-) => Promise<AssetResponse>;
+export type Fetcher = (url: string, headers: Record<string, string>, signal?: AbortSignal) => Promise<AssetResponse>;
 
 /**
  * - `hit`: served from the cache without contacting upstream (also when a concurrent request's
@@ -297,7 +293,10 @@ export class AssetCache {
     if (status === 304 || SERVER_ERRORS.has(status)) {
       let update: CachePolicy.RevalidationPolicy | undefined;
       try {
-        update = entry.policy.revalidatedPolicy(this.policyRequest(ctx, ctx.sanitized), { status, headers: resHeaders });
+        update = entry.policy.revalidatedPolicy(this.policyRequest(ctx, ctx.sanitized), {
+          status,
+          headers: resHeaders,
+        });
       } catch {
         update = undefined;
       }
@@ -367,7 +366,14 @@ export class AssetCache {
       const varyFields = parseVary(headers['vary']);
       const variant: Record<string, string | undefined> = {};
       for (const f of varyFields) variant[f] = ctx.headers[f];
-      const entry: Entry = { url: ctx.url, policy, body: ownBuffer(body), varyFields, variant, shareable: declaresPublic(headers) };
+      const entry: Entry = {
+        url: ctx.url,
+        policy,
+        body: ownBuffer(body),
+        varyFields,
+        variant,
+        shareable: declaresPublic(headers),
+      };
 
       // The new response replaces whatever this request would have selected.
       for (const old of [...(this.byUrl.get(ctx.url) ?? [])]) {

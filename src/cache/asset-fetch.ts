@@ -20,9 +20,14 @@ import type { AssetResponse, Fetcher } from './asset-cache.js';
  */
 export function pinnedFetcher(guard: Pick<Guard, 'connectTo'>): Fetcher & { reset(): void } {
   let agents = newAgents();
-  const fetcher = async (url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<AssetResponse> => {
+  const fetcher = async (
+    url: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<AssetResponse> => {
     const target = new URL(url);
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`cannot fetch ${target.protocol} URLs`);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:')
+      throw new Error(`cannot fetch ${target.protocol} URLs`);
     const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
     const verdict = await guard.connectTo(target.hostname, port);
     if (!verdict.allow) throw new Error(`refused: ${verdict.reason}`);
@@ -59,7 +64,11 @@ async function once(
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     // Only what can be decoded here (Chromium also offers zstd).
     const sent = { ...headers, 'accept-encoding': 'gzip, deflate, br' };
-    const req = (https ? httpsRequest : httpRequest)(target, { method: 'GET', headers: sent, lookup, agent: https ? agents.https : agents.http, signal }, resolve);
+    const req = (https ? httpsRequest : httpRequest)(
+      target,
+      { method: 'GET', headers: sent, lookup, agent: https ? agents.https : agents.http, signal },
+      resolve,
+    );
     req.on('error', reject);
     req.end();
   });

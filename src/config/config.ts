@@ -107,7 +107,6 @@ export function defaultImageMemoryMb(machineBytes: number): number {
  */
 export const DEFAULT_FORWARD_HEADERS = ['cookie', 'authorization', ...CONTEXT_HEADERS];
 
-
 type Env = Record<string, string | undefined>;
 
 /**
@@ -120,7 +119,9 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', detected: 
   const renderMemoryMb = s.RENDER_MEMORY_MB ?? defaultRenderMemoryMb(machineBytes, s.CONCURRENCY);
   // The secret proves the request came through Fly's proxy; forwarding it would hand it to the main app's pages.
   if (s.FORWARD_HEADERS.includes(s.REPLAY_SECRET_HEADER)) {
-    throw new ConfigError(`FORWARD_HEADERS names ${s.REPLAY_SECRET_HEADER}, the header carrying REPLAY_SECRET: it must never be forwarded`);
+    throw new ConfigError(
+      `FORWARD_HEADERS names ${s.REPLAY_SECRET_HEADER}, the header carrying REPLAY_SECRET: it must never be forwarded`,
+    );
   }
   return {
     port: s.PORT,
@@ -163,7 +164,9 @@ export function loadConfig(env: Env = process.env, version = '0.0.0', detected: 
 /** On Fly the appliance is conventionally deployed as `<main>-pdf` next to `<main>`. */
 function targetOnFly(flyApp: string | null): string {
   if (flyApp && /^[a-z0-9-]+-pdf$/.test(flyApp)) return `https://${flyApp.slice(0, -4)}.fly.dev`;
-  throw new ConfigError("TARGET_URL is not set: expected the main app's origin, e.g. https://example.com or http://127.0.0.1:3000");
+  throw new ConfigError(
+    "TARGET_URL is not set: expected the main app's origin, e.g. https://example.com or http://127.0.0.1:3000",
+  );
 }
 
 /**
@@ -175,7 +178,9 @@ function machinesApiFrom(s: Settings): MachinesApi {
   if (app === null) throw new ConfigError('IDLE_ACTION=suspend needs FLY_APP_NAME (set by Fly in every Machine)');
   if (machine === null) throw new ConfigError('IDLE_ACTION=suspend needs FLY_MACHINE_ID (set by Fly in every Machine)');
   if (token === null) {
-    throw new ConfigError('IDLE_ACTION=suspend needs FLY_API_TOKEN (a token allowed to suspend this app\'s Machines: see the README, "Suspend instead of exit")');
+    throw new ConfigError(
+      'IDLE_ACTION=suspend needs FLY_API_TOKEN (a token allowed to suspend this app\'s Machines: see the README, "Suspend instead of exit")',
+    );
   }
   return { url: s.MACHINES_API_URL, token, app, machine };
 }

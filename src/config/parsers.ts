@@ -36,7 +36,8 @@ export function int<D extends number | null>(min: number, max: number, def: D): 
 export function decimal(limits: { min: number; max: number }, def: number): Parser<number> {
   const { min, max } = limits;
   return {
-    parse: (raw, fail) => (raw === undefined ? def : (parseNumber(raw, min, max) ?? fail(`a number from ${min} to ${max}`))),
+    parse: (raw, fail) =>
+      raw === undefined ? def : (parseNumber(raw, min, max) ?? fail(`a number from ${min} to ${max}`)),
     shown: code(def),
   };
 }

@@ -3,9 +3,27 @@ import { DEFAULT_SECRET_HEADER } from 'pdf-appliance-replay';
 import { checkPdfASupport } from '../output/pdfa-support.js';
 import { parsePdfStandard, type PdfStandard } from '../output/pdfa-standard.js';
 import { MAX_IMAGE_SIDE, QUALITY_LIMITS, SCALE_LIMITS, VIEWPORT_LIMITS } from '../render/image-plan.js';
-import { parseFormat, parseMargin, PDF_SCALE_LIMITS, type PaperFormat, type PdfDefaults } from '../render/print-plan.js';
+import {
+  parseFormat,
+  parseMargin,
+  PDF_SCALE_LIMITS,
+  type PaperFormat,
+  type PdfDefaults,
+} from '../render/print-plan.js';
 import { normalizeOrigin } from '../security/ssrf.js';
-import { bool, ConfigError, custom, decimal, duration, int, list, oneOf, text, type Fail, type Parser } from './parsers.js';
+import {
+  bool,
+  ConfigError,
+  custom,
+  decimal,
+  duration,
+  int,
+  list,
+  oneOf,
+  text,
+  type Fail,
+  type Parser,
+} from './parsers.js';
 
 /**
  * Every environment variable the appliance reads, in one table: its parser (range, default),
@@ -117,7 +135,9 @@ function parseChromePath(raw: string | undefined, fail: Fail): string {
   if (raw !== undefined) return existsSync(raw) ? raw : fail('the path of a Chromium or Chrome executable');
   const found = CHROME_CANDIDATES.find((p) => existsSync(p));
   if (found) return found;
-  throw new ConfigError(`CHROME_PATH is not set and no Chromium was found in ${CHROME_CANDIDATES.slice(0, 5).join(', ')}`);
+  throw new ConfigError(
+    `CHROME_PATH is not set and no Chromium was found in ${CHROME_CANDIDATES.slice(0, 5).join(', ')}`,
+  );
 }
 
 const parsePaper = (raw: string | undefined, fail: Fail): PaperFormat =>
@@ -133,7 +153,9 @@ function parseStandard(raw: string | undefined, fail: Fail): PdfStandard | null 
   try {
     checkPdfASupport();
   } catch (err) {
-    throw new ConfigError(`PDF_STANDARD=${standard} cannot be met: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ConfigError(
+      `PDF_STANDARD=${standard} cannot be met: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return standard;
 }
@@ -152,7 +174,8 @@ function parseForwardHeader(raw: string, fail: Fail): string {
 
 /** Never echoed: the error names the variable and the rule only. */
 function parseSecret(raw: string | undefined): string | null {
-  if (raw !== undefined && raw.length < 16) throw new ConfigError('REPLAY_SECRET is too short: use at least 16 characters');
+  if (raw !== undefined && raw.length < 16)
+    throw new ConfigError('REPLAY_SECRET is too short: use at least 16 characters');
   return raw ?? null;
 }
 
@@ -167,18 +190,20 @@ export const SETTINGS = {
     section: 'The main app',
     parser: custom(parseTargetUrl),
     default: 'on Fly, when `FLY_APP_NAME` is `<name>-pdf`: `https://<name>.fly.dev`; otherwise required',
-    help: 'Origin of the main app (`https://example.com`, `http://127.0.0.1:3000`): no path, query or credentials. Every page is loaded from here, and the user\'s credentials go nowhere else.',
+    help: "Origin of the main app (`https://example.com`, `http://127.0.0.1:3000`): no path, query or credentials. Every page is loaded from here, and the user's credentials go nowhere else.",
   },
   TARGET_HOSTS: {
     section: 'The main app',
     parser: list(parseHost),
-    help: 'Comma-separated extra host names (`host` or `host:port`) of the same main app, e.g. custom domains. When the replayed request\'s `Host` is one of them, the page is loaded from that host with `TARGET_URL`\'s scheme. Any other `Host` is ignored.',
+    help: "Comma-separated extra host names (`host` or `host:port`) of the same main app, e.g. custom domains. When the replayed request's `Host` is one of them, the page is loaded from that host with `TARGET_URL`'s scheme. Any other `Host` is ignored.",
   },
   PUBLIC_URL: {
     section: 'The main app',
-    parser: custom((raw, fail) => (raw === undefined ? null : originOf(raw, fail, 'an http(s) origin such as https://example.com'))),
+    parser: custom((raw, fail) =>
+      raw === undefined ? null : originOf(raw, fail, 'an http(s) origin such as https://example.com'),
+    ),
     default: 'none',
-    help: 'Where users reach the main app, when `TARGET_URL` is an address only the appliance can reach (a private address, `*.internal`, `*.flycast`, a single-label name). The main app\'s redirects, and the links in PDFs, are pointed at it ([links](page-options.md#links-in-the-pdf)). Unset: the `Host` and scheme of the replayed request are used. Ignored for a public `TARGET_URL`.',
+    help: "Where users reach the main app, when `TARGET_URL` is an address only the appliance can reach (a private address, `*.internal`, `*.flycast`, a single-label name). The main app's redirects, and the links in PDFs, are pointed at it ([links](page-options.md#links-in-the-pdf)). Unset: the `Host` and scheme of the replayed request are used. Ignored for a public `TARGET_URL`.",
   },
 
   // Server
@@ -228,7 +253,7 @@ export const SETTINGS = {
   SHUTDOWN_GRACE: {
     section: 'Capacity and time limits',
     parser: duration('25s', 's', 0),
-    help: 'On `SIGINT`/`SIGTERM` or an idle exit: how long renders in flight may finish before Chromium is closed. Keep it below Fly\'s `kill_timeout`. A bare number means seconds.',
+    help: "On `SIGINT`/`SIGTERM` or an idle exit: how long renders in flight may finish before Chromium is closed. Keep it below Fly's `kill_timeout`. A bare number means seconds.",
   },
 
   // Idle: exit or suspend
@@ -247,7 +272,7 @@ export const SETTINGS = {
     parser: text(null, checkToken),
     secret: true,
     default: 'none; required for `IDLE_ACTION=suspend`',
-    help: 'A token allowed to manage this app\'s Machines. Set it as a Fly secret. Never logged.',
+    help: "A token allowed to manage this app's Machines. Set it as a Fly secret. Never logged.",
   },
   MACHINES_API_URL: {
     section: 'Idle: exit or suspend',
@@ -259,7 +284,7 @@ export const SETTINGS = {
     section: 'Idle: exit or suspend',
     parser: text(null),
     default: 'set by Fly',
-    help: 'This app\'s name. Gives the default `TARGET_URL`; its `.fly.dev`, `.flycast` and `.internal` names are never fetched by a page; required for `suspend`.',
+    help: "This app's name. Gives the default `TARGET_URL`; its `.fly.dev`, `.flycast` and `.internal` names are never fetched by a page; required for `suspend`.",
   },
   FLY_MACHINE_ID: {
     section: 'Idle: exit or suspend',
@@ -272,13 +297,14 @@ export const SETTINGS = {
   CHROME_PATH: {
     section: 'Chromium',
     parser: custom(parseChromePath),
-    default: 'the first that exists of `/usr/lib/chromium/chromium-headless-shell`, `/usr/bin/chromium-headless-shell`, `/usr/bin/chromium`, `/usr/bin/chromium-browser`, `/usr/bin/google-chrome-stable`, `/usr/bin/google-chrome`, Google Chrome on macOS',
+    default:
+      'the first that exists of `/usr/lib/chromium/chromium-headless-shell`, `/usr/bin/chromium-headless-shell`, `/usr/bin/chromium`, `/usr/bin/chromium-browser`, `/usr/bin/google-chrome-stable`, `/usr/bin/google-chrome`, Google Chrome on macOS',
     help: 'Chromium executable. The headless shell is preferred: same engine and printing, much lighter per render.',
   },
   CHROME_SANDBOX: {
     section: 'Chromium',
     parser: oneOf(['auto', 'on', 'off'] as const, 'auto', 'auto, on or off'),
-    help: '`auto`: use Chromium\'s sandbox when not root and user namespaces work, else `--no-sandbox` with a logged warning. `on`: require it. `off`: never. `/healthz` shows the outcome.',
+    help: "`auto`: use Chromium's sandbox when not root and user namespaces work, else `--no-sandbox` with a logged warning. `on`: require it. `off`: never. `/healthz` shows the outcome.",
   },
   MAX_RENDERS_PER_BROWSER: {
     section: 'Chromium',
@@ -288,14 +314,14 @@ export const SETTINGS = {
   WORKSPACE_LINGER: {
     section: 'Chromium',
     parser: duration('30s', 's', 1000),
-    help: 'An idle workspace (one user\'s browser context, kept for that user\'s next render) is disposed after this long. A bare number means seconds; at least 1 s; `0` keeps it until its room is needed.',
+    help: "An idle workspace (one user's browser context, kept for that user's next render) is disposed after this long. A bare number means seconds; at least 1 s; `0` keeps it until its room is needed.",
   },
 
   // Memory
   MACHINE_MEMORY_MB: {
     section: 'Memory',
     parser: int(MIN_MACHINE_MB, MAX_MACHINE_MB, null),
-    default: 'detected: the container\'s memory limit when there is one, else the machine\'s',
+    default: "detected: the container's memory limit when there is one, else the machine's",
     help: 'The memory the appliance budgets for (256–1048576). Set it when the detection is wrong (a limit the cgroup files do not show), or to run as if on a smaller machine. The defaults of `RENDER_MEMORY_MB` and `IMAGE_MEMORY_MB` derive from it.',
   },
   RENDER_MEMORY_MB: {
@@ -308,7 +334,7 @@ export const SETTINGS = {
     section: 'Memory',
     parser: int(16, 65_536, null),
     default: '¼ of (machine memory − 320 MB), at least 64 (176 on 1 GB)',
-    help: 'Memory image captures may use at once, outside the renders\' budgets (16–65536). Each capture is charged what it may cost before it is drawn: a PNG over 2 megapixels at a whole-number `image-scale` 64 MB (it is captured in strips), any other image 32 (PNG), 24 (JPEG) or 40 (WebP) bytes a pixel. One that can never fit gets `422`; one that does not fit now waits up to `QUEUE_TIMEOUT`, then gets `503`. See [docs/operations.md](operations.md#memory).',
+    help: "Memory image captures may use at once, outside the renders' budgets (16–65536). Each capture is charged what it may cost before it is drawn: a PNG over 2 megapixels at a whole-number `image-scale` 64 MB (it is captured in strips), any other image 32 (PNG), 24 (JPEG) or 40 (WebP) bytes a pixel. One that can never fit gets `422`; one that does not fit now waits up to `QUEUE_TIMEOUT`, then gets `503`. See [docs/operations.md](operations.md#memory).",
   },
   ASSET_CACHE_MB: {
     section: 'Memory',
@@ -333,7 +359,7 @@ export const SETTINGS = {
     section: 'PDF defaults',
     parser: custom(parsePaper),
     default: '`letter`',
-    help: 'Paper: `letter`, `legal`, `tabloid`, `ledger`, `A0`–`A6` (any case). A page\'s `<meta>` or CSS `@page` wins.',
+    help: "Paper: `letter`, `legal`, `tabloid`, `ledger`, `A0`–`A6` (any case). A page's `<meta>` or CSS `@page` wins.",
   },
   LANDSCAPE: {
     section: 'PDF defaults',

@@ -53,7 +53,8 @@ function bestMatch(ranges: Range[], type: string, subtype: string): Match | null
     const subOk = r.subtype === subtype || r.subtype === '*';
     if (!typeOk || !subOk) continue;
     const specificity = (r.type === type ? 2 : 0) + (r.subtype === subtype ? 1 : 0);
-    if (!best || specificity > best.specificity || (specificity === best.specificity && r.q > best.q)) best = { q: r.q, specificity, index: r.index };
+    if (!best || specificity > best.specificity || (specificity === best.specificity && r.q > best.q))
+      best = { q: r.q, specificity, index: r.index };
   }
   return best && best.q > 0 ? best : null;
 }

@@ -41,11 +41,27 @@ export function toHttp(err: unknown, retryAfterSeconds: number): HttpAnswer {
     case 'bad-gateway':
       return text(502);
     case 'timeout':
-      if (f.phase === 'render') return text(504, {}, f.limitMs ? `Rendering took longer than RENDER_TIMEOUT (${f.limitMs / 1000} s). Lighten the page or raise it.` : undefined);
-      if (f.phase === 'image-memory') return text(503, { 'retry-after': String(retryAfterSeconds) }, 'Busy: other images are using the memory for captures (IMAGE_MEMORY_MB). Try again shortly.');
+      if (f.phase === 'render')
+        return text(
+          504,
+          {},
+          f.limitMs
+            ? `Rendering took longer than RENDER_TIMEOUT (${f.limitMs / 1000} s). Lighten the page or raise it.`
+            : undefined,
+        );
+      if (f.phase === 'image-memory')
+        return text(
+          503,
+          { 'retry-after': String(retryAfterSeconds) },
+          'Busy: other images are using the memory for captures (IMAGE_MEMORY_MB). Try again shortly.',
+        );
       return text(503, { 'retry-after': String(retryAfterSeconds) });
     case 'machine-memory':
-      return text(503, { 'retry-after': String(retryAfterSeconds) }, 'The appliance ran short of memory while capturing this image. Try again shortly.');
+      return text(
+        503,
+        { 'retry-after': String(retryAfterSeconds) },
+        'The appliance ran short of memory while capturing this image. Try again shortly.',
+      );
     case 'out-of-memory':
       return text(
         502,
@@ -85,9 +101,17 @@ export function toHttp(err: unknown, retryAfterSeconds: number): HttpAnswer {
 function archivalAnswer(f: Extract<Failure, { kind: 'archival' }>): HttpAnswer {
   switch (f.problem) {
     case 'unavailable':
-      return text(501, {}, `${f.standard} output needs Ghostscript, which this appliance does not have. Install it (Debian package ghostscript) or drop pdf-standard.`);
+      return text(
+        501,
+        {},
+        `${f.standard} output needs Ghostscript, which this appliance does not have. Install it (Debian package ghostscript) or drop pdf-standard.`,
+      );
     case 'not-conformant':
-      return text(422, {}, `The page cannot be made ${f.standard} (most often: a character no installed font has). Fix the page or drop pdf-standard.`);
+      return text(
+        422,
+        {},
+        `The page cannot be made ${f.standard} (most often: a character no installed font has). Fix the page or drop pdf-standard.`,
+      );
     case 'failed':
       return text(502, {}, `The PDF could not be converted to ${f.standard}.`);
   }

@@ -45,7 +45,12 @@ function lastSegment(pathname: string): string {
  * pdf-filename meta, else <title>, else the last path segment (index for '/'), with the
  * output's extension (`.pdf` by default) appended once.
  */
-export function chooseFilename(opts: { meta?: string; title?: string; pathname: string; format?: OutputFormat }): string {
+export function chooseFilename(opts: {
+  meta?: string;
+  title?: string;
+  pathname: string;
+  format?: OutputFormat;
+}): string {
   const ext = EXTENSION[opts.format ?? 'pdf'];
   for (const candidate of [opts.meta, opts.title, lastSegment(opts.pathname)]) {
     if (candidate === undefined) continue;

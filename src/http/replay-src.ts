@@ -98,7 +98,13 @@ export function readBounce(state: string | undefined): Bounce | null {
   const rest = state.slice(BOUNCE_STATE.length + 1);
   const split = rest.indexOf(':');
   const pin = split < 0 ? rest : rest.slice(0, split);
-  const marks = split < 0 ? [] : rest.slice(split + 1).split('.').filter((m) => MARK_RE.test(m));
+  const marks =
+    split < 0
+      ? []
+      : rest
+          .slice(split + 1)
+          .split('.')
+          .filter((m) => MARK_RE.test(m));
   return { pin: PIN_RE.test(pin) ? pin : undefined, marks };
 }
 
@@ -122,6 +128,10 @@ export class BounceMarks {
 
   private mark(request: string, pin: string | undefined): string {
     // 128 bits: 22 characters of base64url, no padding (`=` and `;` mean something in fly-replay).
-    return createHmac('sha256', this.key).update(`${pin ?? ''}\n${request}`).digest().subarray(0, 16).toString('base64url');
+    return createHmac('sha256', this.key)
+      .update(`${pin ?? ''}\n${request}`)
+      .digest()
+      .subarray(0, 16)
+      .toString('base64url');
   }
 }

@@ -59,13 +59,21 @@ export function parseRenderRequest(req: IncomingMessage, config: Config, mapped:
  * the Host and scheme of the request Fly's proxy replayed (only replayed requests: a request
  * sent to the appliance directly names the appliance, not the main app).
  */
-export function publicOriginFor(req: IncomingMessage, config: Pick<Config, 'publicOrigin'>, origin: string, replaySrc: ReplaySrc): string | null {
+export function publicOriginFor(
+  req: IncomingMessage,
+  config: Pick<Config, 'publicOrigin'>,
+  origin: string,
+  replaySrc: ReplaySrc,
+): string | null {
   if (!isInternalOrigin(origin)) return null;
   if (config.publicOrigin) return config.publicOrigin;
   if (replaySrc.instance === undefined && replaySrc.state === undefined && replaySrc.region === undefined) return null;
   const host = header(req, 'host')?.toLowerCase();
   if (!host || !/^([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/.test(host)) return null;
-  const proto = (header(req, 'x-forwarded-proto') ?? header(req, 'fly-forwarded-proto') ?? 'http').split(',')[0]!.trim().toLowerCase();
+  const proto = (header(req, 'x-forwarded-proto') ?? header(req, 'fly-forwarded-proto') ?? 'http')
+    .split(',')[0]!
+    .trim()
+    .toLowerCase();
   const publicOrigin = `${proto === 'https' ? 'https' : 'http'}://${host}`;
   return publicOrigin === origin ? null : publicOrigin;
 }

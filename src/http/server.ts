@@ -121,7 +121,14 @@ function secretMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-async function handleRender(req: IncomingMessage, res: ServerResponse, deps: ServerDeps, requestId: string, mapped: MappedTarget, marks: BounceMarks): Promise<void> {
+async function handleRender(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ServerDeps,
+  requestId: string,
+  mapped: MappedTarget,
+  marks: BounceMarks,
+): Promise<void> {
   const { config, metrics } = deps;
   const started = performance.now();
   const log = deps.log.child({ requestId });
@@ -153,7 +160,11 @@ async function handleRender(req: IncomingMessage, res: ServerResponse, deps: Ser
 
     const renderJob = job;
     const deliver = (output: Output, name: OutputName): Promise<number> => {
-      const filename = chooseFilename({ ...name, pathname: decodePathSafe(renderJob.pathname), format: renderJob.format });
+      const filename = chooseFilename({
+        ...name,
+        pathname: decodePathSafe(renderJob.pathname),
+        format: renderJob.format,
+      });
       return send(res, output, {
         'content-type': output.contentType,
         'content-disposition': contentDisposition(filename, renderJob.download ? 'attachment' : 'inline'),
@@ -166,7 +177,11 @@ async function handleRender(req: IncomingMessage, res: ServerResponse, deps: Ser
       metrics.queueWait.observe(queueMs / 1000);
       // RENDER_TIMEOUT runs from the moment the request holds a slot, and bounds everything
       // after it up to the output, getting a workspace included.
-      const deadline = failAfter(config.renderTimeoutMs, { kind: 'timeout', phase: 'render', limitMs: config.renderTimeoutMs });
+      const deadline = failAfter(config.renderTimeoutMs, {
+        kind: 'timeout',
+        phase: 'render',
+        limitMs: config.renderTimeoutMs,
+      });
       return render(renderJob, deps, log, client.signal, deadline, deliver);
     }, client.signal);
     timings = result.timings;
@@ -183,14 +198,17 @@ async function handleRender(req: IncomingMessage, res: ServerResponse, deps: Ser
     endActivity();
     const totalMs = performance.now() - started;
     metrics.render.observe(totalMs / 1000);
-    log.info({
-      ...fields,
-      queueMs: Math.round(queueMs),
-      workspaceMs: timings ? Math.round(timings.workspaceMs) : undefined,
-      navigationMs: timings ? Math.round(timings.navigationMs) : undefined,
-      printMs: timings ? Math.round(timings.printMs) : undefined,
-      ms: Math.round(totalMs),
-    }, 'render request');
+    log.info(
+      {
+        ...fields,
+        queueMs: Math.round(queueMs),
+        workspaceMs: timings ? Math.round(timings.workspaceMs) : undefined,
+        navigationMs: timings ? Math.round(timings.navigationMs) : undefined,
+        printMs: timings ? Math.round(timings.printMs) : undefined,
+        ms: Math.round(totalMs),
+      },
+      'render request',
+    );
   }
 }
 
@@ -200,7 +218,14 @@ async function handleRender(req: IncomingMessage, res: ServerResponse, deps: Ser
  * hop), and a request that comes back with that mark gets a plain 503 instead of bouncing
  * again. Only our own mark counts (replay-src.ts): a client cannot turn a bounce into a 503.
  */
-function overflow(req: IncomingMessage, res: ServerResponse, deps: ServerDeps, requestId: string, incoming: IncomingRender, marks: BounceMarks): void {
+function overflow(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: ServerDeps,
+  requestId: string,
+  incoming: IncomingRender,
+  marks: BounceMarks,
+): void {
   const request = `${req.method} ${req.url ?? '/'}`;
   if (deps.config.flyMachineId && marks.mayBounce(request, incoming.bounce)) {
     const state = marks.state(request, incoming.job.context['fly-prefer-instance-id'], incoming.bounce);
@@ -217,12 +242,26 @@ function retryAfter(deps: ServerDeps): number {
   return Math.max(1, Math.ceil(deps.config.renderTimeoutMs / 1000 / 6));
 }
 
-function sendError(res: ServerResponse, err: unknown, log: Logger, req: IncomingMessage, requestId: string, retryAfterSeconds: number, fields: Record<string, unknown> = {}, job: RenderJob | null = null) {
+function sendError(
+  res: ServerResponse,
+  err: unknown,
+  log: Logger,
+  req: IncomingMessage,
+  requestId: string,
+  retryAfterSeconds: number,
+  fields: Record<string, unknown> = {},
+  job: RenderJob | null = null,
+) {
   const answer = toHttp(err, retryAfterSeconds);
   // The main app's redirect (to its login page, say) must point where the user can follow it.
   if (job && answer.headers.location) answer.headers.location = publicLocation(answer.headers.location, job);
   const failure = err instanceof RequestFailure ? err.failure : null;
-  const detail = { ...fields, status: answer.status, failure: failure?.kind, reason: failure && 'reason' in failure ? failure.reason : undefined };
+  const detail = {
+    ...fields,
+    status: answer.status,
+    failure: failure?.kind,
+    reason: failure && 'reason' in failure ? failure.reason : undefined,
+  };
   if (!failure) log.error({ ...detail, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
   else if (answer.status >= 500 && failure.kind !== 'client-gone') log.warn(detail, 'render failed');
   Object.assign(fields, { status: answer.status, failure: failure?.kind });
@@ -243,7 +282,8 @@ function respond(req: IncomingMessage, res: ServerResponse, requestId: string, a
     return;
   }
   // A person who clicked a link gets a page saying what happened; a program gets one line.
-  if (prefersHtml(req.headers.accept)) sendBody(req, res, answer.status, 'text/html; charset=utf-8', htmlPage(answer, requestId), headers);
+  if (prefersHtml(req.headers.accept))
+    sendBody(req, res, answer.status, 'text/html; charset=utf-8', htmlPage(answer, requestId), headers);
   else sendBody(req, res, answer.status, 'text/plain; charset=utf-8', answer.body, headers);
 }
 
@@ -252,7 +292,14 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, bod
 }
 
 /** A whole small body, with its length; HEAD gets the headers alone. */
-function sendBody(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+function sendBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   const bytes = Buffer.from(body, 'utf8');
   res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': String(bytes.length) });
   res.end(req.method === 'HEAD' ? undefined : bytes);

@@ -29,7 +29,10 @@ export function pagePathFor(requestTarget: string, formats: readonly ImageFormat
 }
 
 /** The origin to load from: TARGET_URL's, or one of TARGET_HOSTS when the request names it. */
-export function originFor(config: Pick<Config, 'targetOrigin' | 'targetHosts'>, hostHeader: string | undefined): string {
+export function originFor(
+  config: Pick<Config, 'targetOrigin' | 'targetHosts'>,
+  hostHeader: string | undefined,
+): string {
   const host = hostHeader?.toLowerCase();
   if (host && config.targetHosts.includes(host)) {
     return `${new URL(config.targetOrigin).protocol}//${host}`;

@@ -55,10 +55,30 @@ function requestMetrics(registry: Prom.Registry, live: { counts: (() => RenderCo
       labelNames: ['outcome', 'status'] as const,
       registers,
     }),
-    queueWait: new Histogram({ name: 'pdf_appliance_queue_wait_seconds', help: 'Time waiting for a render slot', buckets: DURATIONS, registers }),
-    navigation: new Histogram({ name: 'pdf_appliance_navigation_seconds', help: 'Time from navigation start until the page was ready to print or capture', buckets: DURATIONS, registers }),
-    print: new Histogram({ name: 'pdf_appliance_print_seconds', help: 'Time spent producing the output: printing the PDF (and any PDF/A conversion) or capturing the image', buckets: DURATIONS, registers }),
-    render: new Histogram({ name: 'pdf_appliance_request_seconds', help: 'Whole render request duration, delivery included', buckets: DURATIONS, registers }),
+    queueWait: new Histogram({
+      name: 'pdf_appliance_queue_wait_seconds',
+      help: 'Time waiting for a render slot',
+      buckets: DURATIONS,
+      registers,
+    }),
+    navigation: new Histogram({
+      name: 'pdf_appliance_navigation_seconds',
+      help: 'Time from navigation start until the page was ready to print or capture',
+      buckets: DURATIONS,
+      registers,
+    }),
+    print: new Histogram({
+      name: 'pdf_appliance_print_seconds',
+      help: 'Time spent producing the output: printing the PDF (and any PDF/A conversion) or capturing the image',
+      buckets: DURATIONS,
+      registers,
+    }),
+    render: new Histogram({
+      name: 'pdf_appliance_request_seconds',
+      help: 'Whole render request duration, delivery included',
+      buckets: DURATIONS,
+      registers,
+    }),
     inFlight: new Gauge({
       name: 'pdf_appliance_renders_in_flight',
       help: 'Renders holding a slot now',
@@ -82,9 +102,22 @@ function requestMetrics(registry: Prom.Registry, live: { counts: (() => RenderCo
       buckets: [10e3, 50e3, 100e3, 250e3, 500e3, 1e6, 5e6, 20e6, 100e6],
       registers,
     }),
-    overflow: new Counter({ name: 'pdf_appliance_overflow_total', help: 'Requests refused because slots and queue were full, by answer (replay or 503)', labelNames: ['answer'] as const, registers }),
-    idleExits: new Counter({ name: 'pdf_appliance_idle_exits_total', help: 'Exits after IDLE_TIMEOUT with nothing in flight', registers }),
-    idleSuspends: new Counter({ name: 'pdf_appliance_idle_suspends_total', help: 'Suspends asked of the Machines API after IDLE_TIMEOUT (IDLE_ACTION=suspend)', registers }),
+    overflow: new Counter({
+      name: 'pdf_appliance_overflow_total',
+      help: 'Requests refused because slots and queue were full, by answer (replay or 503)',
+      labelNames: ['answer'] as const,
+      registers,
+    }),
+    idleExits: new Counter({
+      name: 'pdf_appliance_idle_exits_total',
+      help: 'Exits after IDLE_TIMEOUT with nothing in flight',
+      registers,
+    }),
+    idleSuspends: new Counter({
+      name: 'pdf_appliance_idle_suspends_total',
+      help: 'Suspends asked of the Machines API after IDLE_TIMEOUT (IDLE_ACTION=suspend)',
+      registers,
+    }),
     resumes: new Counter({
       name: 'pdf_appliance_resumes_total',
       help: 'Resumes after a suspend, by what showed it (request: the waking request; clock-gap: the process had not run for a while)',
@@ -98,17 +131,37 @@ function requestMetrics(registry: Prom.Registry, live: { counts: (() => RenderCo
 function browserMetrics(registry: Prom.Registry) {
   const registers = [registry];
   return {
-    browserLaunches: new Counter({ name: 'pdf_appliance_browser_launches_total', help: 'Chromium launches (first, relaunch after crash, recycle)', registers }),
-    browserCrashes: new Counter({ name: 'pdf_appliance_browser_crashes_total', help: 'Unexpected Chromium disconnections', registers }),
-    browserRecycles: new Counter({ name: 'pdf_appliance_browser_recycles_total', help: 'Planned browser replacements after MAX_RENDERS_PER_BROWSER', registers }),
-    pageCrashes: new Counter({ name: 'pdf_appliance_page_crashes_total', help: 'Renderer crashes (e.g. out of memory) that failed one request', registers }),
+    browserLaunches: new Counter({
+      name: 'pdf_appliance_browser_launches_total',
+      help: 'Chromium launches (first, relaunch after crash, recycle)',
+      registers,
+    }),
+    browserCrashes: new Counter({
+      name: 'pdf_appliance_browser_crashes_total',
+      help: 'Unexpected Chromium disconnections',
+      registers,
+    }),
+    browserRecycles: new Counter({
+      name: 'pdf_appliance_browser_recycles_total',
+      help: 'Planned browser replacements after MAX_RENDERS_PER_BROWSER',
+      registers,
+    }),
+    pageCrashes: new Counter({
+      name: 'pdf_appliance_page_crashes_total',
+      help: 'Renderer crashes (e.g. out of memory) that failed one request',
+      registers,
+    }),
     workspaces: new Counter({
       name: 'pdf_appliance_workspaces_total',
       help: "Workspaces handed to renders, by how (hot: the same identity's own, settled; spare: opened ahead, never used; opened: opened for this render)",
       labelNames: ['how'] as const,
       registers,
     }),
-    workspaceRetirements: new Counter({ name: 'pdf_appliance_workspace_retirements_total', help: 'Workspaces disposed (a render that did not end cleanly, anonymous, idle, room for another user, age)', registers }),
+    workspaceRetirements: new Counter({
+      name: 'pdf_appliance_workspace_retirements_total',
+      help: 'Workspaces disposed (a render that did not end cleanly, anonymous, idle, room for another user, age)',
+      registers,
+    }),
     memoryKills: new Counter({
       name: 'pdf_appliance_memory_kills_total',
       help: 'Renderer processes stopped for memory, by budget (render-budget: RENDER_MEMORY_MB; tree-budget: the machine)',
@@ -122,8 +175,18 @@ function browserMetrics(registry: Prom.Registry) {
 function pageMetrics(registry: Prom.Registry) {
   const registers = [registry];
   return {
-    blockedRequests: new Counter({ name: 'pdf_appliance_blocked_requests_total', help: 'Sub-requests of rendered pages refused by the SSRF guard', labelNames: ['reason'] as const, registers }),
-    assetCache: new Counter({ name: 'pdf_appliance_asset_cache_total', help: 'Sub-resource lookups in the shared asset cache by outcome', labelNames: ['outcome'] as const, registers }),
+    blockedRequests: new Counter({
+      name: 'pdf_appliance_blocked_requests_total',
+      help: 'Sub-requests of rendered pages refused by the SSRF guard',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    assetCache: new Counter({
+      name: 'pdf_appliance_asset_cache_total',
+      help: 'Sub-resource lookups in the shared asset cache by outcome',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

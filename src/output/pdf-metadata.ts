@@ -83,7 +83,7 @@ function infoUpdate(head: string, tail: string, length: number, set: [string, st
   // Chromium's entries (Title, Creator, Producer, dates) stay, unless replaced.
   const entries = new Map<string, string>();
   const info = trailer.get('Info');
-  const old = info?.kind === 'ref' ? objectDict(head, info, false) ?? objectDict(tail, info, false) : null;
+  const old = info?.kind === 'ref' ? (objectDict(head, info, false) ?? objectDict(tail, info, false)) : null;
   for (const [key, value] of old ?? []) entries.set(key, value.raw);
   for (const [key, value] of set) entries.set(key, value);
 
@@ -92,7 +92,13 @@ function infoUpdate(head: string, tail: string, length: number, set: [string, st
   const objectAt = length + separator.length;
   const object = `${num} 0 obj\n<<${[...entries].map(([k, v]) => `/${k} ${v}`).join('\n')}>>\nendobj\n`;
   const id = trailer.get('ID');
-  const fields = [`/Size ${num + 1}`, `/Root ${root.raw}`, `/Info ${num} 0 R`, `/Prev ${startxref}`, ...(id ? [`/ID ${id.raw}`] : [])];
+  const fields = [
+    `/Size ${num + 1}`,
+    `/Root ${root.raw}`,
+    `/Info ${num} 0 R`,
+    `/Prev ${startxref}`,
+    ...(id ? [`/ID ${id.raw}`] : []),
+  ];
   // Each xref entry is exactly 20 bytes: 10-digit offset, space, 5-digit generation, " n", EOL.
   const table = `xref\n${num} 1\n${String(objectAt).padStart(10, '0')} 00000 n \n`;
   return `${separator}${object}${table}trailer\n<<${fields.join('\n')}>>\nstartxref\n${objectAt + object.length}\n%%EOF\n`;

@@ -2,7 +2,9 @@
 // trailer and the Info dictionary of the PDFs Chromium prints) and text strings.
 
 /** A dictionary value, with its source text (`raw`) so it can be copied into a new dictionary. */
-export type PdfValue = ({ kind: 'string'; bytes: Uint8Array } | { kind: 'ref'; num: number; gen: number } | { kind: 'other' }) & { raw: string };
+export type PdfValue = (
+  { kind: 'string'; bytes: Uint8Array } | { kind: 'ref'; num: number; gen: number } | { kind: 'other' }
+) & { raw: string };
 
 /**
  * The top level of the dictionary starting at `start` ("<<"): string values, indirect
@@ -53,7 +55,10 @@ const WHITESPACE = /[\0\t\n\f\r ]/;
 const DELIMITER = /[\0\t\n\f\r ()<>[\]{}/%]/;
 
 class Lexer {
-  constructor(private readonly text: string, public position: number) {}
+  constructor(
+    private readonly text: string,
+    public position: number,
+  ) {}
 
   next(): Token | null {
     const t = this.text;
@@ -178,11 +183,46 @@ export function decodeTextString(bytes: Uint8Array): string {
 // PDFDocEncoding's departures from Latin-1 (PDF 32000-1, Annex D). 0x9F is undefined and
 // 0xAD is undefined too; both are left as their Latin-1 code points.
 const PDF_DOC_ENCODING: Record<number, number> = {
-  0x18: 0x02d8, 0x19: 0x02c7, 0x1a: 0x02c6, 0x1b: 0x02d9, 0x1c: 0x02dd, 0x1d: 0x02db, 0x1e: 0x02da, 0x1f: 0x02dc,
-  0x80: 0x2022, 0x81: 0x2020, 0x82: 0x2021, 0x83: 0x2026, 0x84: 0x2014, 0x85: 0x2013, 0x86: 0x0192, 0x87: 0x2044,
-  0x88: 0x2039, 0x89: 0x203a, 0x8a: 0x2212, 0x8b: 0x2030, 0x8c: 0x201e, 0x8d: 0x201c, 0x8e: 0x201d, 0x8f: 0x2018,
-  0x90: 0x2019, 0x91: 0x201a, 0x92: 0x2122, 0x93: 0xfb01, 0x94: 0xfb02, 0x95: 0x0141, 0x96: 0x0152, 0x97: 0x0160,
-  0x98: 0x0178, 0x99: 0x017d, 0x9a: 0x0131, 0x9b: 0x0142, 0x9c: 0x0153, 0x9d: 0x0161, 0x9e: 0x017e, 0xa0: 0x20ac,
+  0x18: 0x02d8,
+  0x19: 0x02c7,
+  0x1a: 0x02c6,
+  0x1b: 0x02d9,
+  0x1c: 0x02dd,
+  0x1d: 0x02db,
+  0x1e: 0x02da,
+  0x1f: 0x02dc,
+  0x80: 0x2022,
+  0x81: 0x2020,
+  0x82: 0x2021,
+  0x83: 0x2026,
+  0x84: 0x2014,
+  0x85: 0x2013,
+  0x86: 0x0192,
+  0x87: 0x2044,
+  0x88: 0x2039,
+  0x89: 0x203a,
+  0x8a: 0x2212,
+  0x8b: 0x2030,
+  0x8c: 0x201e,
+  0x8d: 0x201c,
+  0x8e: 0x201d,
+  0x8f: 0x2018,
+  0x90: 0x2019,
+  0x91: 0x201a,
+  0x92: 0x2122,
+  0x93: 0xfb01,
+  0x94: 0xfb02,
+  0x95: 0x0141,
+  0x96: 0x0152,
+  0x97: 0x0160,
+  0x98: 0x0178,
+  0x99: 0x017d,
+  0x9a: 0x0131,
+  0x9b: 0x0142,
+  0x9c: 0x0153,
+  0x9d: 0x0161,
+  0x9e: 0x017e,
+  0xa0: 0x20ac,
 };
 
 /** A text string as PDF source: a (literal) when it is printable ASCII, else <FEFF…> UTF-16BE hex. */
@@ -218,7 +258,11 @@ export function lastTrailer(tail: string): { trailer: Map<string, PdfValue>; sta
  * (only whitespace before) with `atStart`, else at its first occurrence after a line break or a
  * space. Null when the object is not there or its dictionary does not parse.
  */
-export function objectDict(text: string, ref: { num: number; gen: number }, atStart: boolean): Map<string, PdfValue> | null {
+export function objectDict(
+  text: string,
+  ref: { num: number; gen: number },
+  atStart: boolean,
+): Map<string, PdfValue> | null {
   const before = atStart ? '^\\s*' : '(?:^|[\\r\\n\\s])';
   const header = new RegExp(`${before}${ref.num}\\s+${ref.gen}\\s+obj\\s*`).exec(text);
   if (!header) return null;

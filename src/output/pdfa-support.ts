@@ -121,7 +121,10 @@ export function ghostscriptVersion(gsPath: string): Promise<string> {
   if (!version) {
     version = new Promise<string>((resolve, reject) => {
       execFile(gsPath, ['--version'], { env: {}, timeout: 5000, encoding: 'utf8' }, (err, stdout) => {
-        if (err) reject(new PdfAError(`PDF/A output needs Ghostscript, but ${gsPath} --version failed`, 'unavailable', String(err)));
+        if (err)
+          reject(
+            new PdfAError(`PDF/A output needs Ghostscript, but ${gsPath} --version failed`, 'unavailable', String(err)),
+          );
         else resolve(stdout.trim());
       });
     });
@@ -143,7 +146,12 @@ export function checkPdfASupport(opts: { gsPath?: string; iccProfile?: string } 
   let gsVersion: string;
   try {
     // Empty environment: GS_OPTIONS and GS_LIB from ours must not change what gs does.
-    gsVersion = execFileSync(gsPath, ['--version'], { env: {}, timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    gsVersion = execFileSync(gsPath, ['--version'], {
+      env: {},
+      timeout: 5000,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   } catch (err) {
     throw new PdfAError(`PDF/A output needs Ghostscript, but ${gsPath} --version failed`, 'unavailable', String(err));
   }
@@ -168,7 +176,11 @@ export function resolveProfile(explicit?: string): string {
 
 function locateGhostscript(explicit: string | undefined): string {
   const gs = explicit ?? findGhostscript();
-  if (!gs) throw new PdfAError('PDF/A output needs Ghostscript: no gs executable on PATH (Debian package ghostscript)', 'unavailable');
+  if (!gs)
+    throw new PdfAError(
+      'PDF/A output needs Ghostscript: no gs executable on PATH (Debian package ghostscript)',
+      'unavailable',
+    );
   try {
     accessSync(gs, constants.X_OK);
   } catch {
@@ -189,13 +201,15 @@ function locateProfile(explicit: string | undefined): string {
     return found;
   }
   // Ghostscript's --permit-file-read takes a ':'-separated list: such a path would be split.
-  if (explicit.includes(delimiter)) throw new PdfAError(`ICC profile path must not contain '${delimiter}': ${explicit}`, 'unavailable');
+  if (explicit.includes(delimiter))
+    throw new PdfAError(`ICC profile path must not contain '${delimiter}': ${explicit}`, 'unavailable');
   let bytes: Buffer;
   try {
     bytes = readFileSync(explicit);
   } catch {
     throw new PdfAError(`PDF/A output needs an sRGB ICC profile: cannot read ${explicit}`, 'unavailable');
   }
-  if (!isSrgbProfile(bytes)) throw new PdfAError(`PDF/A output needs an sRGB ICC profile: ${explicit} is not one`, 'unavailable');
+  if (!isSrgbProfile(bytes))
+    throw new PdfAError(`PDF/A output needs an sRGB ICC profile: ${explicit} is not one`, 'unavailable');
   return explicit;
 }

@@ -47,7 +47,8 @@ export async function checkAndRepairXmp(path: string, part: number, expected: Do
     const close = text.indexOf('</x:xmpmeta>', marker - start);
     if (begin < 0 || close < 0) return 'no-pdfa-identification';
     let packet = text.slice(begin, close);
-    if (!new RegExp(`pdfaid:part\\s*(=\\s*["']${part}["']|>\\s*${part}\\s*<)`).test(packet)) return 'no-pdfa-identification';
+    if (!new RegExp(`pdfaid:part\\s*(=\\s*["']${part}["']|>\\s*${part}\\s*<)`).test(packet))
+      return 'no-pdfa-identification';
 
     const original = packet;
     for (const [field, pattern] of FIELDS) {
@@ -56,7 +57,8 @@ export async function checkAndRepairXmp(path: string, part: number, expected: Do
       if (value === undefined || !m) continue;
       const raw = m[1];
       const fixed = restore(raw, value);
-      if (fixed === null || unescapeXml(Buffer.from(fixed, 'latin1').toString('utf8')) !== value) return 'info-mismatch';
+      if (fixed === null || unescapeXml(Buffer.from(fixed, 'latin1').toString('utf8')) !== value)
+        return 'info-mismatch';
       const at = m.index + m[0].indexOf(raw);
       packet = packet.slice(0, at) + fixed + packet.slice(at + raw.length);
     }

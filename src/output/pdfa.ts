@@ -9,9 +9,20 @@ import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCompletePdf, readDocInfo, type DocInfoText } from './pdf-docinfo.js';
-import { cleanDocInfo, docInfoPostScript, IMAGE_QUALITY_POSTSCRIPT, outputIntentPostScript } from './pdfa-postscript.js';
+import {
+  cleanDocInfo,
+  docInfoPostScript,
+  IMAGE_QUALITY_POSTSCRIPT,
+  outputIntentPostScript,
+} from './pdfa-postscript.js';
 import { pdfAPart, type PdfStandard } from './pdfa-standard.js';
-import { ghostscriptVersion, PdfAError, resolveGhostscript, resolveProfile, usesLegacyInterpreter } from './pdfa-support.js';
+import {
+  ghostscriptVersion,
+  PdfAError,
+  resolveGhostscript,
+  resolveProfile,
+  usesLegacyInterpreter,
+} from './pdfa-support.js';
 import { checkAndRepairXmp } from './pdfa-xmp.js';
 
 export type { PdfStandard } from './pdfa-standard.js';
@@ -46,7 +57,11 @@ export interface PdfAFile {
  * document to and from Ghostscript (it needs random access to a PDF), so neither the input
  * nor the result is ever held whole in memory. On failure nothing is left behind.
  */
-export async function convertToPdfA(input: AsyncIterable<Uint8Array> | Uint8Array, standard: PdfStandard, opts: PdfAOptions = {}): Promise<PdfAFile> {
+export async function convertToPdfA(
+  input: AsyncIterable<Uint8Array> | Uint8Array,
+  standard: PdfStandard,
+  opts: PdfAOptions = {},
+): Promise<PdfAFile> {
   opts.signal?.throwIfAborted();
   // mkdtemp creates the directory 0700: other users on the machine cannot read the document.
   const dir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'pdfa-'));
@@ -55,7 +70,9 @@ export async function convertToPdfA(input: AsyncIterable<Uint8Array> | Uint8Arra
     const inputPath = join(dir, 'input.pdf');
     const outputPath = join(dir, 'output.pdf');
     const source = input instanceof Uint8Array ? [input] : input;
-    await pipeline(Readable.from(source, { objectMode: false }), createWriteStream(inputPath, { mode: 0o600 }), { signal: opts.signal });
+    await pipeline(Readable.from(source, { objectMode: false }), createWriteStream(inputPath, { mode: 0o600 }), {
+      signal: opts.signal,
+    });
     await convert(inputPath, outputPath, dir, standard, opts);
     await rm(inputPath);
     const { size } = await stat(outputPath);
@@ -66,7 +83,13 @@ export async function convertToPdfA(input: AsyncIterable<Uint8Array> | Uint8Arra
   }
 }
 
-async function convert(inputPath: string, outputPath: string, workDir: string, standard: PdfStandard, opts: PdfAOptions): Promise<void> {
+async function convert(
+  inputPath: string,
+  outputPath: string,
+  workDir: string,
+  standard: PdfStandard,
+  opts: PdfAOptions,
+): Promise<void> {
   const gs = resolveGhostscript(opts.gsPath);
   const icc = resolveProfile(opts.iccProfile);
   const found = await inspectInput(inputPath);
@@ -89,10 +112,18 @@ async function convert(inputPath: string, outputPath: string, workDir: string, s
   // whatever the compatibility policy. The XMP identification it writes only for PDF/A tells.
   const xmp = await checkAndRepairXmp(outputPath, part, info);
   if (xmp === 'no-pdfa-identification') {
-    throw new PdfAError(`Ghostscript could not make the document ${standard}: its output is not PDF/A`, 'not-conformant', detail);
+    throw new PdfAError(
+      `Ghostscript could not make the document ${standard}: its output is not PDF/A`,
+      'not-conformant',
+      detail,
+    );
   }
   if (xmp === 'info-mismatch') {
-    throw new PdfAError(`Ghostscript could not make the document ${standard}: its XMP metadata does not match the document info`, 'not-conformant', detail);
+    throw new PdfAError(
+      `Ghostscript could not make the document ${standard}: its XMP metadata does not match the document info`,
+      'not-conformant',
+      detail,
+    );
   }
 }
 
@@ -186,7 +217,9 @@ function run(gs: string, args: string[], cwd: string, abort: AbortSignal | undef
     if (abort?.aborted) onAbort();
     child.once('error', (err: NodeJS.ErrnoException) => {
       abort?.removeEventListener('abort', onAbort);
-      reject(new PdfAError(`Ghostscript could not be started (${err.code ?? err.message})`, 'unavailable', String(err)));
+      reject(
+        new PdfAError(`Ghostscript could not be started (${err.code ?? err.message})`, 'unavailable', String(err)),
+      );
     });
     // 'close', not 'exit': the output streams are drained, so `detail` is complete.
     child.once('close', (code, signal) => {

@@ -66,13 +66,23 @@ export interface CaptureDeps {
  * Readies a loaded page for its image: the viewport and scale its hints ask for (it was laid
  * out in the default ones from the start), the waits it asks for.
  */
-export async function prepareImage(ws: Workspace, hints: RawPageHints, format: ImageFormat, settings: ReadySettings & { image: ImageDefaults }, deps: CaptureDeps): Promise<Product> {
+export async function prepareImage(
+  ws: Workspace,
+  hints: RawPageHints,
+  format: ImageFormat,
+  settings: ReadySettings & { image: ImageDefaults },
+  deps: CaptureDeps,
+): Promise<Product> {
   const { image } = settings;
   const plan = planImage(hints, format, image);
   warnIgnored(deps.log, deps.url, plan.warnings);
-  if (plan.viewport.width !== image.width || plan.viewport.height !== image.height || plan.scale !== image.scale) await ws.setViewport(plan.viewport, plan.scale);
+  if (plan.viewport.width !== image.width || plan.viewport.height !== image.height || plan.scale !== image.scale)
+    await ws.setViewport(plan.viewport, plan.scale);
   await pageReady(ws, plan.waitFor, settings);
-  return { name: { title: hints.title.trim() || undefined, meta: plan.filename }, produce: () => captureOutput(ws, plan, deps) };
+  return {
+    name: { title: hints.title.trim() || undefined, meta: plan.filename },
+    produce: () => captureOutput(ws, plan, deps),
+  };
 }
 
 /**
@@ -85,7 +95,8 @@ async function captureOutput(ws: Workspace, plan: ImagePlan, deps: CaptureDeps):
   const size = imageSize(area, plan.scale);
   const why = oversize(size, deps.maxPixels);
   if (why) fail({ kind: 'image-too-large', width: size.width, height: size.height, why, setting: 'IMAGE_MAX_PIXELS' });
-  const strip = plan.format === 'png' && size.width * size.height > STRIPS_ABOVE ? stripHeight(area, size.width, plan.scale) : null;
+  const strip =
+    plan.format === 'png' && size.width * size.height > STRIPS_ABOVE ? stripHeight(area, size.width, plan.scale) : null;
   const cost = strip ? STRIPS_BYTES : size.width * size.height * BYTES_PER_PIXEL[plan.format];
   const { images } = deps;
   if (!images.fits(cost)) {
@@ -118,11 +129,22 @@ async function captureOutput(ws: Workspace, plan: ImagePlan, deps: CaptureDeps):
 }
 
 /** Strips top to bottom, each as Chromium encodes it; stops when the memory watch asks. */
-async function* captureStrips(ws: Workspace, plan: ImagePlan, area: Area, strip: number, stopped: AbortSignal): AsyncGenerator<Buffer> {
+async function* captureStrips(
+  ws: Workspace,
+  plan: ImagePlan,
+  area: Area,
+  strip: number,
+  stopped: AbortSignal,
+): AsyncGenerator<Buffer> {
   for (let y = 0; y < area.height; y += strip) {
     if (stopped.aborted) fail({ kind: 'machine-memory' });
     const clip = { x: area.x, y: area.y + y, width: area.width, height: Math.min(strip, area.height - y) };
-    yield await ws.capture({ format: 'png', optimizeForSpeed: true, clip: { ...clip, scale: 1 }, captureBeyondViewport: beyondViewport(clip, plan) });
+    yield await ws.capture({
+      format: 'png',
+      optimizeForSpeed: true,
+      clip: { ...clip, scale: 1 },
+      captureBeyondViewport: beyondViewport(clip, plan),
+    });
   }
 }
 
@@ -151,7 +173,15 @@ async function areaOf(ws: Workspace, plan: ImagePlan, log: Logger, url: string):
   if (plan.selector !== undefined) {
     const box = await ws.evaluate<Area | null>(elementBox(plan.selector));
     if (box && box.width >= 1 && box.height >= 1) return box;
-    log.warn({ page: loggableUrl(url), option: 'image-selector', value: plan.selector, reason: box ? 'the element has no size' : 'no element matches' }, 'ignored page option');
+    log.warn(
+      {
+        page: loggableUrl(url),
+        option: 'image-selector',
+        value: plan.selector,
+        reason: box ? 'the element has no size' : 'no element matches',
+      },
+      'ignored page option',
+    );
   }
   if (plan.fullPage) {
     const { cssContentSize } = await ws.layoutMetrics();

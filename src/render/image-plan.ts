@@ -50,7 +50,14 @@ export const QUALITY_LIMITS = { min: 1, max: 100 };
  */
 export const MAX_IMAGE_SIDE = 16383;
 
-const KNOWN_OPTIONS = ['image-width', 'image-height', 'image-scale', 'image-full-page', 'image-selector', 'image-quality'];
+const KNOWN_OPTIONS = [
+  'image-width',
+  'image-height',
+  'image-scale',
+  'image-full-page',
+  'image-selector',
+  'image-quality',
+];
 
 export function planImage(hints: RawPageHints, format: ImageFormat, defaults: ImageDefaults): ImagePlan {
   const options = new MetaReader(hints, 'image-', KNOWN_OPTIONS);

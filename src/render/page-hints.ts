@@ -33,7 +33,11 @@ const SELECTOR_OPTIONS = ['pdf-wait-for', 'image-selector'];
 export function collectPageHints(selectorOptions: string[]): RawPageHints {
   const meta: Record<string, string> = {};
   const wanted = (name: string): boolean =>
-    name.startsWith('pdf-') || name.startsWith('image-') || name === 'author' || name === 'description' || name === 'keywords';
+    name.startsWith('pdf-') ||
+    name.startsWith('image-') ||
+    name === 'author' ||
+    name === 'description' ||
+    name === 'keywords';
   for (const el of Array.from(document.querySelectorAll('meta[name]'))) {
     const name = (el.getAttribute('name') ?? '').trim().toLowerCase();
     if (!wanted(name) || Object.prototype.hasOwnProperty.call(meta, name)) continue;

@@ -18,7 +18,10 @@ export async function pageReady(ws: Workspace, waitFor: string | undefined, sett
   // Web fonts must have arrived, or the output shows fallback fonts (print and capture do not
   // wait). One round trip asks that and whether the page holds its own readiness: a page that
   // set `window.pdfReady = false` is waited for until it sets it to true.
-  const manual = await ws.evaluate<boolean>(`document.fonts.ready.then(() => ${settings.javascript ? 'window.pdfReady === false' : 'false'})`, true);
+  const manual = await ws.evaluate<boolean>(
+    `document.fonts.ready.then(() => ${settings.javascript ? 'window.pdfReady === false' : 'false'})`,
+    true,
+  );
   if (manual) {
     await ws.evaluate(POLL_PDF_READY, true);
     await ws.inFlight.quiet(settings.quietWindowMs);

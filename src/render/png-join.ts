@@ -44,7 +44,7 @@ function parse(png: Buffer): Parsed {
   let header: Header | null = null;
   const ancillary: Buffer[] = [];
   const idat: Buffer[] = [];
-  for (let off = 8; off + 12 <= png.length; ) {
+  for (let off = 8; off + 12 <= png.length;) {
     const len = png.readUInt32BE(off);
     const type = png.toString('latin1', off + 4, off + 8);
     const data = png.subarray(off + 8, off + 8 + len);
@@ -53,12 +53,28 @@ function parse(png: Buffer): Parsed {
       const colorType = data[9]!;
       const channels = CHANNELS[colorType];
       // Chromium writes 8-bit RGB or RGBA, never interlaced; anything else is refused, not guessed at.
-      if (channels === undefined || (bitDepth !== 8 && bitDepth !== 16) || data[10] !== 0 || data[11] !== 0 || data[12] !== 0) {
-        throw new PngJoinError(`unsupported PNG layout (bit depth ${bitDepth}, colour type ${colorType}, interlace ${data[12]})`);
+      if (
+        channels === undefined ||
+        (bitDepth !== 8 && bitDepth !== 16) ||
+        data[10] !== 0 ||
+        data[11] !== 0 ||
+        data[12] !== 0
+      ) {
+        throw new PngJoinError(
+          `unsupported PNG layout (bit depth ${bitDepth}, colour type ${colorType}, interlace ${data[12]})`,
+        );
       }
       const bpp = (channels * bitDepth) / 8;
       const width = data.readUInt32BE(0);
-      header = { width, height: data.readUInt32BE(4), bitDepth, colorType, bpp, stride: width * bpp, rest: Buffer.from(data.subarray(8, 13)) };
+      header = {
+        width,
+        height: data.readUInt32BE(4),
+        bitDepth,
+        colorType,
+        bpp,
+        stride: width * bpp,
+        rest: Buffer.from(data.subarray(8, 13)),
+      };
     } else if (type === 'IDAT') {
       idat.push(data);
     } else if (type === 'IEND') {
@@ -129,7 +145,8 @@ export async function* joinPngStrips(strips: AsyncIterable<Buffer>, height: numb
         throw new PngJoinError('strips differ in width or pixel layout');
       }
       const rows = await inflateAsync(idat.length === 1 ? idat[0]! : Buffer.concat(idat));
-      if (rows.length !== header.height * (header.stride + 1)) throw new PngJoinError('strip rows do not match its header');
+      if (rows.length !== header.height * (header.stride + 1))
+        throw new PngJoinError('strip rows do not match its header');
       if (rowsSeen > 0) unfilterFirstRow(rows, header);
       rowsSeen += header.height;
       if (rowsSeen > height) throw new PngJoinError(`strips add up to more than ${height} rows`);

@@ -249,13 +249,25 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
     displayHeaderFooter: false,
     margin,
   };
-  const pageRanges = parsed(options, 'pdf-page-ranges', parsePageRanges, 'expected page numbers and ranges like "1-3, 5"');
+  const pageRanges = parsed(
+    options,
+    'pdf-page-ranges',
+    parsePageRanges,
+    'expected page numbers and ranges like "1-3, 5"',
+  );
   if (pageRanges !== undefined) pdf.pageRanges = pageRanges;
   addHeaderFooter(pdf, hints);
 
   const plan: PrintPlan = {
     pdf,
-    media: parsed(options, 'pdf-media', (v) => (v.toLowerCase() === 'screen' || v.toLowerCase() === 'print' ? (v.toLowerCase() as 'print' | 'screen') : null), 'expected print or screen') ?? 'print',
+    media:
+      parsed(
+        options,
+        'pdf-media',
+        (v) =>
+          v.toLowerCase() === 'screen' || v.toLowerCase() === 'print' ? (v.toLowerCase() as 'print' | 'screen') : null,
+        'expected print or screen',
+      ) ?? 'print',
     metadata: metadataOf(options, hints),
     standard: standardOf(options, defaults.standard),
     warnings: options.warnings,
@@ -268,7 +280,12 @@ export function planPrint(hints: RawPageHints, defaults: PdfDefaults): PrintPlan
 }
 
 /** A page option parsed by `parse`; one it cannot read is ignored with `expected`. */
-function parsed<T>(options: MetaReader, name: string, parse: (value: string) => T | null, expected: string): T | undefined {
+function parsed<T>(
+  options: MetaReader,
+  name: string,
+  parse: (value: string) => T | null,
+  expected: string,
+): T | undefined {
   const value = options.read(name);
   if (value === undefined) return undefined;
   const result = parse(value);
@@ -277,11 +294,25 @@ function parsed<T>(options: MetaReader, name: string, parse: (value: string) => 
 }
 
 /** Paper size, orientation and margins: a margin that leaves less than an inch is ignored. */
-function paperOf(options: MetaReader, defaults: PdfDefaults): { format: PaperFormat; landscape: boolean; margin: Margin } {
-  const format = parsed(options, 'pdf-format', parseFormat, 'unknown paper format; expected A0–A6, Letter, Legal, Tabloid or Ledger') ?? defaults.format;
+function paperOf(
+  options: MetaReader,
+  defaults: PdfDefaults,
+): { format: PaperFormat; landscape: boolean; margin: Margin } {
+  const format =
+    parsed(
+      options,
+      'pdf-format',
+      parseFormat,
+      'unknown paper format; expected A0–A6, Letter, Legal, Tabloid or Ledger',
+    ) ?? defaults.format;
   const landscape = options.bool('pdf-landscape', defaults.landscape);
   let margin: Margin = { ...defaults.margin };
-  const m = parsed(options, 'pdf-margin', parseMargin, 'expected 1–4 lengths in px, in, cm or mm (e.g. "20mm" or "1in 0.5in")');
+  const m = parsed(
+    options,
+    'pdf-margin',
+    parseMargin,
+    'expected 1–4 lengths in px, in, cm or mm (e.g. "20mm" or "1in 0.5in")',
+  );
   if (m !== undefined) {
     if (marginFits(m, format, landscape)) margin = m;
     else options.warn('pdf-margin', options.read('pdf-margin')!, `leaves less than 1in of content on a ${format} page`);

@@ -13,12 +13,22 @@ import { warnIgnored, type Product } from './product.js';
  * Readies a loaded page for its PDF: the page's own print options read from its hints, the
  * waits it asks for, its media type.
  */
-export async function preparePdf(ws: Workspace, hints: RawPageHints, settings: ReadySettings & { pdf: PdfDefaults }, log: Logger, url: string, signal: AbortSignal): Promise<Product> {
+export async function preparePdf(
+  ws: Workspace,
+  hints: RawPageHints,
+  settings: ReadySettings & { pdf: PdfDefaults },
+  log: Logger,
+  url: string,
+  signal: AbortSignal,
+): Promise<Product> {
   const plan = planPrint(hints, settings.pdf);
   warnIgnored(log, url, plan.warnings);
   await pageReady(ws, plan.waitFor, settings);
   if (plan.media === 'screen') await ws.emulateMedia('screen');
-  return { name: { title: hints.title.trim() || undefined, meta: plan.filename }, produce: () => printOutput(ws, plan, log, url, signal) };
+  return {
+    name: { title: hints.title.trim() || undefined, meta: plan.filename },
+    produce: () => printOutput(ws, plan, log, url, signal),
+  };
 }
 
 /**
@@ -28,7 +38,13 @@ export async function preparePdf(ws: Workspace, hints: RawPageHints, settings: R
  * through Ghostscript, which needs the whole file: on disk, in a private directory removed once
  * the result has been delivered.
  */
-async function printOutput(ws: Workspace, plan: PrintPlan, log: Logger, url: string, signal: AbortSignal): Promise<Output> {
+async function printOutput(
+  ws: Workspace,
+  plan: PrintPlan,
+  log: Logger,
+  url: string,
+  signal: AbortSignal,
+): Promise<Output> {
   const { author, subject, keywords } = plan.metadata;
   // Chromium already writes the Title; only the other fields are added.
   const pdf = withMetadata(await print(ws, plan, log, url), { author, subject, keywords });
@@ -48,7 +64,10 @@ async function print(ws: Workspace, plan: PrintPlan, log: Logger, url: string): 
   } catch (err) {
     // A page range past the end is the page author's mistake, not the user's: print it all.
     if (plan.pdf.pageRanges && /Page range exceeds page count|page range/i.test(String(err))) {
-      log.warn({ page: loggableUrl(url), option: 'pdf-page-ranges', value: plan.pdf.pageRanges, reason: 'exceeds page count' }, 'ignored page option');
+      log.warn(
+        { page: loggableUrl(url), option: 'pdf-page-ranges', value: plan.pdf.pageRanges, reason: 'exceeds page count' },
+        'ignored page option',
+      );
       return ws.print(printParams({ ...plan.pdf, pageRanges: undefined }));
     }
     throw err;

@@ -11,5 +11,6 @@ export interface Product {
 
 /** The page's own options that were ignored, each logged once with why. */
 export function warnIgnored(log: Logger, url: string, warnings: Warning[]): void {
-  for (const w of warnings) log.warn({ page: loggableUrl(url), option: w.option, value: w.value, reason: w.reason }, 'ignored page option');
+  for (const w of warnings)
+    log.warn({ page: loggableUrl(url), option: w.option, value: w.value, reason: w.reason }, 'ignored page option');
 }

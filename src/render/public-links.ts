@@ -77,7 +77,12 @@ export function pointLinksInPage(origin: string, publicOrigin: string): number {
  * Points the PDF's links at the user's origin (see the top of this file). A no-op for images
  * and when the user's origin is unknown or is the origin the page came from.
  */
-export async function pointLinksAtUser(ws: Workspace, job: Pick<RenderJob, 'format' | 'origin' | 'publicOrigin'>): Promise<void> {
+export async function pointLinksAtUser(
+  ws: Workspace,
+  job: Pick<RenderJob, 'format' | 'origin' | 'publicOrigin'>,
+): Promise<void> {
   if (job.format !== 'pdf' || !job.publicOrigin || job.publicOrigin === job.origin) return;
-  await ws.evaluate<number>(`(${pointLinksInPage.toString()})(${JSON.stringify(job.origin)}, ${JSON.stringify(job.publicOrigin)})`);
+  await ws.evaluate<number>(
+    `(${pointLinksInPage.toString()})(${JSON.stringify(job.origin)}, ${JSON.stringify(job.publicOrigin)})`,
+  );
 }

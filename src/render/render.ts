@@ -54,7 +54,14 @@ export interface RenderResult {
  * render calls itself (the request policy saw a redirect, a renderer died, the memory watch
  * acted). Each aborts with the RequestFailure that says why, so the first reason is the answer.
  */
-export async function render(job: RenderJob, deps: RenderDeps, log: Logger, client: AbortSignal, deadline: AbortSignal, deliver: Deliver): Promise<RenderResult> {
+export async function render(
+  job: RenderJob,
+  deps: RenderDeps,
+  log: Logger,
+  client: AbortSignal,
+  deadline: AbortSignal,
+  deliver: Deliver,
+): Promise<RenderResult> {
   const stopper = new AbortController();
   const signal = AbortSignal.any([stopper.signal, deadline, client]);
   const stop = (failure: Failure): void => stopper.abort(new RequestFailure(failure));
@@ -85,7 +92,8 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, clie
     // A command that failed because its renderer was just killed (over its memory budget) can
     // fail before the crash is reported: "Printing failed" ahead of the crash event. Give the
     // report its moment, so the user hears "memory", not "could not be rendered".
-    if (!signal.aborted && !(err instanceof RequestFailure)) await abortable(delay(CRASH_NOTICE_MS), signal).catch(() => undefined);
+    if (!signal.aborted && !(err instanceof RequestFailure))
+      await abortable(delay(CRASH_NOTICE_MS), signal).catch(() => undefined);
     throw classify(err, signal);
   } finally {
     await output?.dispose?.().catch(() => undefined);
@@ -97,11 +105,30 @@ export async function render(job: RenderJob, deps: RenderDeps, log: Logger, clie
 }
 
 /** The render's request policy takes the workspace, and its failures stop the render. */
-function startRender(ws: Workspace, job: RenderJob, deps: RenderDeps, log: Logger, stop: (f: Failure) => void): RequestPolicy {
+function startRender(
+  ws: Workspace,
+  job: RenderJob,
+  deps: RenderDeps,
+  log: Logger,
+  stop: (f: Failure) => void,
+): RequestPolicy {
   const budgetMb = Math.round(deps.config.renderMemoryBytes / 2 ** 20);
-  const policy = new RequestPolicy({ mainOrigin: job.origin, identity: job.identity, context: job.context, guard: deps.guard, cache: deps.cache, fetchAsset: deps.fetchAsset, log, metrics: deps.metrics, stop });
+  const policy = new RequestPolicy({
+    mainOrigin: job.origin,
+    identity: job.identity,
+    context: job.context,
+    guard: deps.guard,
+    cache: deps.cache,
+    fetchAsset: deps.fetchAsset,
+    log,
+    metrics: deps.metrics,
+    stop,
+  });
   // The watch acted on this render's context (its processes are being killed): say why.
-  ws.onMemory = (over) => stop(over.reason === 'tree-budget' ? { kind: 'machine-memory' } : { kind: 'out-of-memory', budgetMb, certain: true });
+  ws.onMemory = (over) =>
+    stop(
+      over.reason === 'tree-budget' ? { kind: 'machine-memory' } : { kind: 'out-of-memory', budgetMb, certain: true },
+    );
   ws.onCrash = () => {
     deps.metrics.pageCrashes.inc();
     stop({ kind: 'out-of-memory', budgetMb, certain: deps.browser.memoryKilledWithin(2000) });
@@ -111,10 +138,17 @@ function startRender(ws: Workspace, job: RenderJob, deps: RenderDeps, log: Logge
 }
 
 /** The main app's page, loaded as the user; its answer decides whether there is an output. */
-async function load(ws: Workspace, job: RenderJob, deps: RenderDeps, policy: RequestPolicy, signal: AbortSignal): Promise<void> {
+async function load(
+  ws: Workspace,
+  job: RenderJob,
+  deps: RenderDeps,
+  policy: RequestPolicy,
+  signal: AbortSignal,
+): Promise<void> {
   // An image's page lays out in the default viewport from the start; its own meta tags (read
   // after load) may still change it.
-  if (job.format !== 'pdf') await ws.setViewport({ width: deps.config.image.width, height: deps.config.image.height }, deps.config.image.scale);
+  if (job.format !== 'pdf')
+    await ws.setViewport({ width: deps.config.image.width, height: deps.config.image.height }, deps.config.image.scale);
   await ws.navigate(job.url).catch((err: unknown) => {
     // A status the policy acted on (a redirect, a 404) ends the navigation early: that decides.
     if (signal.aborted) throw signal.reason;
@@ -125,25 +159,48 @@ async function load(ws: Workspace, job: RenderJob, deps: RenderDeps, policy: Req
 }
 
 /** The page readied for its output, by its own options and waits. */
-async function prepare(ws: Workspace, job: RenderJob, deps: RenderDeps, log: Logger, signal: AbortSignal): Promise<Product> {
+async function prepare(
+  ws: Workspace,
+  job: RenderJob,
+  deps: RenderDeps,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<Product> {
   const hints = await ws.evaluate<RawPageHints>(COLLECT_PAGE_HINTS);
   if (job.format === 'pdf') return preparePdf(ws, hints, deps.config, log, job.url, signal);
-  return prepareImage(ws, hints, job.format, deps.config, { maxPixels: deps.config.image.maxPixels, images: deps.browser.images, log, url: job.url, signal });
+  return prepareImage(ws, hints, job.format, deps.config, {
+    maxPixels: deps.config.image.maxPixels,
+    images: deps.browser.images,
+    log,
+    url: job.url,
+    signal,
+  });
 }
 
 /** The output, made; one that arrives after the render was stopped is freed, never delivered. */
-async function produce(ws: Workspace, job: RenderJob, deps: RenderDeps, product: Product, step: <T>(p: Promise<T>) => Promise<T>, signal: AbortSignal): Promise<Output> {
+async function produce(
+  ws: Workspace,
+  job: RenderJob,
+  deps: RenderDeps,
+  product: Product,
+  step: <T>(p: Promise<T>) => Promise<T>,
+  signal: AbortSignal,
+): Promise<Output> {
   // Links in a PDF lead where the user is, not to TARGET_URL (public-links.ts).
   await step(pointLinksAtUser(ws, job));
   const producing = product.produce();
-  producing.then((late) => signal.aborted && void late.dispose?.().catch(() => undefined), () => undefined);
+  producing.then(
+    (late) => signal.aborted && void late.dispose?.().catch(() => undefined),
+    () => undefined,
+  );
   const output = await step(producing);
   // The page may have gone over its memory budget since the last check: if that renderer is
   // killed now, its crash (and so this render's failure) arrives within moments.
-  if (deps.browser.sweepMemory()) await step(delay(CRASH_NOTICE_MS)).catch(async (err: unknown) => {
-    await output.dispose?.().catch(() => undefined);
-    throw err;
-  });
+  if (deps.browser.sweepMemory())
+    await step(delay(CRASH_NOTICE_MS)).catch(async (err: unknown) => {
+      await output.dispose?.().catch(() => undefined);
+      throw err;
+    });
   return output;
 }
 
@@ -170,7 +227,11 @@ function classify(err: unknown, signal: AbortSignal): RequestFailure {
   if (stopped) return new RequestFailure(stopped, err);
   if (err instanceof RequestFailure) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  if (/net::ERR_(CONNECTION_REFUSED|NAME_NOT_RESOLVED|CONNECTION_RESET|EMPTY_RESPONSE|ADDRESS_UNREACHABLE|CONNECTION_CLOSED|INVALID_RESPONSE|TOO_MANY_REDIRECTS|TIMED_OUT|CONNECTION_FAILED|SSL|CERT)/.test(msg)) {
+  if (
+    /net::ERR_(CONNECTION_REFUSED|NAME_NOT_RESOLVED|CONNECTION_RESET|EMPTY_RESPONSE|ADDRESS_UNREACHABLE|CONNECTION_CLOSED|INVALID_RESPONSE|TOO_MANY_REDIRECTS|TIMED_OUT|CONNECTION_FAILED|SSL|CERT)/.test(
+      msg,
+    )
+  ) {
     return new RequestFailure({ kind: 'bad-gateway', reason: msg.split('\n')[0]! }, err);
   }
   if (/Target closed|Session closed|Connection closed|Protocol error|detached|No target with given id/i.test(msg)) {

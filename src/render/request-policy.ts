@@ -55,7 +55,17 @@ const REDIRECT = new Set([301, 302, 303, 307, 308]);
 // not the page's either. Nothing a print needs uses them.
 const WORKER_TARGETS = new Set(['service_worker', 'shared_worker']);
 const GUARDED_TARGETS = new Set(['iframe', 'worker']);
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-encoding', 'content-length', 'upgrade', 'trailer', 'te', 'proxy-connection']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-encoding',
+  'content-length',
+  'upgrade',
+  'trailer',
+  'te',
+  'proxy-connection',
+]);
 
 export class RequestPolicy implements Tenant {
   mainDocument: MainDocument | null = null;
@@ -69,14 +79,27 @@ export class RequestPolicy implements Tenant {
     // `cookie` too: the jar adds the cookies, and a redirect hop shows them in its headers
     // already (passing them back would send them twice). Whatever a hop shows of ours was set
     // on an earlier hop: each hop gets exactly what its own decision gives it.
-    this.ours = new Set(['cookie', APPLIANCE_HEADER, OMIT_CREDENTIALS_HEADER, ...Object.keys(o.context), ...Object.keys(o.identity.headers)]);
+    this.ours = new Set([
+      'cookie',
+      APPLIANCE_HEADER,
+      OMIT_CREDENTIALS_HEADER,
+      ...Object.keys(o.context),
+      ...Object.keys(o.identity.headers),
+    ]);
   }
 
   async onRequest(req: PausedRequest, facts: RequestFacts): Promise<Decision> {
     const { url } = req;
     if (facts.source.kind === 'target' && !GUARDED_TARGETS.has(facts.source.type)) {
       const worker = WORKER_TARGETS.has(facts.source.type);
-      return this.block(req, worker ? `${facts.source.type.replace('_', ' ')}s are not allowed` : `requests from ${facts.source.type} targets are not allowed`, worker ? 'worker' : 'target', facts.source.type);
+      return this.block(
+        req,
+        worker
+          ? `${facts.source.type.replace('_', ' ')}s are not allowed`
+          : `requests from ${facts.source.type} targets are not allowed`,
+        worker ? 'worker' : 'target',
+        facts.source.type,
+      );
     }
     if (LOCAL_URL.test(url)) return CONTINUE;
     // A redirect hop keeps the identity of the render that started its chain: a hop of a
@@ -109,7 +132,9 @@ export class RequestPolicy implements Tenant {
       // A hop after one to the main app shows what that hop was given: none of it goes on.
       const own = withoutOurs(req.headers, this.ours);
       const carried = Object.keys(own).length !== Object.keys(req.headers).length;
-      return (await this.fromCache(req, own, true, false)) ?? (carried ? { action: 'continue', headers: own } : CONTINUE);
+      return (
+        (await this.fromCache(req, own, true, false)) ?? (carried ? { action: 'continue', headers: own } : CONTINUE)
+      );
     }
 
     const headers = withoutOurs(req.headers, this.ours);
@@ -117,7 +142,8 @@ export class RequestPolicy implements Tenant {
     headers[APPLIANCE_HEADER] = '1';
     const pageRequest = facts.mainFrameNavigation && !this.mainDocument;
     // Who made it is asked (which may wait for Chromium's report) only when it can matter.
-    const mayMatter = !pageRequest && !this.o.identity.anonymous && !facts.mainFrameNavigation && !facts.subframeNavigation;
+    const mayMatter =
+      !pageRequest && !this.o.identity.anonymous && !facts.mainFrameNavigation && !facts.subframeNavigation;
     const identity = mayCarryIdentityHeaders(
       {
         toMainOrigin: true,
@@ -136,7 +162,10 @@ export class RequestPolicy implements Tenant {
     // user's identity goes anyway, and carries the user's cookies itself then.
     // The page itself: its answer (status, Location) is looked at before Chromium shows it.
     if (pageRequest) return { action: 'continue', headers, interceptResponse: true };
-    const cached = identity || this.o.identity.anonymous ? await this.fromCache(req, this.withCookies(headers), this.o.identity.anonymous, true) : null;
+    const cached =
+      identity || this.o.identity.anonymous
+        ? await this.fromCache(req, this.withCookies(headers), this.o.identity.anonymous, true)
+        : null;
     return cached ?? { action: 'continue', headers };
   }
 
@@ -196,7 +225,8 @@ export class RequestPolicy implements Tenant {
     } catch {
       // not a URL: not the main app
     }
-    if (origin !== this.o.mainOrigin) this.o.stop({ kind: 'bad-gateway', reason: `main frame left the main app for ${describeUrl(url)}` });
+    if (origin !== this.o.mainOrigin)
+      this.o.stop({ kind: 'bad-gateway', reason: `main frame left the main app for ${describeUrl(url)}` });
   }
 
   /** A WebSocket never reaches a request check (the launch lockdown fails it): report the attempt. */
@@ -219,10 +249,18 @@ export class RequestPolicy implements Tenant {
    * The shared asset cache behaves as a shared cache: a request carrying the user's identity
    * is served, and stores, only responses the origin declared public (asset-cache.ts).
    */
-  private async fromCache(req: PausedRequest, headers: Record<string, string>, anonymous: boolean, mainOrigin: boolean): Promise<Decision | null> {
+  private async fromCache(
+    req: PausedRequest,
+    headers: Record<string, string>,
+    anonymous: boolean,
+    mainOrigin: boolean,
+  ): Promise<Decision | null> {
     const cache = this.o.cache;
     if (!cache || !AssetCache.eligible(req.method, req.resourceType)) return null;
-    const { response, outcome } = await cache.get({ url: req.url, method: req.method, headers, credentialed: !anonymous }, this.o.fetchAsset);
+    const { response, outcome } = await cache.get(
+      { url: req.url, method: req.method, headers, credentialed: !anonymous },
+      this.o.fetchAsset,
+    );
     this.o.metrics.assetCache.inc({ outcome });
     // Another site's redirect is Chromium's to follow: answered from here, the hop that follows
     // would not know it came through another site (measured: the user's strict cookie went

@@ -21,7 +21,10 @@ export function applianceGuard(config: GuardSettings): { guard: Guard; self: Sel
   const self = selfAddress(config.flyAppName, config.port, addressesReaching(config.listenAddress));
   const scheme = new URL(config.targetOrigin).protocol;
   const mainHosts = config.targetHosts.map((h) => `${scheme}//${h}`);
-  return { guard: createGuard({ mainOrigin: config.targetOrigin, allowOrigins: [...mainHosts, ...config.allowOrigins], self }), self };
+  return {
+    guard: createGuard({ mainOrigin: config.targetOrigin, allowOrigins: [...mainHosts, ...config.allowOrigins], self }),
+    self,
+  };
 }
 
 /** Every address a request to `listenAddress` could arrive on: all of this machine's for a wildcard. */

@@ -19,7 +19,13 @@ import { createHash } from 'node:crypto';
  */
 
 /** Forwarded headers that are not credentials: they follow every request to the main origin. */
-export const CONTEXT_HEADERS: ReadonlySet<string> = new Set(['accept-language', 'user-agent', 'x-request-id', 'traceparent', 'tracestate']);
+export const CONTEXT_HEADERS: ReadonlySet<string> = new Set([
+  'accept-language',
+  'user-agent',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+]);
 
 export interface JarCookie {
   name: string;
@@ -42,7 +48,10 @@ export interface Identity {
 }
 
 /** Splits the headers forwarded to the main app into the jar, identity headers and context headers. */
-export function identityFrom(origin: string, forwarded: Record<string, string>): { identity: Identity; context: Record<string, string> } {
+export function identityFrom(
+  origin: string,
+  forwarded: Record<string, string>,
+): { identity: Identity; context: Record<string, string> } {
   const headers: Record<string, string> = {};
   const context: Record<string, string> = {};
   let cookies: JarCookie[] = [];
@@ -55,7 +64,10 @@ export function identityFrom(origin: string, forwarded: Record<string, string>):
   for (const c of cookies) hash.update(`\0c\0${c.name}\0${c.value}`);
   for (const name of Object.keys(headers).sort()) hash.update(`\0h\0${name}\0${headers[name]}`);
   const anonymous = cookies.length === 0 && Object.keys(headers).length === 0;
-  return { identity: { cookies, headers, anonymous, key: anonymous ? `anonymous:${origin}` : hash.digest('base64url') }, context };
+  return {
+    identity: { cookies, headers, anonymous, key: anonymous ? `anonymous:${origin}` : hash.digest('base64url') },
+    context,
+  };
 }
 
 /**
@@ -115,7 +127,17 @@ export interface RequestOrigin {
 }
 
 /** The page's own requests that carry identity headers (beacons, pings, reports, prefetches do not). */
-const PAGE_RESOURCES: ReadonlySet<string> = new Set(['Stylesheet', 'Script', 'Image', 'Font', 'Media', 'TextTrack', 'XHR', 'Fetch', 'EventSource']);
+const PAGE_RESOURCES: ReadonlySet<string> = new Set([
+  'Stylesheet',
+  'Script',
+  'Image',
+  'Font',
+  'Media',
+  'TextTrack',
+  'XHR',
+  'Fetch',
+  'EventSource',
+]);
 
 /**
  * Authorization and FORWARD_HEADERS extras: the page request, and what the page's own document

@@ -211,4 +211,3 @@ export function inspectIp(ip: string): IpClass {
 export function classifyIp(ip: string): string | null {
   return inspectIp(ip).range;
 }
-

@@ -15,7 +15,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { inspectIp, type IpClass } from './ip-ranges.js';
 
-
 /**
  * Why a request was refused, as a short fixed label (metrics, logs). It travels with the
  * refusal as data: the reason text carries host names and addresses (an unbounded label set)
@@ -167,9 +166,11 @@ interface CacheEntry {
  * images from one CDN triggers one lookup, not fifty. Failures are evicted at once: a
  * transient resolver hiccup should not deny the rest of the render.
  */
-function createResolver(opts: Required<Pick<GuardOptions, 'cacheTtlMs' | 'cacheMaxEntries' | 'lookupTimeoutMs' | 'now'>> & {
-  lookup: (host: string) => Promise<string[]>;
-}): (host: string) => Promise<string[]> {
+function createResolver(
+  opts: Required<Pick<GuardOptions, 'cacheTtlMs' | 'cacheMaxEntries' | 'lookupTimeoutMs' | 'now'>> & {
+    lookup: (host: string) => Promise<string[]>;
+  },
+): (host: string) => Promise<string[]> {
   const cache = new Map<string, CacheEntry>();
   return (host) => {
     const now = opts.now();
@@ -177,7 +178,10 @@ function createResolver(opts: Required<Pick<GuardOptions, 'cacheTtlMs' | 'cacheM
     if (hit !== undefined && hit.expires > now) return hit.addresses;
     if (hit !== undefined) cache.delete(host);
 
-    const addresses = withTimeout(Promise.resolve().then(() => opts.lookup(host)), opts.lookupTimeoutMs);
+    const addresses = withTimeout(
+      Promise.resolve().then(() => opts.lookup(host)),
+      opts.lookupTimeoutMs,
+    );
     if (opts.cacheTtlMs <= 0) return addresses;
 
     const entry: CacheEntry = { expires: now + opts.cacheTtlMs, addresses };
@@ -250,7 +254,8 @@ class AddressGuard implements Guard {
     const name = url.hostname.toLowerCase().replace(/\.$/, '');
     const addresses = this.lookupOnce(name);
     const port = Number(url.port || (originScheme === 'https:' ? 443 : 80));
-    if (this.opts.self && (await this.isSelf(name, port, addresses, this.opts.self))) return deny('self', `host ${url.host} is this appliance`);
+    if (this.opts.self && (await this.isSelf(name, port, addresses, this.opts.self)))
+      return deny('self', `host ${url.host} is this appliance`);
     if (this.trusted.has(`${originScheme}//${url.host}`)) return ALLOW;
 
     const host = url.hostname;
@@ -275,11 +280,15 @@ class AddressGuard implements Guard {
   }
 
   async connectTo(rawHost: string, port: number): Promise<Connect> {
-    const host = rawHost.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
+    const host = rawHost
+      .toLowerCase()
+      .replace(/\.$/, '')
+      .replace(/^\[(.*)\]$/, '$1');
     const bracketed = host.includes(':') ? `[${host}]` : host;
     if (host === '') return deny('invalid', 'empty host');
     const addresses = this.lookupOnce(host);
-    if (this.opts.self && (await this.isSelf(host, port, addresses, this.opts.self))) return deny('self', `host ${bracketed}:${port} is this appliance`);
+    if (this.opts.self && (await this.isSelf(host, port, addresses, this.opts.self)))
+      return deny('self', `host ${bracketed}:${port} is this appliance`);
     const trustedHere = this.trustedHostPorts.has(`${bracketed}:${port}`);
     const literal = inspectIp(host);
     if (literal.range !== 'invalid') {
@@ -294,7 +303,11 @@ class AddressGuard implements Guard {
       return deny('dns', `cannot resolve host ${host}: ${errorText(err)}`);
     }
     // A trusted origin skips the address checks, but is dialled at what was looked up all the same.
-    const refused = trustedHere ? (answer.length === 0 ? deny('dns', `cannot resolve host ${host}: no addresses`) : null) : vet(host, answer);
+    const refused = trustedHere
+      ? answer.length === 0
+        ? deny('dns', `cannot resolve host ${host}: no addresses`)
+        : null
+      : vet(host, answer);
     return refused ?? { allow: true, addresses: answer };
   }
 
@@ -309,7 +322,12 @@ class AddressGuard implements Guard {
    * us. `name` is lower case, without a trailing dot (an IPv6 literal may keep its brackets). A
    * name that does not resolve is not us (the address check refuses it where it matters).
    */
-  private async isSelf(name: string, port: number, addresses: () => Promise<string[]>, self: SelfAddress): Promise<boolean> {
+  private async isSelf(
+    name: string,
+    port: number,
+    addresses: () => Promise<string[]>,
+    self: SelfAddress,
+  ): Promise<boolean> {
     if (self.names.includes(name) || self.suffixes.some((s) => name.endsWith(s))) return true;
     if (port !== self.port) return false;
     const bare = name.replace(/^\[(.*)\]$/, '$1');

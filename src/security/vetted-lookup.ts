@@ -10,7 +10,8 @@ export function vettedLookup(addresses: readonly string[]): LookupFunction {
   if (addresses.length === 0) throw new Error('vettedLookup: no addresses');
   const entries = addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   return (_hostname, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: typeof entries) => void)(null, entries);
+    if ((options as { all?: boolean }).all)
+      (callback as unknown as (e: null, a: typeof entries) => void)(null, entries);
     else callback(null, entries[0]!.address, entries[0]!.family);
   };
 }

@@ -94,7 +94,9 @@ async function scenario(machines: number, env: Record<string, string>): Promise<
       const result = await day.burst(sessions, CLICKS, WINDOW_MS, from === 'stopped' ? 1000 : 2000);
       const r = row(machines, from, result, await memory.stop());
       rows.push(r);
-      progress(`burst, ${machines} Machine(s) ${from}: ${r.pdfs}/${CLICKS} PDFs, last at ${Math.round(r.lastPdfMs)} ms, started ${r.started}, resumed ${r.resumed}, bounces ${r.bounces}`);
+      progress(
+        `burst, ${machines} Machine(s) ${from}: ${r.pdfs}/${CLICKS} PDFs, last at ${Math.round(r.lastPdfMs)} ms, started ${r.started}, resumed ${r.resumed}, bounces ${r.bounces}`,
+      );
       await untilAllSuspended(day.machines);
     }
     return rows;
@@ -108,7 +110,8 @@ async function untilAllSuspended(machines: () => Promise<Array<{ state?: string;
   for (;;) {
     const ms = await machines();
     if (ms.every((m) => m.state === 'suspended' && m.load === 0)) return;
-    if (Date.now() > deadline) throw new Error(`the Machines did not all suspend within ${SETTLE_MS / 1000} s: ${JSON.stringify(ms)}`);
+    if (Date.now() > deadline)
+      throw new Error(`the Machines did not all suspend within ${SETTLE_MS / 1000} s: ${JSON.stringify(ms)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -126,7 +129,10 @@ export function burstMarkdown(b: Burst): string[] {
     '',
     '| Machines | from | PDFs | not a PDF | first PDF | per click p50 | per click p95 | last PDF | PDFs/s | peak MB per Machine | started | resumed | bounces | held at hard_limit |',
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...b.rows.map((r) => `| ${r.machines} | ${r.from} | ${r.pdfs} | ${r.failed} | ${ms(r.firstPdfMs)} | ${ms(r.p50Ms)} | ${ms(r.p95Ms)} | ${ms(r.lastPdfMs)} | ${r.perSecond.toFixed(2)} | ${ms(r.peakMachineMB)} | ${r.started} | ${r.resumed} | ${r.bounces} | ${r.heldAtHardLimit} |`),
+    ...b.rows.map(
+      (r) =>
+        `| ${r.machines} | ${r.from} | ${r.pdfs} | ${r.failed} | ${ms(r.firstPdfMs)} | ${ms(r.p50Ms)} | ${ms(r.p95Ms)} | ${ms(r.lastPdfMs)} | ${r.perSecond.toFixed(2)} | ${ms(r.peakMachineMB)} | ${r.started} | ${r.resumed} | ${r.bounces} | ${r.heldAtHardLimit} |`,
+    ),
     '',
     'All Machines share this one host; on Fly each has its own CPUs, so what three Machines add here is the spread, not the capacity. PSS: node and its Chromium, per Machine.',
     '',

@@ -46,7 +46,10 @@ const ms = (v: number): string => `${Math.round(v)}`;
 /** Wall and CPU ms of importing `specifier` in a fresh node process (cwd: the checkout). */
 async function importCost(specifier: string): Promise<{ wallMs: number; cpuMs: number }> {
   const code = `const c = process.cpuUsage(); const t = performance.now(); await import(${JSON.stringify(specifier)}); const u = process.cpuUsage(c); process.stdout.write(JSON.stringify({ wallMs: performance.now() - t, cpuMs: (u.user + u.system) / 1000 }));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   await new Promise((r) => child.once('exit', r));
@@ -56,7 +59,10 @@ async function importCost(specifier: string): Promise<{ wallMs: number; cpuMs: n
 /** A main app of its own process, so that serving 1000 frames is not counted as the client's CPU. */
 async function startMainProcess(): Promise<{ url: string; proc: ChildProcess }> {
   const port = await freePort();
-  const proc = run(process.execPath, [join(ROOT, 'dist/fixtures/main-app/cli.js')], { cwd: ROOT, env: cleanEnv({ PORT: String(port), HOST: '127.0.0.1' }) });
+  const proc = run(process.execPath, [join(ROOT, 'dist/fixtures/main-app/cli.js')], {
+    cwd: ROOT,
+    env: cleanEnv({ PORT: String(port), HOST: '127.0.0.1' }),
+  });
   await proc.line(/listening/i);
   return { url: `http://127.0.0.1:${port}`, proc: proc.child };
 }
@@ -65,8 +71,18 @@ async function startMainProcess(): Promise<{ url: string; proc: ChildProcess }> 
 async function coldStart(mainUrl: string, lazyPuppeteer: boolean): Promise<number> {
   const port = await freePort();
   const entry = join(ROOT, 'dist/src/main.js');
-  const env = cleanEnv({ TARGET_URL: mainUrl, PORT: String(port), LISTEN_ADDRESS: '127.0.0.1', METRICS_PORT: '0', IDLE_TIMEOUT: '0', LOG_LEVEL: 'warn', MAIN: entry });
-  const args = lazyPuppeteer ? ['--input-type=module', '-e', `import(process.env.MAIN); import('puppeteer-core');`] : [entry];
+  const env = cleanEnv({
+    TARGET_URL: mainUrl,
+    PORT: String(port),
+    LISTEN_ADDRESS: '127.0.0.1',
+    METRICS_PORT: '0',
+    IDLE_TIMEOUT: '0',
+    LOG_LEVEL: 'warn',
+    MAIN: entry,
+  });
+  const args = lazyPuppeteer
+    ? ['--input-type=module', '-e', `import(process.env.MAIN); import('puppeteer-core');`]
+    : [entry];
   const t0 = performance.now();
   const proc = run(process.execPath, args, { cwd: ROOT, env });
   try {
@@ -78,7 +94,12 @@ async function coldStart(mainUrl: string, lazyPuppeteer: boolean): Promise<numbe
 }
 
 /** Chromium with the appliance's flags and its DevTools pipe, and a transport that counts (and may record) what comes back. */
-function launchPiped(): { proc: ChildProcess; transport: Transport & ConnectionTransport; received: string[]; stop(): Promise<void> } {
+function launchPiped(): {
+  proc: ChildProcess;
+  transport: Transport & ConnectionTransport;
+  received: string[];
+  stop(): Promise<void>;
+} {
   const config = loadConfig({ TARGET_URL: 'http://127.0.0.1:1' });
   const profile = mkdtempSync(join(tmpdir(), 'cdp-client-bench-'));
   const args = [...BASE_ARGS, '--no-sandbox', `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank'];
@@ -133,7 +154,11 @@ async function liveOwn(pageUrl: string): Promise<{ cpuMs: number; messages: numb
     await loaded;
     await page.send('Page.printToPDF', {});
     const u = process.cpuUsage(cpu);
-    return { cpuMs: (u.user + u.system) / 1000, messages: chrome.received.length - from, recording: chrome.received.slice() };
+    return {
+      cpuMs: (u.user + u.system) / 1000,
+      messages: chrome.received.length - from,
+      recording: chrome.received.slice(),
+    };
   } finally {
     await chrome.stop();
   }
@@ -182,8 +207,14 @@ async function roundTrips(n: number, client: 'own' | 'puppeteer'): Promise<numbe
   };
   const send =
     client === 'own'
-      ? ((c) => () => c.root.send('Runtime.evaluate', { expression: '1 + 1', returnByValue: true }))(ownClient(t))
-      : ((c) => () => c.send('Runtime.evaluate', { expression: '1 + 1', returnByValue: true }))(puppeteerClient(t));
+      ? (
+          (c) => () =>
+            c.root.send('Runtime.evaluate', { expression: '1 + 1', returnByValue: true })
+        )(ownClient(t))
+      : (
+          (c) => () =>
+            c.send('Runtime.evaluate', { expression: '1 + 1', returnByValue: true })
+        )(puppeteerClient(t));
   const c = process.cpuUsage();
   for (let i = 0; i < n; i++) await send();
   const u = process.cpuUsage(c);
@@ -194,15 +225,23 @@ async function main(): Promise<void> {
   const L: string[] = ['## The run-time DevTools client: our own against puppeteer-core', ''];
 
   progress('import cost in fresh processes');
-  const imports = { puppeteer: [] as Array<{ wallMs: number; cpuMs: number }>, own: [] as Array<{ wallMs: number; cpuMs: number }> };
+  const imports = {
+    puppeteer: [] as Array<{ wallMs: number; cpuMs: number }>,
+    own: [] as Array<{ wallMs: number; cpuMs: number }>,
+  };
   for (let i = 0; i < IMPORT_REPS; i++) {
     imports.puppeteer.push(await importCost('puppeteer-core'));
     imports.own.push(await importCost('./dist/src/browser/cdp.js'));
   }
   const med = (xs: number[]): number => round(median(xs));
   L.push('| import, fresh process (median) | wall ms | CPU ms |', '| --- | ---: | ---: |');
-  L.push(`| puppeteer-core | ${ms(med(imports.puppeteer.map((x) => x.wallMs)))} | ${ms(med(imports.puppeteer.map((x) => x.cpuMs)))} |`);
-  L.push(`| src/browser/cdp.ts | ${ms(med(imports.own.map((x) => x.wallMs)))} | ${ms(med(imports.own.map((x) => x.cpuMs)))} |`, '');
+  L.push(
+    `| puppeteer-core | ${ms(med(imports.puppeteer.map((x) => x.wallMs)))} | ${ms(med(imports.puppeteer.map((x) => x.cpuMs)))} |`,
+  );
+  L.push(
+    `| src/browser/cdp.ts | ${ms(med(imports.own.map((x) => x.wallMs)))} | ${ms(med(imports.own.map((x) => x.cpuMs)))} |`,
+    '',
+  );
 
   const main = await startMainProcess();
   try {
@@ -210,17 +249,26 @@ async function main(): Promise<void> {
     const cold = { asIs: [] as number[], lazy: [] as number[] };
     await coldStart(main.url, false); // page cache
     for (let i = 0; i < COLD_REPS; i++) {
-      const pair = [async () => cold.asIs.push(await coldStart(main.url, false)), async () => cold.lazy.push(await coldStart(main.url, true))];
+      const pair = [
+        async () => cold.asIs.push(await coldStart(main.url, false)),
+        async () => cold.lazy.push(await coldStart(main.url, true)),
+      ];
       if (i % 2) pair.reverse();
       for (const step of pair) await step();
     }
     L.push('| cold start, spawn → first invoice PDF (median) | ms | runs |', '| --- | ---: | --- |');
     L.push(`| the appliance as it is | ${ms(median(cold.asIs))} | ${cold.asIs.map(ms).join(', ')} |`);
-    L.push(`| with puppeteer-core imported while Chromium launches | ${ms(median(cold.lazy))} | ${cold.lazy.map(ms).join(', ')} |`, '');
+    L.push(
+      `| with puppeteer-core imported while Chromium launches | ${ms(median(cold.lazy))} | ${cold.lazy.map(ms).join(', ')} |`,
+      '',
+    );
 
     progress(`a page of ${FRAMES} frames, driven live by each client`);
     const pageUrl = `${main.url}/hard/frames?n=${FRAMES}`;
-    const live = { own: [] as Array<{ cpuMs: number; messages: number }>, puppeteer: [] as Array<{ cpuMs: number; messages: number }> };
+    const live = {
+      own: [] as Array<{ cpuMs: number; messages: number }>,
+      puppeteer: [] as Array<{ cpuMs: number; messages: number }>,
+    };
     let recording: string[] = [];
     for (let i = 0; i < LIVE_REPS; i++) {
       const o = await liveOwn(pageUrl);
@@ -228,10 +276,19 @@ async function main(): Promise<void> {
       live.own.push(o);
       live.puppeteer.push(await livePuppeteer(pageUrl));
     }
-    const perMsg = (xs: Array<{ cpuMs: number; messages: number }>) => med(xs.map((x) => (x.cpuMs * 1000) / x.messages));
-    L.push(`| ${FRAMES} frames, live, navigate → PDF (median) | messages | Node CPU ms | µs per message |`, '| --- | ---: | ---: | ---: |');
-    L.push(`| own client | ${ms(med(live.own.map((x) => x.messages)))} | ${ms(med(live.own.map((x) => x.cpuMs)))} | ${perMsg(live.own).toFixed(1)} |`);
-    L.push(`| puppeteer-core (page.goto, page.pdf) | ${ms(med(live.puppeteer.map((x) => x.messages)))} | ${ms(med(live.puppeteer.map((x) => x.cpuMs)))} | ${perMsg(live.puppeteer).toFixed(1)} |`, '');
+    const perMsg = (xs: Array<{ cpuMs: number; messages: number }>) =>
+      med(xs.map((x) => (x.cpuMs * 1000) / x.messages));
+    L.push(
+      `| ${FRAMES} frames, live, navigate → PDF (median) | messages | Node CPU ms | µs per message |`,
+      '| --- | ---: | ---: | ---: |',
+    );
+    L.push(
+      `| own client | ${ms(med(live.own.map((x) => x.messages)))} | ${ms(med(live.own.map((x) => x.cpuMs)))} | ${perMsg(live.own).toFixed(1)} |`,
+    );
+    L.push(
+      `| puppeteer-core (page.goto, page.pdf) | ${ms(med(live.puppeteer.map((x) => x.messages)))} | ${ms(med(live.puppeteer.map((x) => x.cpuMs)))} | ${perMsg(live.puppeteer).toFixed(1)} |`,
+      '',
+    );
 
     progress(`replaying the ${recording.length} recorded messages into each client's handler`);
     // Both warmed up first, then alternated, so that neither pays for the JIT alone.
@@ -251,8 +308,12 @@ async function main(): Promise<void> {
       rtOwn.push(await roundTrips(n, 'own'));
     }
     L.push('| the client layer alone (median) | own | puppeteer-core |', '| --- | ---: | ---: |');
-    L.push(`| ${recording.length} recorded messages handled, CPU ms | ${med(own).toFixed(1)} | ${med(theirs).toFixed(1)} |`);
-    L.push(`| µs per message received | ${((med(own) * 1000) / recording.length).toFixed(2)} | ${((med(theirs) * 1000) / recording.length).toFixed(2)} |`);
+    L.push(
+      `| ${recording.length} recorded messages handled, CPU ms | ${med(own).toFixed(1)} | ${med(theirs).toFixed(1)} |`,
+    );
+    L.push(
+      `| µs per message received | ${((med(own) * 1000) / recording.length).toFixed(2)} | ${((med(theirs) * 1000) / recording.length).toFixed(2)} |`,
+    );
     L.push(`| µs per command sent and answered | ${median(rtOwn).toFixed(2)} | ${median(rtTheirs).toFixed(2)} |`, '');
   } finally {
     main.proc.kill('SIGTERM');

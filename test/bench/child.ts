@@ -28,10 +28,11 @@ export function run(cmd: string, args: string[], opts: { cwd: string; env: Recor
         buf = buf.slice(i + 1);
         lines.push(l);
         if (lines.length > 60) lines.shift();
-        for (const w of [...watchers]) if (w.re.test(l)) {
-          watchers.splice(watchers.indexOf(w), 1);
-          w.resolve(l);
-        }
+        for (const w of [...watchers])
+          if (w.re.test(l)) {
+            watchers.splice(watchers.indexOf(w), 1);
+            w.resolve(l);
+          }
       }
     });
   };
@@ -39,7 +40,9 @@ export function run(cmd: string, args: string[], opts: { cwd: string; env: Recor
   feed(child.stderr);
   const tail = (): string => lines.slice(-20).join('\n');
   const gone = new Promise<never>((_, reject) => {
-    child.once('exit', (code, sig) => reject(new Error(`${cmd} ${args.join(' ').slice(0, 80)} exited (${code ?? sig}):\n${tail()}`)));
+    child.once('exit', (code, sig) =>
+      reject(new Error(`${cmd} ${args.join(' ').slice(0, 80)} exited (${code ?? sig}):\n${tail()}`)),
+    );
     child.once('error', (err) => reject(err));
   });
   gone.catch(() => undefined);
@@ -55,7 +58,11 @@ export function run(cmd: string, args: string[], opts: { cwd: string; env: Recor
 
 /** PATH, HOME and our run mark: nothing of the runner's own npm environment leaks into what it starts. */
 export function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', [RUN_MARK_NAME]: RUN_MARK };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    [RUN_MARK_NAME]: RUN_MARK,
+  };
   for (const k of ['LANG', 'TMPDIR', 'XDG_RUNTIME_DIR']) if (process.env[k]) env[k] = process.env[k]!;
   return { ...env, ...extra };
 }

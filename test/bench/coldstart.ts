@@ -34,13 +34,16 @@ export async function applianceColdStart(how: 'npm' | 'node', applianceEnv: Reco
       execFileSync(process.execPath, [join(ROOT, 'scripts/build-if-stale.mjs')], { cwd: ROOT, stdio: 'pipe' });
     } catch (err) {
       // tsc still emits on type errors (someone mid-edit); the run is flagged below if not.
-      process.stderr.write(`[bench] pre-start build reported errors: ${String((err as { stdout?: Buffer }).stdout ?? err).slice(0, 300)}\n`);
+      process.stderr.write(
+        `[bench] pre-start build reported errors: ${String((err as { stdout?: Buffer }).stdout ?? err).slice(0, 300)}\n`,
+      );
     }
   }
   const before = statSync(entry).mtimeMs;
   const env = cleanEnv({ ...applianceEnv, PORT: String(port) });
   const t0 = performance.now();
-  const proc = how === 'npm' ? run('npm', ['start'], { cwd: ROOT, env }) : run(process.execPath, [entry], { cwd: ROOT, env });
+  const proc =
+    how === 'npm' ? run('npm', ['start'], { cwd: ROOT, env }) : run(process.execPath, [entry], { cwd: ROOT, env });
   try {
     await firstPdf(appliancePdfUrl(`http://127.0.0.1:${port}`, invoice), proc.gone, 90_000);
     const ms = performance.now() - t0;
@@ -55,7 +58,10 @@ export async function applianceColdStart(how: 'npm' | 'node', applianceEnv: Reco
 export async function bareColdStart(spec: ChromeSpec, mainOrigin: string): Promise<ColdRun> {
   const script = join(ROOT, 'dist/test/bench/bare-print.js');
   const t0 = performance.now();
-  const proc = run(process.execPath, [script, JSON.stringify(spec), pageUrl(mainOrigin, invoice)], { cwd: ROOT, env: cleanEnv({}) });
+  const proc = run(process.execPath, [script, JSON.stringify(spec), pageUrl(mainOrigin, invoice)], {
+    cwd: ROOT,
+    env: cleanEnv({}),
+  });
   try {
     await proc.line(/^PDF \d+$/);
     return { ms: performance.now() - t0 };
@@ -67,7 +73,12 @@ export async function bareColdStart(spec: ChromeSpec, mainOrigin: string): Promi
 }
 
 /** All cold starts, alternating which side goes first; medians leave out runs that compiled. */
-export async function coldStarts(opts: BenchOptions, applianceEnv: Record<string, string>, spec: ChromeSpec, mainUrl: string): Promise<Cold> {
+export async function coldStarts(
+  opts: BenchOptions,
+  applianceEnv: Record<string, string>,
+  spec: ChromeSpec,
+  mainUrl: string,
+): Promise<Cold> {
   progress('cold start: one unmeasured bare run to warm the page cache');
   await bareColdStart(spec, mainUrl);
   const npm: ColdRun[] = [];
@@ -81,7 +92,9 @@ export async function coldStarts(opts: BenchOptions, applianceEnv: Record<string
     if (i % 2 === 1) pair.reverse();
     for (const step of pair) await step();
     if (i < opts.directReps) direct.push(await applianceColdStart('node', applianceEnv));
-    progress(`cold start ${i + 1}/${opts.coldReps}: npm start ${Math.round(npm.at(-1)!.ms)} ms, bare ${Math.round(bare.at(-1)!.ms)} ms${direct[i] ? `, node main.js ${Math.round(direct[i]!.ms)} ms` : ''}`);
+    progress(
+      `cold start ${i + 1}/${opts.coldReps}: npm start ${Math.round(npm.at(-1)!.ms)} ms, bare ${Math.round(bare.at(-1)!.ms)} ms${direct[i] ? `, node main.js ${Math.round(direct[i]!.ms)} ms` : ''}`,
+    );
   }
   // A run where `npm start` had to compile is not a cold start of the appliance: leave it out
   // of the median when there are others, but keep it in the record.

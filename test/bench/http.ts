@@ -5,7 +5,9 @@ export async function fetchPdf(url: string, timeoutMs = 60_000): Promise<Uint8Ar
   const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
   const body = new Uint8Array(await res.arrayBuffer());
   if (res.status !== 200 || !looksLikeWholePdf(body)) {
-    throw new Error(`${url}: HTTP ${res.status}, ${body.byteLength} bytes: ${Buffer.from(body.subarray(0, 200)).toString('utf8')}`);
+    throw new Error(
+      `${url}: HTTP ${res.status}, ${body.byteLength} bytes: ${Buffer.from(body.subarray(0, 200)).toString('utf8')}`,
+    );
   }
   return body;
 }

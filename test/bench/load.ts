@@ -32,10 +32,17 @@ async function fetchPdf(job: LoadJob, user: string | undefined): Promise<{ ms: n
     if (job.authorization) headers.authorization = `Bearer ${user.toUpperCase()}-TOKEN`;
   }
   const t0 = performance.now();
-  const res = await fetch(job.url, { method: body ? 'POST' : 'GET', body, redirect: 'manual', signal: AbortSignal.timeout(60_000), headers });
+  const res = await fetch(job.url, {
+    method: body ? 'POST' : 'GET',
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(60_000),
+    headers,
+  });
   const bytes = new Uint8Array(await res.arrayBuffer());
   const ms = performance.now() - t0;
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}${res.headers.get('retry-after') ? ' (retry-after)' : ''}`);
+  if (res.status !== 200)
+    throw new Error(`HTTP ${res.status}${res.headers.get('retry-after') ? ' (retry-after)' : ''}`);
   if (!looksLikeWholePdf(bytes)) throw new Error('response is not a whole PDF');
   return { ms };
 }
@@ -47,7 +54,11 @@ serve(async (raw) => {
   let next = 0;
   const seen = new Set<string>();
   const user = (): string | undefined => {
-    const name = job.newUserEach ? `visitor-${visitors++}` : job.identities ? `bench-${next++ % job.identities}` : undefined;
+    const name = job.newUserEach
+      ? `visitor-${visitors++}`
+      : job.identities
+        ? `bench-${next++ % job.identities}`
+        : undefined;
     if (name !== undefined) seen.add(name);
     return name;
   };

@@ -48,10 +48,12 @@ export interface LoopResult {
 /** `work` gets its loop's number (0 … concurrency − 1), for sides that keep something per loop. */
 export async function runLoops(job: LoopJob, work: (loop: number) => Promise<Sample>): Promise<LoopResult> {
   const failures: Record<string, number> = {};
-  const fail = (prefix: string) => (err: unknown): void => {
-    const key = prefix + (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 120);
-    failures[key] = (failures[key] ?? 0) + 1;
-  };
+  const fail =
+    (prefix: string) =>
+    (err: unknown): void => {
+      const key = prefix + (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 120);
+      failures[key] = (failures[key] ?? 0) + 1;
+    };
   const gap = job.gapMs ?? 0;
   const pause = (): Promise<void> | undefined => (gap > 0 ? new Promise((r) => setTimeout(r, gap)) : undefined);
   let warm = 0;
@@ -88,5 +90,12 @@ export async function runLoops(job: LoopJob, work: (loop: number) => Promise<Sam
   };
   await Promise.all(Array.from({ length: job.concurrency }, loop));
   const windowMs = lastEnd - t0;
-  return { samples, altSamples, ok: samples.length, failures, windowMs, perSecond: windowMs > 0 ? (samples.length * 1000) / windowMs : 0 };
+  return {
+    samples,
+    altSamples,
+    ok: samples.length,
+    failures,
+    windowMs,
+    perSecond: windowMs > 0 ? (samples.length * 1000) / windowMs : 0,
+  };
 }

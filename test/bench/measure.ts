@@ -20,7 +20,8 @@ export async function checkComplete(sys: Systems, page: BenchPage): Promise<Comp
     readPdf(Buffer.from(await call<string>(sys.baseline, { kind: 'pdf', page: page.name, floor }, 60_000), 'base64'));
   const b = await onFloor('naive');
   const has = (text: string[]): boolean => text.join(' ').includes(page.expectText);
-  const same = (x: PdfSummary, y: PdfSummary): boolean => x.text.length === y.text.length && x.text.every((t, i) => t === y.text[i]);
+  const same = (x: PdfSummary, y: PdfSummary): boolean =>
+    x.text.length === y.text.length && x.text.every((t, i) => t === y.text[i]);
   const result: Completeness = {
     appliance: { pages: a.pages, hasText: has(a.text) },
     baseline: { pages: b.pages, hasText: has(b.text) },
@@ -36,7 +37,9 @@ export async function checkComplete(sys: Systems, page: BenchPage): Promise<Comp
   if (page.expectPages !== undefined) result.expectPages = page.expectPages;
   const ok = result.appliance.hasText && (page.expectPages === undefined || a.pages === page.expectPages);
   const floorsOk = Object.values(result.floors!).every((f) => f.hasText && f.sameText);
-  progress(`complete? ${page.name}: appliance ${a.pages} page(s) ${ok ? 'ok' : 'INCOMPLETE'}, baseline ${b.pages} page(s) ${result.baseline.hasText ? 'ok' : 'INCOMPLETE'}, text ${result.sameText ? 'identical' : 'differs'}; kept-tab and fresh-context floors ${floorsOk ? 'ok, same text' : 'INCOMPLETE or different'}`);
+  progress(
+    `complete? ${page.name}: appliance ${a.pages} page(s) ${ok ? 'ok' : 'INCOMPLETE'}, baseline ${b.pages} page(s) ${result.baseline.hasText ? 'ok' : 'INCOMPLETE'}, text ${result.sameText ? 'identical' : 'differs'}; kept-tab and fresh-context floors ${floorsOk ? 'ok, same text' : 'INCOMPLETE or different'}`,
+  );
   return result;
 }
 
@@ -63,7 +66,12 @@ async function inOrder(applianceFirst: boolean, steps: [() => Promise<void>, () 
   }
 }
 
-export async function measureLatency(sys: Systems, page: BenchPage, opts: BenchOptions, applianceFirst: boolean): Promise<Latency> {
+export async function measureLatency(
+  sys: Systems,
+  page: BenchPage,
+  opts: BenchOptions,
+  applianceFirst: boolean,
+): Promise<Latency> {
   // One signed-in user, as a PDF link is clicked.
   const job: LoopJob = { concurrency: 1, warmup: opts.warmup, count: opts.samples, identities: 1 };
   let app!: LoopResult;
@@ -80,11 +88,18 @@ export async function measureLatency(sys: Systems, page: BenchPage, opts: BenchO
   };
   // The HTTP view of the baseline, for the page the latency target is about.
   if (page.name === 'invoice') {
-    const http = await viaHttp(sys, `${sys.baselineInfo.renderUrl}?path=${encodeURIComponent(page.path + page.query)}`, job, opts);
+    const http = await viaHttp(
+      sys,
+      `${sys.baselineInfo.renderUrl}?path=${encodeURIComponent(page.path + page.query)}`,
+      job,
+      opts,
+    );
     out.baselineHttp = summarize(http.samples);
     if (Object.keys(http.failures).length) out.failures.baselineHttp = http.failures;
   }
-  progress(`latency ${page.name}: appliance p50 ${out.appliance.p50} p95 ${out.appliance.p95} ms; baseline p50 ${out.baseline.p50} p95 ${out.baseline.p95} ms`);
+  progress(
+    `latency ${page.name}: appliance p50 ${out.appliance.p50} p95 ${out.appliance.p95} ms; baseline p50 ${out.baseline.p50} p95 ${out.baseline.p95} ms`,
+  );
   return out;
 }
 
@@ -98,7 +113,12 @@ export async function measureThroughput(
 ): Promise<Throughput> {
   // Warm-up: one render per loop, so every user's first render (its own workspace) is not in the window.
   const warmup = extra.identities ? Math.max(concurrency, extra.identities) : 1;
-  const job: LoopJob = { concurrency, warmup, durationMs: opts.durationMs, ...(extra.identities ? { identities: extra.identities } : {}) };
+  const job: LoopJob = {
+    concurrency,
+    warmup,
+    durationMs: opts.durationMs,
+    ...(extra.identities ? { identities: extra.identities } : {}),
+  };
   const mem = extra.memory;
   let app!: LoopResult;
   let base!: LoopResult;
@@ -123,13 +143,27 @@ export async function measureThroughput(
     },
   ]);
   const tp = (r: LoopResult) => ({ perSecond: round(r.perSecond, 2), ok: r.ok, windowMs: Math.round(r.windowMs) });
-  const out: Throughput = { concurrency, page: page.name, identities: extra.identities ?? 0, appliance: tp(app), baseline: tp(base), failures: nonEmpty({ appliance: app.failures, baseline: base.failures }) };
+  const out: Throughput = {
+    concurrency,
+    page: page.name,
+    identities: extra.identities ?? 0,
+    appliance: tp(app),
+    baseline: tp(base),
+    failures: nonEmpty({ appliance: app.failures, baseline: base.failures }),
+  };
   if (extra.http) {
-    const http = await viaHttp(sys, `${sys.baselineInfo.renderUrl}?path=${encodeURIComponent(page.path + page.query)}`, job, opts);
+    const http = await viaHttp(
+      sys,
+      `${sys.baselineInfo.renderUrl}?path=${encodeURIComponent(page.path + page.query)}`,
+      job,
+      opts,
+    );
     out.baselineHttp = tp(http);
     if (Object.keys(http.failures).length) out.failures.baselineHttp = http.failures;
   }
-  progress(`throughput ${page.name} c=${concurrency}${extra.identities ? ` (${extra.identities} user${extra.identities > 1 ? 's' : ''})` : ''}: appliance ${out.appliance.perSecond}/s, baseline ${out.baseline.perSecond}/s${mem ? `; peak PSS appliance ${Math.round(mem.applianceMB)} MB, baseline ${Math.round(mem.baselineMB)} MB` : ''}`);
+  progress(
+    `throughput ${page.name} c=${concurrency}${extra.identities ? ` (${extra.identities} user${extra.identities > 1 ? 's' : ''})` : ''}: appliance ${out.appliance.perSecond}/s, baseline ${out.baseline.perSecond}/s${mem ? `; peak PSS appliance ${Math.round(mem.applianceMB)} MB, baseline ${Math.round(mem.baselineMB)} MB` : ''}`,
+  );
   return out;
 }
 
@@ -138,7 +172,13 @@ export async function measureThroughput(
  * while `clients` users each keep one report render going, with the baseline under the same
  * load beside it.
  */
-export async function measureDefaultsMemory(sys: Systems, page: BenchPage, clients: number, opts: BenchOptions, defaults: { url: string; pid: number }): Promise<DefaultsMemory> {
+export async function measureDefaultsMemory(
+  sys: Systems,
+  page: BenchPage,
+  clients: number,
+  opts: BenchOptions,
+  defaults: { url: string; pid: number },
+): Promise<DefaultsMemory> {
   const job: LoopJob = { concurrency: clients, warmup: clients, durationMs: opts.durationMs, identities: clients };
   const appSampler = samplePeak(defaults.pid);
   const app = await viaHttp(sys, appliancePdfUrl(defaults.url, page), job, opts);
@@ -155,7 +195,9 @@ export async function measureDefaultsMemory(sys: Systems, page: BenchPage, clien
     appliancePerSecond: round(app.perSecond, 2),
     failures: nonEmpty({ appliance: app.failures, baseline: base.failures }),
   };
-  progress(`memory with shipped defaults, ${out.users} distinct users at c=${clients} on ${page.name}: appliance peak PSS ${Math.round(out.applianceMB)} MB, baseline ${Math.round(out.baselineMB)} MB`);
+  progress(
+    `memory with shipped defaults, ${out.users} distinct users at c=${clients} on ${page.name}: appliance peak PSS ${Math.round(out.applianceMB)} MB, baseline ${Math.round(out.baselineMB)} MB`,
+  );
   return out;
 }
 

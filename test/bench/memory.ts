@@ -40,10 +40,15 @@ function spawnAppliance(env: Record<string, string>): Promise<Spawned> {
   // The last lines of its log, to say why if it ever dies under measurement.
   const tail: string[] = [];
   let stopping = false;
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code, signal) => {
-    if (!stopping) process.stderr.write(`appliance exited unexpectedly (code ${code}, signal ${signal}); last log lines:\n${tail.join('\n')}\n`);
-    r(code);
-  }));
+  const exited = new Promise<number | null>((r) =>
+    proc.on('exit', (code, signal) => {
+      if (!stopping)
+        process.stderr.write(
+          `appliance exited unexpectedly (code ${code}, signal ${signal}); last log lines:\n${tail.join('\n')}\n`,
+        );
+      r(code);
+    }),
+  );
   const stop = async (): Promise<void> => {
     stopping = true;
     proc.kill('SIGTERM');
@@ -84,18 +89,24 @@ const pagePath = process.env.MEM_PAGE ?? '/t/report.pdf?pages=30';
 // Recycling runs a second Chromium beside the draining one: measure that worst case too.
 const recycleEvery = Number(process.env.MEM_RECYCLE ?? 0);
 const recycleLevel = Number(process.env.MEM_RECYCLE_CONCURRENCY ?? 3);
-const extraEnv = Object.fromEntries((process.env.MEM_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => {
-  const i = kv.indexOf('=');
-  return [kv.slice(0, i), kv.slice(i + 1)];
-}));
+const extraEnv = Object.fromEntries(
+  (process.env.MEM_ENV ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((kv) => {
+      const i = kv.indexOf('=');
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+);
 
 const fmt = (b: number): string => `${Math.round(b / MB)}`;
 type Kinds = Awaited<ReturnType<typeof treePssByKind>>;
 const totalOf = (k: Kinds): number => Object.values(k).reduce((sum, x) => sum + x.bytes, 0);
-const describe = (k: Kinds): string => Object.entries(k)
-  .sort((x, y) => y[1].bytes - x[1].bytes)
-  .map(([name, x]) => `${name}×${x.processes} ${fmt(x.bytes)}`)
-  .join(', ');
+const describe = (k: Kinds): string =>
+  Object.entries(k)
+    .sort((x, y) => y[1].bytes - x[1].bytes)
+    .map(([name, x]) => `${name}×${x.processes} ${fmt(x.bytes)}`)
+    .join(', ');
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;
@@ -111,12 +122,14 @@ async function render(url: string): Promise<number> {
 async function closedLoop(url: string, clients: number, until: () => boolean): Promise<{ ok: number; other: number }> {
   let ok = 0;
   let other = 0;
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (!until()) {
-      if ((await render(url)) === 200) ok++;
-      else other++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!until()) {
+        if ((await render(url)) === 200) ok++;
+        else other++;
+      }
+    }),
+  );
   return { ok, other };
 }
 
@@ -142,7 +155,16 @@ async function start(env: Record<string, string>, mainUrl: string): Promise<Spaw
 }
 
 async function levelRun(c: number, mainUrl: string, recycleEvery = 1_000_000) {
-  const a = await start({ CONCURRENCY: String(c), QUEUE_SIZE: String(4 * c), MAX_RENDERS_PER_BROWSER: String(recycleEvery), RENDER_TIMEOUT: '60s', QUEUE_TIMEOUT: '60s' }, mainUrl);
+  const a = await start(
+    {
+      CONCURRENCY: String(c),
+      QUEUE_SIZE: String(4 * c),
+      MAX_RENDERS_PER_BROWSER: String(recycleEvery),
+      RENDER_TIMEOUT: '60s',
+      QUEUE_TIMEOUT: '60s',
+    },
+    mainUrl,
+  );
   const pid = a.proc.pid!;
   try {
     const idle = await idlePss(pid);
@@ -177,7 +199,18 @@ async function levelRun(c: number, mainUrl: string, recycleEvery = 1_000_000) {
     sampling = false;
     await Promise.all([sampler, walker]);
     const after = await idlePss(pid);
-    return { c, idle, peak, steady: median(samples.slice(Math.floor(samples.length / 5))), after, pdfs: done.ok, other: done.other, perSecond: done.ok / seconds, peakKinds, peakFootprint };
+    return {
+      c,
+      idle,
+      peak,
+      steady: median(samples.slice(Math.floor(samples.length / 5))),
+      after,
+      pdfs: done.ok,
+      other: done.other,
+      perSecond: done.ok / seconds,
+      peakKinds,
+      peakFootprint,
+    };
   } finally {
     await a.stop();
   }
@@ -185,7 +218,10 @@ async function levelRun(c: number, mainUrl: string, recycleEvery = 1_000_000) {
 
 async function growthRun(mainUrl: string) {
   const c = 3;
-  const a = await start({ CONCURRENCY: String(c), MAX_RENDERS_PER_BROWSER: '1000000', RENDER_TIMEOUT: '60s', QUEUE_TIMEOUT: '60s' }, mainUrl);
+  const a = await start(
+    { CONCURRENCY: String(c), MAX_RENDERS_PER_BROWSER: '1000000', RENDER_TIMEOUT: '60s', QUEUE_TIMEOUT: '60s' },
+    mainUrl,
+  );
   const pid = a.proc.pid!;
   const points: Array<{ renders: number; pss: number; kinds: Kinds; footprint: Footprint }> = [];
   try {
@@ -195,16 +231,20 @@ async function growthRun(mainUrl: string) {
     while (renders < growthRenders) {
       let n = 0;
       // Alternate the report and the invoice: both kinds of page a real appliance prints.
-      await Promise.all(Array.from({ length: c }, async (_, w) => {
-        while (n < growthStep) {
-          const i = n++;
-          await render(`${a.url}${(i + w) % 2 === 0 ? pagePath : '/t/invoice.pdf'}`);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: c }, async (_, w) => {
+          while (n < growthStep) {
+            const i = n++;
+            await render(`${a.url}${(i + w) % 2 === 0 ? pagePath : '/t/invoice.pdf'}`);
+          }
+        }),
+      );
       renders += n;
       const now = await idlePss(pid);
       points.push({ renders, pss: now.bytes, kinds: now.kinds, footprint: now.footprint });
-      process.stderr.write(`growth: ${renders} renders, idle PSS ${fmt(now.bytes)} MB, footprint ${fp(now.footprint)}\n`);
+      process.stderr.write(
+        `growth: ${renders} renders, idle PSS ${fmt(now.bytes)} MB, footprint ${fp(now.footprint)}\n`,
+      );
     }
     return points;
   } finally {
@@ -215,8 +255,12 @@ async function growthRun(mainUrl: string) {
 const main = await startMainApp({});
 try {
   console.log(`# Appliance memory (PSS of node + Chromium), page ${pagePath}, ${durationS}s per level\n`);
-  console.log('PSS here is shared with other Chromium processes on this machine; "alone" is the footprint the tree would have on a VM of its own (every mapped page once).\n');
-  console.log('| concurrency | idle PSS | steady PSS | peak PSS | idle after PSS | idle alone | peak alone (anon, shm, file) | PDFs/s | non-200 |');
+  console.log(
+    'PSS here is shared with other Chromium processes on this machine; "alone" is the footprint the tree would have on a VM of its own (every mapped page once).\n',
+  );
+  console.log(
+    '| concurrency | idle PSS | steady PSS | peak PSS | idle after PSS | idle alone | peak alone (anon, shm, file) | PDFs/s | non-200 |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const details: string[] = [];
   const runs: Array<[number, number]> = levels.map((c) => [c, 1_000_000]);
@@ -224,8 +268,14 @@ try {
   for (const [c, every] of runs) {
     const r = await levelRun(c, main.url, every);
     const label = every < 1_000_000 ? `${c}, recycling every ${every}` : String(c);
-    console.log(`| ${label} | ${fmt(r.idle.bytes)} | ${fmt(r.steady)} | ${fmt(r.peak)} | ${fmt(r.after.bytes)} | ${fmt(r.idle.footprint.total)} | ${fp(r.peakFootprint)} | ${r.perSecond.toFixed(2)} | ${r.other} |`);
-    details.push(`- c=${r.c} idle: ${describe(r.idle.kinds)}`, `- c=${r.c} peak: ${describe(r.peakKinds)}`, `- c=${r.c} idle after: ${describe(r.after.kinds)}; alone ${fp(r.after.footprint)}`);
+    console.log(
+      `| ${label} | ${fmt(r.idle.bytes)} | ${fmt(r.steady)} | ${fmt(r.peak)} | ${fmt(r.after.bytes)} | ${fmt(r.idle.footprint.total)} | ${fp(r.peakFootprint)} | ${r.perSecond.toFixed(2)} | ${r.other} |`,
+    );
+    details.push(
+      `- c=${r.c} idle: ${describe(r.idle.kinds)}`,
+      `- c=${r.c} peak: ${describe(r.peakKinds)}`,
+      `- c=${r.c} idle after: ${describe(r.after.kinds)}; alone ${fp(r.after.footprint)}`,
+    );
   }
   console.log(`\nPSS by process role (MB):\n${details.join('\n')}`);
   if (growthRenders > 0) {
@@ -237,7 +287,9 @@ try {
     const first = points[0]!;
     const last = points.at(-1)!;
     const per100 = (d: number): string => (d / MB / ((last.renders - first.renders) / 100)).toFixed(1);
-    console.log(`\nGrowth over ${last.renders - first.renders} renders: PSS ${fmt(last.pss - first.pss)} MB (${per100(last.pss - first.pss)} per 100), alone ${fmt(last.footprint.total - first.footprint.total)} MB (${per100(last.footprint.total - first.footprint.total)} per 100; anon ${fmt(last.footprint.anon - first.footprint.anon)} MB).`);
+    console.log(
+      `\nGrowth over ${last.renders - first.renders} renders: PSS ${fmt(last.pss - first.pss)} MB (${per100(last.pss - first.pss)} per 100), alone ${fmt(last.footprint.total - first.footprint.total)} MB (${per100(last.footprint.total - first.footprint.total)} per 100; anon ${fmt(last.footprint.anon - first.footprint.anon)} MB).`,
+    );
   }
 } finally {
   await main.close();

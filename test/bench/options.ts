@@ -36,7 +36,8 @@ export function readOptions(env: NodeJS.ProcessEnv): BenchOptions {
   const int = (name: string, fallback: number, min: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+    if (!/^\d+$/.test(raw) || Number(raw) < min)
+      throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
     return Number(raw);
   };
   return {
@@ -70,7 +71,10 @@ export function parseEnvList(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of text.split(/\s+/).filter(Boolean)) {
     const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(item);
-    if (!m) throw new Error(`BENCH_APPLIANCE_ENV: expected NAME=value items separated by spaces, got ${JSON.stringify(item)}`);
+    if (!m)
+      throw new Error(
+        `BENCH_APPLIANCE_ENV: expected NAME=value items separated by spaces, got ${JSON.stringify(item)}`,
+      );
     out[m[1]!] = m[2]!;
   }
   return out;
@@ -78,6 +82,7 @@ export function parseEnvList(text: string): Record<string, string> {
 
 function outName(raw: string | undefined, quick: boolean): string {
   if (raw === undefined || raw === '') return quick ? 'quick' : 'latest';
-  if (!/^[\w.-]+$/.test(raw) || raw.startsWith('.')) throw new Error(`BENCH_OUT must be a plain file name, got ${JSON.stringify(raw)}`);
+  if (!/^[\w.-]+$/.test(raw) || raw.startsWith('.'))
+    throw new Error(`BENCH_OUT must be a plain file name, got ${JSON.stringify(raw)}`);
   return raw;
 }

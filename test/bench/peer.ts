@@ -75,20 +75,40 @@ export async function measurePeer(
     progress(`peer: starting Browserless (${script}; the first run installs it from npm)`);
     let version: string;
     try {
-      const out = await run('bash', [script, 'start', String(port), String(shape.concurrency), pidfile], { env, timeout: 600_000 });
+      const out = await run('bash', [script, 'start', String(port), String(shape.concurrency), pidfile], {
+        env,
+        timeout: 600_000,
+      });
       version = /^browserless (\S+) on /m.exec(out.stdout)?.[1] ?? 'unknown version';
     } catch (err) {
-      const why = `could not start: ${String((err as { stderr?: string }).stderr ?? err).trim().split('\n').slice(-3).join(' / ')}`;
+      const why = `could not start: ${String((err as { stderr?: string }).stderr ?? err)
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' / ')}`;
       progress(`peer: ${why}`);
       return { skipped: why };
     }
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     const url = `http://127.0.0.1:${port}/pdf?token=${TOKEN}`;
-    const request: PeerRequest = { pageUrl: pageUrl(sys.main.url, page), origin: sys.main.url, pdf: spec.pdf, viewport: spec.viewport };
+    const request: PeerRequest = {
+      pageUrl: pageUrl(sys.main.url, page),
+      origin: sys.main.url,
+      pdf: spec.pdf,
+      viewport: spec.viewport,
+    };
 
     const complete = await checkPeerPdf(sys, url, request, page);
     const sampler = samplePeak(pid);
-    const job = { kind: 'loop', url, peer: request, concurrency: shape.concurrency, warmup: Math.max(shape.concurrency, shape.identities), durationMs: opts.durationMs, identities: shape.identities };
+    const job = {
+      kind: 'loop',
+      url,
+      peer: request,
+      concurrency: shape.concurrency,
+      warmup: Math.max(shape.concurrency, shape.identities),
+      durationMs: opts.durationMs,
+      identities: shape.identities,
+    };
     const res = await call<LoopResult>(sys.load, job, opts.durationMs + 120_000);
     const peak = await sampler.stop();
     const out: PeerRun = {
@@ -105,7 +125,9 @@ export async function measurePeer(
       complete,
       failures: res.failures,
     };
-    progress(`peer: Browserless ${version} ${out.perSecond} PDFs/s at c=${shape.concurrency}, ${out.users} users; peak PSS ${Math.round(out.peakMB)} MB; PDF ${complete.pages} page(s) ${complete.hasText ? 'ok' : 'INCOMPLETE'}`);
+    progress(
+      `peer: Browserless ${version} ${out.perSecond} PDFs/s at c=${shape.concurrency}, ${out.users} users; peak PSS ${Math.round(out.peakMB)} MB; PDF ${complete.pages} page(s) ${complete.hasText ? 'ok' : 'INCOMPLETE'}`,
+    );
     return out;
   } catch (err) {
     // The rest of the run stands without the peer: say why, keep going.
@@ -113,13 +135,20 @@ export async function measurePeer(
     progress(`peer: ${why}; last lines of its log:\n${logTail()}`);
     return { skipped: why };
   } finally {
-    await run('bash', [script, 'stop', pidfile], { env, timeout: 30_000 }).catch((err: unknown) => progress(`peer: stop failed: ${String(err)}`));
+    await run('bash', [script, 'stop', pidfile], { env, timeout: 30_000 }).catch((err: unknown) =>
+      progress(`peer: stop failed: ${String(err)}`),
+    );
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** One PDF from the peer as user bench-0, read with pdfjs, against the naive floor's. */
-async function checkPeerPdf(sys: Systems, url: string, request: PeerRequest, page: BenchPage): Promise<PeerRun['complete']> {
+async function checkPeerPdf(
+  sys: Systems,
+  url: string,
+  request: PeerRequest,
+  page: BenchPage,
+): Promise<PeerRun['complete']> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -127,12 +156,18 @@ async function checkPeerPdf(sys: Systems, url: string, request: PeerRequest, pag
     signal: AbortSignal.timeout(90_000),
   });
   const body = new Uint8Array(await res.arrayBuffer());
-  if (res.status !== 200 || !looksLikeWholePdf(body)) throw new Error(`/pdf answered ${res.status}, ${body.byteLength} bytes: ${Buffer.from(body.subarray(0, 200)).toString('utf8')}`);
+  if (res.status !== 200 || !looksLikeWholePdf(body))
+    throw new Error(
+      `/pdf answered ${res.status}, ${body.byteLength} bytes: ${Buffer.from(body.subarray(0, 200)).toString('utf8')}`,
+    );
   const a = await readPdf(body);
-  const b = await readPdf(Buffer.from(await call<string>(sys.baseline, { kind: 'pdf', page: page.name }, 60_000), 'base64'));
+  const b = await readPdf(
+    Buffer.from(await call<string>(sys.baseline, { kind: 'pdf', page: page.name }, 60_000), 'base64'),
+  );
   return {
     pages: a.pages,
-    hasText: a.text.join(' ').includes(page.expectText) && (page.expectPages === undefined || a.pages === page.expectPages),
+    hasText:
+      a.text.join(' ').includes(page.expectText) && (page.expectPages === undefined || a.pages === page.expectPages),
     sameText: a.text.length === b.text.length && a.text.every((t, i) => t === b.text[i]),
   };
 }

@@ -63,9 +63,10 @@ export async function killTree(child: ChildProcess, graceMs = 8_000): Promise<vo
   const pid = child.pid;
   if (pid === undefined) return;
   const tree = [pid, ...descendants(pid)];
-  const exited = child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise<void>((r) => child.once('exit', () => r()));
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => child.once('exit', () => r()));
   signal(-pid, 'SIGTERM');
   signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
@@ -86,7 +87,8 @@ export function marked(): number[] {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(needle) && alive(Number(name))) out.push(Number(name));
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(needle) && alive(Number(name)))
+        out.push(Number(name));
     } catch {
       // gone, or not ours to read
     }

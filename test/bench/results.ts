@@ -93,7 +93,15 @@ export interface Results {
     loadavgEnd: string;
     seconds: number;
     applianceEnv: Record<string, string>;
-    settings: { samples: number; warmup: number; throughputSeconds: number; coldReps: number; directReps: number; applianceConcurrency: number; spacedSamples: number };
+    settings: {
+      samples: number;
+      warmup: number;
+      throughputSeconds: number;
+      coldReps: number;
+      directReps: number;
+      applianceConcurrency: number;
+      spacedSamples: number;
+    };
   };
   completeness: Record<string, Completeness>;
   latency: Record<string, Latency>;

@@ -18,7 +18,9 @@ export function call<T>(child: ChildProcess, job: object, timeoutMs: number): Pr
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`child ${child.pid} did not answer ${JSON.stringify(job).slice(0, 120)} within ${timeoutMs} ms`));
+      reject(
+        new Error(`child ${child.pid} did not answer ${JSON.stringify(job).slice(0, 120)} within ${timeoutMs} ms`),
+      );
     }, timeoutMs);
     const onMessage = (m: unknown): void => {
       const r = m as Reply;
@@ -68,7 +70,10 @@ export function ready<T>(child: ChildProcess, timeoutMs: number): Promise<T> {
 }
 
 /** Child side: answers jobs with `handle`; `onGone` runs when the parent goes away or signals. */
-export function serve(handle: (job: Record<string, unknown>) => Promise<unknown>, onGone: () => Promise<void> = async () => undefined): void {
+export function serve(
+  handle: (job: Record<string, unknown>) => Promise<unknown>,
+  onGone: () => Promise<void> = async () => undefined,
+): void {
   let leaving = false;
   const leave = (): void => {
     if (leaving) return;
@@ -82,7 +87,8 @@ export function serve(handle: (job: Record<string, unknown>) => Promise<unknown>
     const { id, job } = m as { id: number; job: Record<string, unknown> };
     handle(job).then(
       (result) => process.send!({ id, ok: true, result }),
-      (err: unknown) => process.send!({ id, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+      (err: unknown) =>
+        process.send!({ id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
     );
   });
 }

@@ -32,7 +32,9 @@ const MB = 1024 * 1024;
 
 async function main(): Promise<void> {
   const opts = readOptions(process.env);
-  const loadavgStart = loadavg().map((v) => v.toFixed(2)).join(' ');
+  const loadavgStart = loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
   progress(`${opts.quick ? 'quick smoke run' : 'full run'}; appliance env knobs: ${JSON.stringify(opts.applianceEnv)}`);
 
   const mainApp = await startMainApp({});
@@ -71,9 +73,19 @@ async function main(): Promise<void> {
   for (const page of Object.values(PAGES)) latency[page.name] = await measureLatency(sys, page, opts, alternate());
 
   const throughput: Record<string, Throughput> = {};
-  throughput['invoice-c1'] = await measureThroughput(sys, PAGES.invoice, 1, opts, alternate(), { http: false, identities: 1 });
-  throughput['invoice-c4'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), { http: true, identities: 1 });
-  throughput['report-c4'] = await measureThroughput(sys, PAGES.report, 4, opts, alternate(), { http: false, memory, identities: 1 });
+  throughput['invoice-c1'] = await measureThroughput(sys, PAGES.invoice, 1, opts, alternate(), {
+    http: false,
+    identities: 1,
+  });
+  throughput['invoice-c4'] = await measureThroughput(sys, PAGES.invoice, 4, opts, alternate(), {
+    http: true,
+    identities: 1,
+  });
+  throughput['report-c4'] = await measureThroughput(sys, PAGES.report, 4, opts, alternate(), {
+    http: false,
+    memory,
+    identities: 1,
+  });
   // The clicks (a), (b), (c) against the floors ((c) is the 8-user round robin), then the peer beside (c).
   const scenarios = await measureScenarios(sys, PAGES.invoice, opts, alternate());
   const peer = await measurePeer(sys, spec, PAGES.invoice, ROUND_ROBIN, opts);
@@ -82,7 +94,10 @@ async function main(): Promise<void> {
   await sys.appliance.stop();
   const { CONCURRENCY: _c, ...shippedEnv } = applianceEnv;
   const defaults = await startAppliance({ ...shippedEnv, ...opts.applianceEnv });
-  const defaultsMemory = await measureDefaultsMemory(sys, PAGES.report, DEFAULTS_CLIENTS, opts, { url: defaults.url, pid: defaults.running.pid });
+  const defaultsMemory = await measureDefaultsMemory(sys, PAGES.report, DEFAULTS_CLIENTS, opts, {
+    url: defaults.url,
+    pid: defaults.running.pid,
+  });
   await defaults.running.stop();
 
   await stopSystems(sys);
@@ -96,7 +111,9 @@ async function main(): Promise<void> {
       chromium: sys.baselineInfo.version,
       cpus: cpus().length,
       loadavgStart,
-      loadavgEnd: loadavg().map((v) => v.toFixed(2)).join(' '),
+      loadavgEnd: loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' '),
       seconds: round(elapsedSeconds(), 0),
       applianceEnv: opts.applianceEnv,
       settings: {
@@ -147,7 +164,7 @@ let code = 0;
 try {
   await main();
 } catch (err) {
-  progress(`FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  progress(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   code = 1;
 }
 await killAll();

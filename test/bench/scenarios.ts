@@ -70,7 +70,12 @@ function onFloor(sys: Systems, name: FloorName, page: BenchPage, job: LoopJob): 
   return call<LoopResult>(sys.baseline, { kind: 'loop', floor: name, page: page.name, ...pattern }, jobTimeout(job));
 }
 
-export async function measureScenarios(sys: Systems, page: BenchPage, opts: BenchOptions, applianceFirst: boolean): Promise<Scenarios> {
+export async function measureScenarios(
+  sys: Systems,
+  page: BenchPage,
+  opts: BenchOptions,
+  applianceFirst: boolean,
+): Promise<Scenarios> {
   const failures: Scenarios['failures'] = {};
   const keep = (who: string, r: LoopResult): LoopResult => {
     for (const [msg, n] of Object.entries(r.failures)) (failures[who] ??= {})[msg] = (failures[who]?.[msg] ?? 0) + n;
@@ -78,11 +83,19 @@ export async function measureScenarios(sys: Systems, page: BenchPage, opts: Benc
   };
   const half = Math.ceil(opts.spacedSamples / 2);
   // Later halves need one warm-up only: whatever a side keeps (a tab, a context, code paths) was made in the first.
-  const spaced = (round: number): LoopJob => ({ concurrency: 1, warmup: round === 0 ? opts.warmup : 1, count: half, gapMs: opts.gapMs });
+  const spaced = (round: number): LoopJob => ({
+    concurrency: 1,
+    warmup: round === 0 ? opts.warmup : 1,
+    count: half,
+    gapMs: opts.gapMs,
+  });
   const runs: Record<string, LoopResult[]> = {};
   const sides: Array<[string, (round: number) => Promise<LoopResult>]> = [
     ['(a) appliance', (round) => appliance(sys, page, { ...spaced(round), identities: 1 }, opts)],
-    ...FLOOR_NAMES.map((name): [string, (round: number) => Promise<LoopResult>] => [`(a)/(b) ${name} floor`, (round) => onFloor(sys, name, page, spaced(round))]),
+    ...FLOOR_NAMES.map((name): [string, (round: number) => Promise<LoopResult>] => [
+      `(a)/(b) ${name} floor`,
+      (round) => onFloor(sys, name, page, spaced(round)),
+    ]),
     ['(b) appliance', (round) => appliance(sys, page, { ...spaced(round), newUserEach: true }, opts)],
   ];
   const first = applianceFirst ? sides : [...sides].reverse();
@@ -92,20 +105,34 @@ export async function measureScenarios(sys: Systems, page: BenchPage, opts: Benc
   const pooled = (who: string, users: (rs: LoopResult[]) => number): SpacedSide => {
     const rs = runs[who]!;
     const alt = rs.flatMap((r) => r.altSamples);
-    return { latency: summarize(rs.flatMap((r) => r.samples)), ...(alt.length ? { toPdf: summarize(alt) } : {}), users: users(rs) };
+    return {
+      latency: summarize(rs.flatMap((r) => r.samples)),
+      ...(alt.length ? { toPdf: summarize(alt) } : {}),
+      users: users(rs),
+    };
   };
   // (a) is one user in both halves; (b)'s users are never reused, so the halves add up.
   const sameUser = pooled('(a) appliance', (rs) => Math.max(...rs.map((r) => r.users ?? 0)));
   const newUser = pooled('(b) appliance', (rs) => rs.reduce((n, r) => n + (r.users ?? 0), 0));
-  const spacedFloors = Object.fromEntries(FLOOR_NAMES.map((name) => [name, pooled(`(a)/(b) ${name} floor`, () => 0)])) as Record<FloorName, SpacedSide>;
-  progress(`scenarios (a)/(b), ${opts.gapMs} ms apart: same user p50 ${sameUser.latency.p50} ms, new user p50 ${newUser.latency.p50} ms; floors p50 ${FLOOR_NAMES.map((n) => `${n} ${spacedFloors[n].latency.p50}`).join(', ')} ms`);
+  const spacedFloors = Object.fromEntries(
+    FLOOR_NAMES.map((name) => [name, pooled(`(a)/(b) ${name} floor`, () => 0)]),
+  ) as Record<FloorName, SpacedSide>;
+  progress(
+    `scenarios (a)/(b), ${opts.gapMs} ms apart: same user p50 ${sameUser.latency.p50} ms, new user p50 ${newUser.latency.p50} ms; floors p50 ${FLOOR_NAMES.map((n) => `${n} ${spacedFloors[n].latency.p50}`).join(', ')} ms`,
+  );
 
   // (c) Warm-up: every user once and every loop once, so no first render is in the window.
   const rr: LoopJob = { ...ROUND_ROBIN, warmup: ROUND_ROBIN.identities, durationMs: opts.durationMs };
-  const rate = (r: LoopResult): Rate => ({ perSecond: round(r.perSecond, 2), ok: r.ok, windowMs: Math.round(r.windowMs), users: r.users ?? 0 });
+  const rate = (r: LoopResult): Rate => ({
+    perSecond: round(r.perSecond, 2),
+    ok: r.ok,
+    windowMs: Math.round(r.windowMs),
+    users: r.users ?? 0,
+  });
   let app!: Rate;
   const floors = {} as Record<FloorName, Rate>;
-  const runApp = async (): Promise<void> => void (app = rate(keep('(c) appliance', await appliance(sys, page, rr, opts))));
+  const runApp = async (): Promise<void> =>
+    void (app = rate(keep('(c) appliance', await appliance(sys, page, rr, opts))));
   const runFloors = async (): Promise<void> => {
     for (const name of FLOOR_NAMES) floors[name] = rate(keep(`(c) ${name} floor`, await onFloor(sys, name, page, rr)));
   };
@@ -116,7 +143,9 @@ export async function measureScenarios(sys: Systems, page: BenchPage, opts: Benc
     await runFloors();
     await runApp();
   }
-  progress(`scenario (c), ${ROUND_ROBIN.identities} users round robin at c=${ROUND_ROBIN.concurrency}: appliance ${app.perSecond}/s (${app.users} users); floors ${FLOOR_NAMES.map((n) => `${n} ${floors[n].perSecond}/s`).join(', ')}`);
+  progress(
+    `scenario (c), ${ROUND_ROBIN.identities} users round robin at c=${ROUND_ROBIN.concurrency}: appliance ${app.perSecond}/s (${app.users} users); floors ${FLOOR_NAMES.map((n) => `${n} ${floors[n].perSecond}/s`).join(', ')}`,
+  );
 
   return {
     page: page.name,

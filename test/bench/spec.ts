@@ -18,7 +18,11 @@ export function chromeSpec(applianceEnv: Record<string, string>): ChromeSpec {
   const plan = planPrint({ meta: {}, title: '', selectorErrors: {} }, config.pdf);
   return {
     executablePath: config.chromePath,
-    args: [...BASE_ARGS, jsHeapFlag(Math.round(config.renderMemoryBytes / 2 ** 20)), ...(sandbox ? [] : ['--no-sandbox'])],
+    args: [
+      ...BASE_ARGS,
+      jsHeapFlag(Math.round(config.renderMemoryBytes / 2 ** 20)),
+      ...(sandbox ? [] : ['--no-sandbox']),
+    ],
     pdf: plan.pdf,
     // Same as src/browser/supervisor.ts's launch (not exported there).
     viewport: { width: 1024, height: 768 },

@@ -21,7 +21,11 @@ export interface Systems {
 }
 
 /** Starts all three at once; ready when each answered (the appliance: its first whole PDF). */
-export async function startSystems(mainApp: MainApp, applianceEnv: Record<string, string>, spec: ChromeSpec): Promise<Systems> {
+export async function startSystems(
+  mainApp: MainApp,
+  applianceEnv: Record<string, string>,
+  spec: ChromeSpec,
+): Promise<Systems> {
   progress('starting the baseline, the appliance and the load generator');
   const ipc = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ['ignore', 'inherit', 'inherit', 'ipc'] };
   const baseline = forkTracked(join(BENCH_DIST, 'baseline.js'), [JSON.stringify(spec), mainApp.url], ipc);
@@ -36,7 +40,10 @@ export async function startSystems(mainApp: MainApp, applianceEnv: Record<string
 /** An appliance process (`node dist/src/main.js`), ready once it delivered a whole PDF. */
 export async function startAppliance(env: Record<string, string>): Promise<{ running: Running; url: string }> {
   const port = await freePort();
-  const running = run(process.execPath, [join(ROOT, 'dist/src/main.js')], { cwd: ROOT, env: cleanEnv({ ...env, PORT: String(port) }) });
+  const running = run(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+    cwd: ROOT,
+    env: cleanEnv({ ...env, PORT: String(port) }),
+  });
   const url = `http://127.0.0.1:${port}`;
   await firstPdf(appliancePdfUrl(url, PAGES.invoice), running.gone);
   return { running, url };

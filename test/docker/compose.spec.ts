@@ -79,14 +79,22 @@ test.beforeAll(async () => {
   let started = performance.now();
   await stack.compose(['build'], 40 * 60_000);
   note('compose build (s)', ((performance.now() - started) / 1000).toFixed(1));
-  const size = Number((await run('docker', ['image', 'inspect', '--format', '{{.Size}}', `pdf-appliance:${TEST_IMAGE_TAG}`])).stdout.trim());
+  const size = Number(
+    (
+      await run('docker', ['image', 'inspect', '--format', '{{.Size}}', `pdf-appliance:${TEST_IMAGE_TAG}`])
+    ).stdout.trim(),
+  );
   note('appliance image size (MB)', (size / 1e6).toFixed(0));
 
   started = performance.now();
   await stack.compose(['up', '-d'], 5 * 60_000);
   upAt = performance.now();
   note('compose up -d (s)', ((upAt - started) / 1000).toFixed(1));
-  await waitFor('the proxy to answer', 60_000, async () => (await proxyStatus(stack.proxyUrl)).machines.length > 0 || undefined);
+  await waitFor(
+    'the proxy to answer',
+    60_000,
+    async () => (await proxyStatus(stack.proxyUrl)).machines.length > 0 || undefined,
+  );
 });
 
 test.afterAll(async () => {
@@ -97,14 +105,17 @@ test.afterAll(async () => {
     const logs = await stack.compose(['logs', '--no-color', '--timestamps'], 60_000);
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
     writeFileSync(join(ROOT, 'test-results', `docker-${stack.name}.log`), `${logs.stdout}\n${logs.stderr}`);
-    writeFileSync(join(ROOT, 'test-results', `docker-${stack.name}.measurements.json`), JSON.stringify(measured, null, 2));
+    writeFileSync(
+      join(ROOT, 'test-results', `docker-${stack.name}.measurements.json`),
+      JSON.stringify(measured, null, 2),
+    );
   } catch (err) {
     console.error(`[docker] could not collect logs: ${String(err)}`);
   }
   await stack.compose(['down', '-v', '--remove-orphans', '--timeout', '10'], 3 * 60_000);
 });
 
-test('the test stack has names of its own: project, images, containers, none of a developer\'s `docker compose up`', async () => {
+test("the test stack has names of its own: project, images, containers, none of a developer's `docker compose up`", async () => {
   const mine = await composeNames(stack.env);
   expect(mine.project).toBe(stack.name);
   expect(userNames.project).toBe('pdf-appliance');
@@ -113,7 +124,7 @@ test('the test stack has names of its own: project, images, containers, none of 
   for (const image of mine.images) expect(image).toMatch(new RegExp(`:${TEST_IMAGE_TAG}$`));
 });
 
-test('a signed-in PDF request through the proxy returns that user\'s invoice', async () => {
+test("a signed-in PDF request through the proxy returns that user's invoice", async () => {
   test.setTimeout(5 * 60_000);
   cookie = await login(stack.proxyUrl, 'alice', 'alice-pw');
   const { text, ms } = await invoicePdf();
@@ -140,12 +151,19 @@ test('Chromium in the appliance container runs as a non-root user, sandbox choic
   expect(chromium.length, JSON.stringify(procs)).toBeGreaterThan(0);
   // runc:[2:INIT] is docker setting up a concurrent `docker exec` (the HEALTHCHECK) before it
   // drops to the container's user; it is not part of the appliance.
-  expect(procs.filter((p) => p.uid === 0 && !p.name.startsWith('runc')), 'processes running as root').toEqual([]);
+  expect(
+    procs.filter((p) => p.uid === 0 && !p.name.startsWith('runc')),
+    'processes running as root',
+  ).toEqual([]);
   expect(chromium.every((p) => p.uid === 1000)).toBe(true);
   expect(procs.find((p) => p.pid === 1)?.name).toBe('tini');
 
   const health = JSON.parse(
-    await dockerExec(stack.pdfContainer, ['node', '-e', "fetch('http://127.0.0.1:3000/healthz').then(r=>r.text()).then(t=>console.log(t))"]),
+    await dockerExec(stack.pdfContainer, [
+      'node',
+      '-e',
+      "fetch('http://127.0.0.1:3000/healthz').then(r=>r.text()).then(t=>console.log(t))",
+    ]),
   ) as { status: string; browser: { sandbox: boolean | null } };
   expect(health.status).toBe('ok');
   expect(typeof health.browser.sandbox).toBe('boolean');
@@ -253,7 +271,7 @@ test('IDLE_ACTION=suspend: idle, the appliance has its container paused through 
   note('paused container → PDF, through the proxy (ms)', String(ms));
 });
 
-test('a developer\'s own stack is untouched: the images of its tags and its containers are as they were', async () => {
+test("a developer's own stack is untouched: the images of its tags and its containers are as they were", async () => {
   // Last, after every build and recreate above. An image absent before must still be absent.
   expect(await stackState(userNames)).toEqual(userBefore);
 });

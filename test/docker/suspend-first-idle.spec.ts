@@ -2,7 +2,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
 import { isPdf, readPdf } from '../support/pdf.js';
-import { composeProject, containerState, ensureDocker, fetchBytes, freePort, login, proxyStatus, ROOT, waitFor, type ComposeProject } from '../support/docker.js';
+import {
+  composeProject,
+  containerState,
+  ensureDocker,
+  fetchBytes,
+  freePort,
+  login,
+  proxyStatus,
+  ROOT,
+  waitFor,
+  type ComposeProject,
+} from '../support/docker.js';
 
 // `docker compose up` with PDF_IDLE_ACTION=suspend, and nobody asks for a PDF: the appliance's
 // first idle must pause its container through the emulated Machines API, as a Fly suspend
@@ -27,7 +38,11 @@ test.beforeAll(async () => {
   });
   await stack.compose(['build'], 40 * 60_000);
   await stack.compose(['up', '-d'], 5 * 60_000);
-  await waitFor('the proxy to answer', 60_000, async () => (await proxyStatus(stack.proxyUrl)).machines.length > 0 || undefined);
+  await waitFor(
+    'the proxy to answer',
+    60_000,
+    async () => (await proxyStatus(stack.proxyUrl)).machines.length > 0 || undefined,
+  );
 });
 
 test.afterAll(async () => {
@@ -55,7 +70,10 @@ test('the first idle after compose up pauses the appliance container; the first 
     },
     1000,
   );
-  expect(paused, `the appliance exited (code ${paused.ExitCode}) instead of being paused`).toMatchObject({ Running: true, Paused: true });
+  expect(paused, `the appliance exited (code ${paused.ExitCode}) instead of being paused`).toMatchObject({
+    Running: true,
+    Paused: true,
+  });
   const before = (await proxyStatus(stack.proxyUrl)).machines.find((m) => m.app === 'pdf')!;
   expect(before).toMatchObject({ state: 'suspended', starts: 0, suspends: 1 });
 

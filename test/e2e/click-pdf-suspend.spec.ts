@@ -26,7 +26,12 @@ test('click, wait for the suspend, click again: the second PDF comes from the re
   const first = await clickInvoicePdf(page, d.url, capture, '42');
   expect(first.headers['content-type']).toBe('application/pdf');
 
-  await expect.poll(async () => (await machine()).state, { timeout: 60_000, message: 'appliance was not suspended after IDLE_TIMEOUT' }).toBe('suspended');
+  await expect
+    .poll(async () => (await machine()).state, {
+      timeout: 60_000,
+      message: 'appliance was not suspended after IDLE_TIMEOUT',
+    })
+    .toBe('suspended');
   expect(await d.applianceLog()).toContain('idle: asking the Machines API to suspend this Machine');
 
   const second = await clickInvoicePdf(page, d.url, capture, '43');

@@ -25,7 +25,9 @@ async function newPage(browser: Browser) {
   return { context, page: await context.newPage() };
 }
 
-test('a signed-in click on an invoice PDF link opens that invoice as the user; an anonymous one gets the login page', async ({ browser }) => {
+test('a signed-in click on an invoice PDF link opens that invoice as the user; an anonymous one gets the login page', async ({
+  browser,
+}) => {
   test.setTimeout(180_000);
   demo = await startE2EDemo({ idleTimeout: '120s' });
   const d = demo;
@@ -77,7 +79,9 @@ test('a signed-in click on an invoice PDF link opens that invoice as the user; a
   for (const p of [alice, bob, anon]) await p.context.close();
 });
 
-test('the stopped appliance is started by the first click, exits after IDLE_TIMEOUT, and the next click starts it again', async ({ page }) => {
+test('the stopped appliance is started by the first click, exits after IDLE_TIMEOUT, and the next click starts it again', async ({
+  page,
+}) => {
   test.setTimeout(180_000);
   demo = await startE2EDemo({ idleTimeout: '3s' });
   const d = demo;
@@ -99,7 +103,9 @@ test('the stopped appliance is started by the first click, exits after IDLE_TIME
 
   // Idle: the appliance exits by itself, with status 0 (Fly would just mark the machine stopped).
   const stopped = () => d.proxy.log.filter((e) => e.type === 'stop' && e.app === 'pdf');
-  await expect.poll(() => stopped().length, { timeout: 60_000, message: 'appliance did not exit after IDLE_TIMEOUT' }).toBe(1);
+  await expect
+    .poll(() => stopped().length, { timeout: 60_000, message: 'appliance did not exit after IDLE_TIMEOUT' })
+    .toBe(1);
   expect(stopped()[0].detail).toBe('exited with code 0');
   expect(await d.applianceLog()).toContain('idle: shutting down');
   expect(await applianceListening()).toBe(false);

@@ -18,7 +18,11 @@ interface Running {
 }
 
 function run(args: string[], env: Record<string, string>): Running {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: string[] = [];
   const listeners = new Set<() => void>();
   const feed = (chunk: Buffer) => {

@@ -10,7 +10,9 @@ import type { Concurrency, MachineState } from '../../fixtures/fly-proxy/types.j
 const LIMITS: Concurrency = { type: 'requests', soft_limit: 3, hard_limit: 15 };
 
 function machine(id: string, state: MachineState, load = 0, region = 'lcl'): Machine {
-  const m = new Machine('pdf', id, region, new URL(`http://127.0.0.1:${4000 + Number(id.replace(/\D/g, ''))}`), { command: ['true'] });
+  const m = new Machine('pdf', id, region, new URL(`http://127.0.0.1:${4000 + Number(id.replace(/\D/g, ''))}`), {
+    command: ['true'],
+  });
   m.state = state;
   m.load = load;
   return m;
@@ -18,7 +20,10 @@ function machine(id: string, state: MachineState, load = 0, region = 'lcl'): Mac
 
 /** 'fly-defaults': the app sets no concurrency. */
 function router(machines: Machine[], concurrency: Concurrency | 'fly-defaults' = LIMITS): Router {
-  return new Router([{ name: 'pdf', machines, concurrency: concurrency === 'fly-defaults' ? undefined : concurrency }], 'lcl');
+  return new Router(
+    [{ name: 'pdf', machines, concurrency: concurrency === 'fly-defaults' ? undefined : concurrency }],
+    'lcl',
+  );
 }
 
 const pdf: RouteTarget = { app: 'pdf' };
@@ -96,7 +101,7 @@ test.describe('routing by concurrency limits', () => {
     expect(() => r.pick({ app: 'pdf', exclude: ['pdf-1', 'pdf-2'] })).toThrow('no other machine');
   });
 
-  test('without [http_service.concurrency]: Fly\'s defaults, soft limit 20 and no hard limit', () => {
+  test("without [http_service.concurrency]: Fly's defaults, soft limit 20 and no hard limit", () => {
     const a = machine('pdf-1', 'running', 19);
     const b = machine('pdf-2', 'stopped');
     const r = router([a, b], 'fly-defaults');
@@ -113,7 +118,9 @@ test.describe('waiting at the hard limit', () => {
   function full(): { a: Machine; balancer: Balancer; queued: string[] } {
     const a = machine('pdf-1', 'running');
     const queued: string[] = [];
-    const balancer = new Balancer(router([a], { type: 'requests', soft_limit: 1, hard_limit: 2 }), 2000, (t) => queued.push(t.app));
+    const balancer = new Balancer(router([a], { type: 'requests', soft_limit: 1, hard_limit: 2 }), 2000, (t) =>
+      queued.push(t.app),
+    );
     return { a, balancer, queued };
   }
 

@@ -3,7 +3,13 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFlyProxy, loadProxyConfig, REPLAY_CONTENT_TYPE, type FlyProxy, type ProxyConfig } from '../../fixtures/fly-proxy/index.js';
+import {
+  startFlyProxy,
+  loadProxyConfig,
+  REPLAY_CONTENT_TYPE,
+  type FlyProxy,
+  type ProxyConfig,
+} from '../../fixtures/fly-proxy/index.js';
 import { parseReplaySrc } from '../../src/http/replay-src.js';
 import { closeServer, freePort, listen } from '../../fixtures/listen.js';
 import { startFakeDocker } from '../support/fake-docker.js';
@@ -45,7 +51,13 @@ async function machine(id: string, handler?: Handler): Promise<TestMachine> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const entry: Seen = { machine: id, method: req.method!, url: req.url!, headers: req.headers, body: body.length <= 10_000 ? body.toString() : '' };
+      const entry: Seen = {
+        machine: id,
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body: body.length <= 10_000 ? body.toString() : '',
+      };
       seen.push(entry);
       if (handler?.(req, body, res)) return;
       const echo: Echo = { ...entry, bodyLength: body.length };
@@ -66,7 +78,8 @@ async function proxy(cfg: ProxyConfig): Promise<FlyProxy> {
 }
 
 /** A request; its reply's json() is an Echo unless the call names another type. */
-const send = (base: string, path: string, opts?: SendOptions): Promise<Reply<Echo>> => sendRequest<Echo>(base, path, opts);
+const send = (base: string, path: string, opts?: SendOptions): Promise<Reply<Echo>> =>
+  sendRequest<Echo>(base, path, opts);
 
 function replayWith(header: string): Handler {
   return (_req, _body, res) => {
@@ -108,13 +121,26 @@ test.describe('forwarding', () => {
     expect(r.headers['fly-request-id']).toBe(seen.headers['fly-request-id']);
     expect(r.headers['x-machine']).toBe('main-1');
     expect(p.replays).toBe(0);
-    expect(p.log.filter((e) => e.type === 'forward')).toEqual([expect.objectContaining({ app: 'web', machine: 'main-1' })]);
+    expect(p.log.filter((e) => e.type === 'forward')).toEqual([
+      expect.objectContaining({ app: 'web', machine: 'main-1' }),
+    ]);
   });
 
   test('round-robins between machines of the entry app', async () => {
     const a = await machine('main-1');
     const b = await machine('main-2');
-    const p = await proxy({ entryApp: 'web', apps: [{ name: 'web', machines: [{ id: 'main-1', url: a.url }, { id: 'main-2', url: b.url }] }] });
+    const p = await proxy({
+      entryApp: 'web',
+      apps: [
+        {
+          name: 'web',
+          machines: [
+            { id: 'main-1', url: a.url },
+            { id: 'main-2', url: b.url },
+          ],
+        },
+      ],
+    });
     const hits = [];
     for (let i = 0; i < 4; i++) hits.push((await send(p.url, '/')).json().machine);
     expect(hits.sort()).toEqual(['main-1', 'main-1', 'main-2', 'main-2']);
@@ -124,7 +150,11 @@ test.describe('forwarding', () => {
     const main = await machine('main-1');
     const p = await proxy({ entryApp: 'web', apps: [{ name: 'web', machines: [{ id: 'main-1', url: main.url }] }] });
     const big = Buffer.alloc(1_500_000, 'a');
-    const r = await send(p.url, '/upload', { method: 'POST', body: big, headers: { 'content-type': 'application/octet-stream' } });
+    const r = await send(p.url, '/upload', {
+      method: 'POST',
+      body: big,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(r.status).toBe(200);
     expect(r.json().bodyLength).toBe(big.length);
   });
@@ -155,7 +185,9 @@ test.describe('forwarding', () => {
 
 test.describe('replay', () => {
   test('header form replays method, path, query, headers and body, and adds fly-replay-src', async () => {
-    const main = await machine('main-1', (req, _b, res) => (req.url!.includes('.pdf') ? replayWith('app=pdf;state=inv-42')(req, _b, res) : false));
+    const main = await machine('main-1', (req, _b, res) =>
+      req.url!.includes('.pdf') ? replayWith('app=pdf;state=inv-42')(req, _b, res) : false,
+    );
     const pdf = await machine('pdf-1');
     const p = await proxy({
       entryApp: 'web',
@@ -169,15 +201,28 @@ test.describe('replay', () => {
     const r = await send(p.url, '/invoices/42.pdf?lang=de&x=1', {
       method: 'POST',
       body: 'hello=world',
-      headers: { cookie: 'session=abc', authorization: 'Bearer t0k', 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        cookie: 'session=abc',
+        authorization: 'Bearer t0k',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
     });
     expect(r.status).toBe(200);
     expect(r.headers['x-machine']).toBe('pdf-1');
     expect(r.text).not.toContain('replaying');
 
     const seen = r.json();
-    expect(seen).toMatchObject({ machine: 'pdf-1', method: 'POST', url: '/invoices/42.pdf?lang=de&x=1', body: 'hello=world' });
-    expect(seen.headers).toMatchObject({ cookie: 'session=abc', authorization: 'Bearer t0k', 'content-type': 'application/x-www-form-urlencoded' });
+    expect(seen).toMatchObject({
+      machine: 'pdf-1',
+      method: 'POST',
+      url: '/invoices/42.pdf?lang=de&x=1',
+      body: 'hello=world',
+    });
+    expect(seen.headers).toMatchObject({
+      cookie: 'session=abc',
+      authorization: 'Bearer t0k',
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     expect(seen.headers['content-length']).toBe('11');
     // Same request id on both hops: it is one client request.
     expect(seen.headers['fly-request-id']).toBe(main.seen[0].headers['fly-request-id']);
@@ -198,7 +243,13 @@ test.describe('replay', () => {
         JSON.stringify({
           app: 'pdf',
           state: 'json-state',
-          transform: { set_headers: [{ name: 'X-Added', value: 'yes' }, { name: 'Authorization', value: 'Bearer replaced' }], delete_headers: ['Cookie'] },
+          transform: {
+            set_headers: [
+              { name: 'X-Added', value: 'yes' },
+              { name: 'Authorization', value: 'Bearer replaced' },
+            ],
+            delete_headers: ['Cookie'],
+          },
         }),
       );
       return true;
@@ -211,7 +262,9 @@ test.describe('replay', () => {
         { name: 'pdf', machines: [{ id: 'pdf-1', url: pdf.url }] },
       ],
     });
-    const r = await send(p.url, '/x.pdf', { headers: { cookie: 'session=abc', authorization: 'Bearer orig', 'x-other': 'kept' } });
+    const r = await send(p.url, '/x.pdf', {
+      headers: { cookie: 'session=abc', authorization: 'Bearer orig', 'x-other': 'kept' },
+    });
     expect(r.status).toBe(200);
     const seen = r.json();
     expect(seen.machine).toBe('pdf-1');
@@ -294,7 +347,11 @@ test.describe('replay', () => {
       expect(r.status).toBe(200);
       const seen = r.json();
       expect(seen).toMatchObject({ machine: 'pdf-2', body: `n=${i}`, url: '/invoices/1.pdf' });
-      expect(parseReplaySrc(seen.headers['fly-replay-src'] as string)).toMatchObject({ instance: 'pdf-1', region: 'fra', state: 'busy' });
+      expect(parseReplaySrc(seen.headers['fly-replay-src'] as string)).toMatchObject({
+        instance: 'pdf-1',
+        region: 'fra',
+        state: 'busy',
+      });
     }
     expect(busy.seen).toHaveLength(3);
     expect(p.replays).toBe(6);
@@ -311,7 +368,18 @@ test.describe('replay', () => {
   test('replay chains are capped at 5 hops', async () => {
     const a = await machine('pdf-1', replayWith('elsewhere=true'));
     const b = await machine('pdf-2', replayWith('elsewhere=true'));
-    const p = await proxy({ entryApp: 'pdf', apps: [{ name: 'pdf', machines: [{ id: 'pdf-1', url: a.url }, { id: 'pdf-2', url: b.url }] }] });
+    const p = await proxy({
+      entryApp: 'pdf',
+      apps: [
+        {
+          name: 'pdf',
+          machines: [
+            { id: 'pdf-1', url: a.url },
+            { id: 'pdf-2', url: b.url },
+          ],
+        },
+      ],
+    });
     const r = await send(p.url, '/loop');
     expect(r.status).toBe(502);
     expect(r.text).toContain('too many replays');
@@ -335,7 +403,16 @@ test.describe('replay', () => {
       startTimeoutMs: 20_000,
       apps: [
         { name: 'web', machines: [{ id: 'main-1', url: main.url }] },
-        { name: 'pdf', machines: [{ id: 'pdf-1', url: `http://127.0.0.1:${pdfPort}`, start: { command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] } }] },
+        {
+          name: 'pdf',
+          machines: [
+            {
+              id: 'pdf-1',
+              url: `http://127.0.0.1:${pdfPort}`,
+              start: { command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] },
+            },
+          ],
+        },
       ],
     });
     const t0 = Date.now();
@@ -367,8 +444,12 @@ test.describe('instance routing headers', () => {
     });
 
     for (let i = 0; i < 3; i++) {
-      expect((await send(p.url, '/', { headers: { 'fly-force-instance-id': 'main-2' } })).json().machine).toBe('main-2');
-      expect((await send(p.url, '/', { headers: { 'fly-prefer-instance-id': 'main-1' } })).json().machine).toBe('main-1');
+      expect((await send(p.url, '/', { headers: { 'fly-force-instance-id': 'main-2' } })).json().machine).toBe(
+        'main-2',
+      );
+      expect((await send(p.url, '/', { headers: { 'fly-prefer-instance-id': 'main-1' } })).json().machine).toBe(
+        'main-1',
+      );
     }
 
     const unknown = await send(p.url, '/', { headers: { 'fly-force-instance-id': 'main-9' } });
@@ -420,7 +501,16 @@ test.describe('auto-start', () => {
       startTimeoutMs: 10_000,
       apps: [
         { name: 'web', machines: [{ id: 'main-1', url: main.url }] },
-        { name: 'pdf', machines: [{ id: 'pdf-1', url: `http://127.0.0.1:${port}`, start: { command: [process.execPath, '-e', CHILD_SERVER], env: { PORT: String(port) } } }] },
+        {
+          name: 'pdf',
+          machines: [
+            {
+              id: 'pdf-1',
+              url: `http://127.0.0.1:${port}`,
+              start: { command: [process.execPath, '-e', CHILD_SERVER], env: { PORT: String(port) } },
+            },
+          ],
+        },
       ],
     });
 
@@ -442,7 +532,9 @@ test.describe('auto-start', () => {
     // The machine exits on its own (idle shutdown): it is merely stopped.
     const bye = await send(`http://127.0.0.1:${port}`, '/exit');
     expect(bye.text).toBe('bye');
-    await expect.poll(() => p.log.some((e) => e.type === 'stop' && e.machine === 'pdf-1'), { timeout: 5000 }).toBe(true);
+    await expect
+      .poll(() => p.log.some((e) => e.type === 'stop' && e.machine === 'pdf-1'), { timeout: 5000 })
+      .toBe(true);
     expect(alive(pid1)).toBe(false);
 
     const third = await send(p.url, '/c.pdf');
@@ -469,8 +561,22 @@ test.describe('auto-start', () => {
           name: 'web',
           machines: [
             // The shell stays the group leader's parent/wrapper; the server is its child.
-            { id: 'wrapped', url: `http://127.0.0.1:${port1}`, start: { command: ['/bin/sh', '-c', `"${process.execPath}" -e "$SRC"; echo wrapper-done`], env: { PORT: String(port1), SRC: CHILD_SERVER } } },
-            { id: 'stubborn', url: `http://127.0.0.1:${port2}`, start: { command: [process.execPath, '-e', CHILD_SERVER], env: { PORT: String(port2), IGNORE_SIGTERM: '1' } } },
+            {
+              id: 'wrapped',
+              url: `http://127.0.0.1:${port1}`,
+              start: {
+                command: ['/bin/sh', '-c', `"${process.execPath}" -e "$SRC"; echo wrapper-done`],
+                env: { PORT: String(port1), SRC: CHILD_SERVER },
+              },
+            },
+            {
+              id: 'stubborn',
+              url: `http://127.0.0.1:${port2}`,
+              start: {
+                command: [process.execPath, '-e', CHILD_SERVER],
+                env: { PORT: String(port2), IGNORE_SIGTERM: '1' },
+              },
+            },
           ],
         },
       ],
@@ -495,7 +601,18 @@ test.describe('auto-start', () => {
     const p = await proxy({
       entryApp: 'web',
       startTimeoutMs: 20_000,
-      apps: [{ name: 'web', machines: [{ id: 'crash', url: `http://127.0.0.1:${port}`, start: { command: [process.execPath, '-e', 'process.exit(3)'] } }] }],
+      apps: [
+        {
+          name: 'web',
+          machines: [
+            {
+              id: 'crash',
+              url: `http://127.0.0.1:${port}`,
+              start: { command: [process.execPath, '-e', 'process.exit(3)'] },
+            },
+          ],
+        },
+      ],
     });
     const t0 = Date.now();
     const crash = await send(p.url, '/');
@@ -510,7 +627,18 @@ test.describe('auto-start', () => {
     const p = await proxy({
       entryApp: 'web',
       startTimeoutMs: 1000,
-      apps: [{ name: 'web', machines: [{ id: 'hang', url: `http://127.0.0.1:${port}`, start: { command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] } }] }],
+      apps: [
+        {
+          name: 'web',
+          machines: [
+            {
+              id: 'hang',
+              url: `http://127.0.0.1:${port}`,
+              start: { command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] },
+            },
+          ],
+        },
+      ],
     });
     const t0 = Date.now();
     const hang = await send(p.url, '/');
@@ -525,7 +653,12 @@ test.describe('auto-start', () => {
     const port = await freePort();
     const p = await proxy({
       entryApp: 'web',
-      apps: [{ name: 'web', machines: [{ id: 'm', url: `http://127.0.0.1:${port}`, start: { command: ['/nonexistent/binary'] } }] }],
+      apps: [
+        {
+          name: 'web',
+          machines: [{ id: 'm', url: `http://127.0.0.1:${port}`, start: { command: ['/nonexistent/binary'] } }],
+        },
+      ],
     });
     const r = await send(p.url, '/');
     expect(r.status).toBe(502);
@@ -539,11 +672,24 @@ test.describe('auto-start', () => {
     const logFile = join(dir, 'pdf.log');
     const p = await proxy({
       entryApp: 'web',
-      apps: [{ name: 'web', machines: [{ id: 'm', url: `http://127.0.0.1:${port}`, start: { command: [process.execPath, '-e', CHILD_SERVER], env: { PORT: String(port) }, logFile } }] }],
+      apps: [
+        {
+          name: 'web',
+          machines: [
+            {
+              id: 'm',
+              url: `http://127.0.0.1:${port}`,
+              start: { command: [process.execPath, '-e', CHILD_SERVER], env: { PORT: String(port) }, logFile },
+            },
+          ],
+        },
+      ],
     });
     expect((await send(p.url, '/')).status).toBe(200);
     await p.close();
-    await expect.poll(async () => readFile(logFile, 'utf8').catch(() => ''), { timeout: 5000 }).toContain(`child listening on ${port}`);
+    await expect
+      .poll(async () => readFile(logFile, 'utf8').catch(() => ''), { timeout: 5000 })
+      .toContain(`child listening on ${port}`);
   });
 
   test('starts a container through the Docker Engine API on a unix socket', async () => {
@@ -591,17 +737,36 @@ test('loadProxyConfig reads JSON, resolves relative paths and reports mistakes c
       entryApp: 'web',
       apps: [
         { name: 'web', machines: [{ id: 'main-1', url: 'http://127.0.0.1:3000' }] },
-        { name: 'pdf', machines: [{ id: 'pdf-1', url: 'http://127.0.0.1:3100', start: { command: ['node', 'main.js'], cwd: 'app', logFile: 'pdf.log' } }] },
+        {
+          name: 'pdf',
+          machines: [
+            {
+              id: 'pdf-1',
+              url: 'http://127.0.0.1:3100',
+              start: { command: ['node', 'main.js'], cwd: 'app', logFile: 'pdf.log' },
+            },
+          ],
+        },
       ],
     }),
   );
   const cfg = await loadProxyConfig(file);
   expect(cfg.entryApp).toBe('web');
-  expect(cfg.apps[1].machines[0].start).toEqual({ command: ['node', 'main.js'], cwd: join(dir, 'app'), logFile: join(dir, 'pdf.log') });
+  expect(cfg.apps[1].machines[0].start).toEqual({
+    command: ['node', 'main.js'],
+    cwd: join(dir, 'app'),
+    logFile: join(dir, 'pdf.log'),
+  });
 
-  await writeFile(file, JSON.stringify({ entryApp: 'nope', apps: [{ name: 'web', machines: [{ id: 'm', url: 'http://127.0.0.1:1' }] }] }));
+  await writeFile(
+    file,
+    JSON.stringify({ entryApp: 'nope', apps: [{ name: 'web', machines: [{ id: 'm', url: 'http://127.0.0.1:1' }] }] }),
+  );
   await expect(loadProxyConfig(file)).rejects.toThrow('entryApp: no app named nope');
-  await writeFile(file, JSON.stringify({ entryApp: 'web', apps: [{ name: 'web', machines: [{ id: 'm', url: 'https://example.com' }] }] }));
+  await writeFile(
+    file,
+    JSON.stringify({ entryApp: 'web', apps: [{ name: 'web', machines: [{ id: 'm', url: 'https://example.com' }] }] }),
+  );
   await expect(loadProxyConfig(file)).rejects.toThrow('expected http://HOST:PORT');
   await writeFile(file, '{not json');
   await expect(loadProxyConfig(file)).rejects.toThrow('not JSON');

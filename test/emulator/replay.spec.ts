@@ -28,7 +28,9 @@ function expectCode(fn: () => unknown, code: ReplayErrorCode, field?: string): v
 test.describe('parseReplayHeader', () => {
   test('reads every field', () => {
     expect(
-      parseReplayHeader('app=pdf;region=ams;instance=m1;prefer_instance=m2;state=job-42;elsewhere=true;timeout=2s;fallback=prefer_self'),
+      parseReplayHeader(
+        'app=pdf;region=ams;instance=m1;prefer_instance=m2;state=job-42;elsewhere=true;timeout=2s;fallback=prefer_self',
+      ),
     ).toEqual({
       app: 'pdf',
       region: 'ams',
@@ -160,20 +162,39 @@ test.describe('parseReplayJson', () => {
     expectCode(() => parseReplayJson('{"app":"pdf","state":{"a":1}}'), 'invalid_field', 'state');
     expectCode(() => parseReplayJson('{"app":"pdf","state":"a;b"}'), 'invalid_field', 'state');
     expectCode(() => parseReplayJson('{"app":"pdf","transform":[]}'), 'invalid_field', 'transform');
-    expectCode(() => parseReplayJson('{"app":"pdf","transform":{"set_headers":{}}}'), 'invalid_field', 'transform.set_headers');
-    expectCode(() => parseReplayJson('{"app":"pdf","transform":{"set_headers":[{"name":"x"}]}}'), 'invalid_field', 'transform.set_headers');
+    expectCode(
+      () => parseReplayJson('{"app":"pdf","transform":{"set_headers":{}}}'),
+      'invalid_field',
+      'transform.set_headers',
+    );
+    expectCode(
+      () => parseReplayJson('{"app":"pdf","transform":{"set_headers":[{"name":"x"}]}}'),
+      'invalid_field',
+      'transform.set_headers',
+    );
     expectCode(
       () => parseReplayJson('{"app":"pdf","transform":{"set_headers":[{"name":"bad name","value":"v"}]}}'),
       'invalid_field',
       'transform.set_headers',
     );
     expectCode(
-      () => parseReplayJson(JSON.stringify({ app: 'pdf', transform: { set_headers: [{ name: 'x', value: 'a\r\nInjected: 1' }] } })),
+      () =>
+        parseReplayJson(
+          JSON.stringify({ app: 'pdf', transform: { set_headers: [{ name: 'x', value: 'a\r\nInjected: 1' }] } }),
+        ),
       'invalid_field',
       'transform.set_headers',
     );
-    expectCode(() => parseReplayJson('{"app":"pdf","transform":{"delete_headers":"cookie"}}'), 'invalid_field', 'transform.delete_headers');
-    expectCode(() => parseReplayJson('{"app":"pdf","transform":{"delete_headers":[1]}}'), 'invalid_field', 'transform.delete_headers');
+    expectCode(
+      () => parseReplayJson('{"app":"pdf","transform":{"delete_headers":"cookie"}}'),
+      'invalid_field',
+      'transform.delete_headers',
+    );
+    expectCode(
+      () => parseReplayJson('{"app":"pdf","transform":{"delete_headers":[1]}}'),
+      'invalid_field',
+      'transform.delete_headers',
+    );
   });
 
   test('an object without target → no_target', () => {
@@ -182,7 +203,13 @@ test.describe('parseReplayJson', () => {
   });
 
   test('never throws anything but ReplayParseError on hostile input', () => {
-    const inputs = ['{"__proto__":{"app":"x"}}', '{"app":"pdf","transform":{"set_headers":[null]}}', '\u0000', '{"a":'.repeat(1000), '1e999'];
+    const inputs = [
+      '{"__proto__":{"app":"x"}}',
+      '{"app":"pdf","transform":{"set_headers":[null]}}',
+      '\u0000',
+      '{"a":'.repeat(1000),
+      '1e999',
+    ];
     for (const input of inputs) {
       try {
         parseReplayJson(input);
@@ -205,7 +232,8 @@ test('parseDuration understands Go-style durations', () => {
   expect(parseDuration('5s')).toBe(5000);
   expect(parseDuration('1.5s')).toBe(1500);
   expect(parseDuration('1h2m3s')).toBe(3_723_000);
-  for (const bad of ['', '5', 's', '5 s', '-1s', '5d', '1.2.3s']) expectCode(() => parseDuration(bad), 'invalid_field', 'timeout');
+  for (const bad of ['', '5', 's', '5 s', '-1s', '5d', '1.2.3s'])
+    expectCode(() => parseDuration(bad), 'invalid_field', 'timeout');
 });
 
 test.describe('formatReplaySrc', () => {

@@ -1,7 +1,15 @@
 import { test, expect } from '@playwright/test';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFlyProxy, validateProxyConfig, type FlyProxy, type MachineStart, type MachineStatus, type ProxyConfig, type StatusReport } from '../../fixtures/fly-proxy/index.js';
+import {
+  startFlyProxy,
+  validateProxyConfig,
+  type FlyProxy,
+  type MachineStart,
+  type MachineStatus,
+  type ProxyConfig,
+  type StatusReport,
+} from '../../fixtures/fly-proxy/index.js';
 import { freePort } from '../../fixtures/listen.js';
 import { startFakeDocker } from '../support/fake-docker.js';
 import { send } from '../support/send.js';
@@ -121,8 +129,14 @@ test.describe('Machines API suspend', () => {
     const p = await sleepyProxy();
     const before = await hit(p);
 
-    expect(await askToSuspend(p, 'not-the-token')).toEqual({ status: 401, body: { error: expect.stringContaining('unauthorized') } });
-    expect(await askToSuspend(p, '')).toEqual({ status: 401, body: { error: expect.stringContaining('unauthorized') } });
+    expect(await askToSuspend(p, 'not-the-token')).toEqual({
+      status: 401,
+      body: { error: expect.stringContaining('unauthorized') },
+    });
+    expect(await askToSuspend(p, '')).toEqual({
+      status: 401,
+      body: { error: expect.stringContaining('unauthorized') },
+    });
 
     const after = await hit(p);
     expect(after.pid).toBe(before.pid);
@@ -153,7 +167,9 @@ test.describe('Machines API suspend', () => {
     expect(p.resumes('pdf')).toBe(1);
     expect(p.starts('pdf')).toBe(1);
     expect(eventsOf(p, 'resume')).toEqual(['resume:pdf-1']);
-    await expect.poll(() => pids.filter((pid) => procState(pid) === 'T' || dead(pid)), { timeout: WAIT_MS }).toEqual([]);
+    await expect
+      .poll(() => pids.filter((pid) => procState(pid) === 'T' || dead(pid)), { timeout: WAIT_MS })
+      .toEqual([]);
 
     // The machine's own call got its answer, before the freeze or right after the resume.
     expect(await asked).toEqual({ status: 200, body: { ok: true } });
@@ -251,10 +267,13 @@ test.describe('Machines API suspend', () => {
     expect(p.machinesApiUrl).toBe(`http://127.0.0.1:${apiPort}`);
     expect(p.machinesApiToken).toBe('s3cret-token');
     const auth = { authorization: 'Bearer s3cret-token' };
-    const post = (path: string, headers: Record<string, string> = auth) => send(p.machinesApiUrl, path, { method: 'POST', headers });
+    const post = (path: string, headers: Record<string, string> = auth) =>
+      send(p.machinesApiUrl, path, { method: 'POST', headers });
 
     expect((await post('/v1/apps/pdf/machines/pdf-1/suspend', {})).status).toBe(401);
-    expect((await post('/v1/apps/pdf/machines/pdf-1/suspend', { authorization: 'Bearer s3cret-tokeN' })).status).toBe(401);
+    expect((await post('/v1/apps/pdf/machines/pdf-1/suspend', { authorization: 'Bearer s3cret-tokeN' })).status).toBe(
+      401,
+    );
     expect((await post('/v1/apps/pdf/machines/pdf-1/suspend', { authorization: 's3cret-token' })).status).toBe(401);
     const get = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/pdf-1/suspend', { headers: auth });
     expect(get.status).toBe(405);
@@ -291,10 +310,27 @@ test.describe('Machines API suspend', () => {
     const p = await proxy({
       entryApp: 'pdf',
       region: 'ams',
-      apps: [{ name: 'pdf', machines: [{ id: 'pdf-7', url: `http://127.0.0.1:${port}`, start: { command: [process.execPath, '-e', printEnv], env: { PORT: String(port), FLY_REGION: 'fra' } } }] }],
+      apps: [
+        {
+          name: 'pdf',
+          machines: [
+            {
+              id: 'pdf-7',
+              url: `http://127.0.0.1:${port}`,
+              start: { command: [process.execPath, '-e', printEnv], env: { PORT: String(port), FLY_REGION: 'fra' } },
+            },
+          ],
+        },
+      ],
     });
     const r = await send(p.url, '/');
-    expect(r.json()).toEqual({ FLY_APP_NAME: 'pdf', FLY_MACHINE_ID: 'pdf-7', FLY_REGION: 'fra', MACHINES_API_URL: p.machinesApiUrl, FLY_API_TOKEN: p.machinesApiToken });
+    expect(r.json()).toEqual({
+      FLY_APP_NAME: 'pdf',
+      FLY_MACHINE_ID: 'pdf-7',
+      FLY_REGION: 'fra',
+      MACHINES_API_URL: p.machinesApiUrl,
+      FLY_API_TOKEN: p.machinesApiToken,
+    });
     expect(p.machinesApiToken.length).toBeGreaterThanOrEqual(32);
   });
 
@@ -312,17 +348,28 @@ test.describe('Docker machines', () => {
     const docker = await startFakeDocker({ container: 'pdf-c', port, unpauseDelayMs: 300 });
     cleanups.push(() => docker.close());
 
-    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
+    const p = await proxy({
+      entryApp: 'pdf',
+      dockerSocket: docker.socketPath,
+      apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }],
+    });
     expect((await send(p.url, '/')).text).toBe('from container');
 
-    const ok = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
+    const ok = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${p.machinesApiToken}` },
+    });
     expect(ok.status).toBe(200);
     await waitForState(p, 'c1', 'suspended');
     expect(docker.calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause']);
 
     const answers = await Promise.all([1, 2, 3, 4].map(() => send(p.url, '/')));
     expect(answers.map((a) => a.text)).toEqual(Array(4).fill('from container'));
-    expect(docker.calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause', 'POST /containers/pdf-c/unpause']);
+    expect(docker.calls).toEqual([
+      'POST /containers/pdf-c/start',
+      'POST /containers/pdf-c/pause',
+      'POST /containers/pdf-c/unpause',
+    ]);
     expect(await machineStatus(p, 'c1')).toMatchObject({ state: 'running', starts: 1, suspends: 1, resumes: 1 });
   });
 
@@ -330,11 +377,18 @@ test.describe('Docker machines', () => {
     const port = await freePort();
     const docker = await startFakeDocker({ container: 'pdf-c', port, running: true });
     cleanups.push(() => docker.close());
-    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
+    const p = await proxy({
+      entryApp: 'pdf',
+      dockerSocket: docker.socketPath,
+      apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }],
+    });
     expect((await machineStatus(p, 'c1')).state).toBe('unknown');
 
     // The appliance's first idle: no request ever went through the proxy.
-    const ok = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
+    const ok = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${p.machinesApiToken}` },
+    });
     expect(ok.status, ok.text).toBe(200);
     await waitForState(p, 'c1', 'suspended');
     expect(docker.calls).toEqual(['GET /containers/pdf-c/json', 'POST /containers/pdf-c/pause']);
@@ -348,8 +402,15 @@ test.describe('Docker machines', () => {
     const port = await freePort();
     const docker = await startFakeDocker({ container: 'pdf-c', port });
     cleanups.push(() => docker.close());
-    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
-    const refused = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
+    const p = await proxy({
+      entryApp: 'pdf',
+      dockerSocket: docker.socketPath,
+      apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }],
+    });
+    const refused = await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${p.machinesApiToken}` },
+    });
     expect(refused.status).toBe(409);
     expect(refused.json<{ error: string }>().error).toContain('not running');
     expect(docker.calls).toEqual(['GET /containers/pdf-c/json']);
@@ -360,11 +421,22 @@ test.describe('Docker machines', () => {
     const docker = await startFakeDocker({ container: 'pdf-c', port });
     cleanups.push(() => docker.close());
 
-    const p = await proxy({ entryApp: 'pdf', dockerSocket: docker.socketPath, apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }] });
+    const p = await proxy({
+      entryApp: 'pdf',
+      dockerSocket: docker.socketPath,
+      apps: [{ name: 'pdf', machines: [{ id: 'c1', url: `http://127.0.0.1:${port}`, start: { docker: 'pdf-c' } }] }],
+    });
     expect((await send(p.url, '/')).status).toBe(200);
-    await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', { method: 'POST', headers: { authorization: `Bearer ${p.machinesApiToken}` } });
+    await send(p.machinesApiUrl, '/v1/apps/pdf/machines/c1/suspend', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${p.machinesApiToken}` },
+    });
     await waitForState(p, 'c1', 'suspended');
     await p.close();
-    expect(docker.calls).toEqual(['POST /containers/pdf-c/start', 'POST /containers/pdf-c/pause', 'POST /containers/pdf-c/unpause']);
+    expect(docker.calls).toEqual([
+      'POST /containers/pdf-c/start',
+      'POST /containers/pdf-c/pause',
+      'POST /containers/pdf-c/unpause',
+    ]);
   });
 });

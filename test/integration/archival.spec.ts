@@ -9,7 +9,8 @@ import { get, startStack, type InProcess } from '../support/stack.js';
 // with its ICC profile embedded, every font embedded, no encryption, and the same text as the
 // plain PDF of the same page. (The conversion itself: pdfa.spec.ts.)
 
-const page = (options: Record<string, string> = {}, ext = 'pdf'): string => `/out/blocks.${ext}?${new URLSearchParams(options)}`;
+const page = (options: Record<string, string> = {}, ext = 'pdf'): string =>
+  `/out/blocks.${ext}?${new URLSearchParams(options)}`;
 
 async function pdf(s: InProcess, path: string): Promise<Buffer> {
   const r = await get(`${s.url}${path}`);
@@ -41,7 +42,10 @@ test.describe('pdf-standard in the page', () => {
     expect(intentSubtype).toBe('/GTS_PDFA1');
     expect(describeProfile(profile)).toMatchObject({ signature: 'acsp', colourSpace: 'RGB ', mentionsSrgb: true });
 
-    const fonts = poppler('pdffonts', archived).split('\n').slice(2).filter((l) => l.trim() !== '');
+    const fonts = poppler('pdffonts', archived)
+      .split('\n')
+      .slice(2)
+      .filter((l) => l.trim() !== '');
     expect(fonts.length).toBeGreaterThan(0);
     // Columns: name type encoding emb sub uni object ID; "emb" must say yes for each.
     for (const line of fonts) expect(line, line).toMatch(/\s+yes\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+\s*$/);
@@ -66,7 +70,9 @@ test.describe('pdf-standard in the page', () => {
   test('an unknown standard is ignored with a warning: the plain PDF', async () => {
     const body = await pdf(s, page({ 'pdf-standard': 'PDF/A-1a' }));
     expect(body.toString('latin1')).not.toContain('pdfaid:part');
-    const warning = s.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'ignored page option' && l.option === 'pdf-standard');
+    const warning = s.logs
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'ignored page option' && l.option === 'pdf-standard');
     expect(warning).toMatchObject({ value: 'PDF/A-1a', reason: 'expected PDF/A-2b, PDF/A-3b or none' });
   });
 });

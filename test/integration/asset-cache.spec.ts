@@ -36,7 +36,10 @@ test.describe('shared asset cache', () => {
     }
     expect(s.main.counts('/assets/cookie.css') - before).toBe(3);
     // Each render's request carried its own user's cookie, never an earlier one's.
-    const seen = s.main.requests.filter((q) => q.path === '/assets/cookie.css').slice(-3).map((q) => q.headers['cookie']);
+    const seen = s.main.requests
+      .filter((q) => q.path === '/assets/cookie.css')
+      .slice(-3)
+      .map((q) => q.headers['cookie']);
     expect(seen[0]).toBe('session=alice-1');
     expect(seen[1]).toBe('session=bob-2');
     expect(seen[2]).toBeUndefined();

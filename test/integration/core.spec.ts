@@ -44,7 +44,13 @@ test.describe('core: a .pdf request becomes the page as a PDF', () => {
   });
 
   test('hostile paths never leave the main app origin', async () => {
-    for (const p of ['//127.0.0.2:9/x.pdf', '/..%2f..%2fx.pdf', '/%5C%5Cevil.example/x.pdf', '/@evil.example/x.pdf', '/\\\\evil.example\\x.pdf']) {
+    for (const p of [
+      '//127.0.0.2:9/x.pdf',
+      '/..%2f..%2fx.pdf',
+      '/%5C%5Cevil.example/x.pdf',
+      '/@evil.example/x.pdf',
+      '/\\\\evil.example\\x.pdf',
+    ]) {
       const r = await get(`${s.url}${p}`);
       expect([200, 302, 400, 404], p).toContain(r.status);
     }
@@ -114,7 +120,7 @@ test.describe('core: a .pdf request becomes the page as a PDF', () => {
     }
   });
 
-  test('isolation: a cookie set during one user\'s render is not seen by the next', async () => {
+  test("isolation: a cookie set during one user's render is not seen by the next", async () => {
     const alice = await get(`${s.url}/basic/page.pdf`, { headers: { authorization: basic('alice', 'alice-pw') } });
     expect(alice.status).toBe(200);
     expect((await readPdf(alice.body)).text.join(' ')).toContain('Basic page for Alice Anderson');
@@ -133,7 +139,9 @@ test.describe('core: a .pdf request becomes the page as a PDF', () => {
     // Signed out: the main app's login leads back to the PDF (returnPath), not to the page.
     const login = await get(`${s.url}/invoices/1.pdf?download`);
     expect(login.status).toBe(302);
-    expect(login.headers.get('location')).toBe(`${s.main.url}/login?next=${encodeURIComponent('/invoices/1.pdf?download')}`);
+    expect(login.headers.get('location')).toBe(
+      `${s.main.url}/login?next=${encodeURIComponent('/invoices/1.pdf?download')}`,
+    );
     const index = await get(`${s.url}/docs/index.pdf`);
     expect(index.headers.get('location')).toBe(`${s.main.url}/login?next=${encodeURIComponent('/docs/index.pdf')}`);
 
@@ -184,8 +192,13 @@ test.describe('core: a .pdf request becomes the page as a PDF', () => {
   });
 
   test('logs: one JSON line per request with timings; credentials never logged', async () => {
-    await get(`${s.url}/t/invoice.pdf?token=query-secret`, { headers: { cookie: 'session=LOG-COOKIE-123', authorization: 'Bearer LOG-TOKEN-456' } });
-    const line = s.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'render request').at(-1);
+    await get(`${s.url}/t/invoice.pdf?token=query-secret`, {
+      headers: { cookie: 'session=LOG-COOKIE-123', authorization: 'Bearer LOG-TOKEN-456' },
+    });
+    const line = s.logs
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'render request')
+      .at(-1);
     expect(line).toMatchObject({ method: 'GET', path: '/t/invoice.pdf', status: 200 });
     expect(typeof line.requestId).toBe('string');
     expect(line.target).toBe(`${s.main.url}/t/invoice?…`);

@@ -21,27 +21,61 @@ interface Row {
 }
 
 export const CREDENTIAL_ROWS: Row[] = [
-  { request: 'The page itself (the appliance\'s navigation), and its redirects on the main app', cases: ['page'], cookie: 'yes', identity: 'yes' },
   {
-    request: 'The page\'s stylesheets, scripts, images, fonts, `fetch()` and XHR, and their redirects on the main app',
-    cases: ['page-stylesheet', 'page-script', 'page-image', 'page-font', 'page-fetch', 'page-xhr', 'page-image-same-origin-redirect'],
+    request: "The page itself (the appliance's navigation), and its redirects on the main app",
+    cases: ['page'],
     cookie: 'yes',
     identity: 'yes',
   },
-  { request: 'The page\'s `fetch()` with `credentials: \'omit\'`', cases: ['page-fetch-omit', 'page-request-omit'], cookie: 'no', identity: 'no' },
-  { request: 'The page\'s beacons and `<a ping>`', cases: ['page-beacon', 'page-ping'], cookie: 'yes', identity: 'no' },
-  { request: 'A dedicated worker\'s requests', cases: ['worker-fetch'], cookie: 'yes', identity: 'no' },
-  { request: 'A frame of the main app: its document and its requests', cases: ['frame', 'frame-image', 'frame-fetch', 'ping-target'], cookie: 'yes', identity: 'no' },
-  { request: 'A sandboxed frame of the main app (an opaque origin): its requests', cases: ['sandbox-image', 'sandbox-fetch'], cookie: 'no', identity: 'no' },
-  { request: 'A third party\'s frame: its requests to the main app', cases: ['third-image', 'third-fetch'], cookie: 'no', identity: 'no' },
   {
-    request: 'A request that went through another site\'s redirect back to the main app',
+    request: "The page's stylesheets, scripts, images, fonts, `fetch()` and XHR, and their redirects on the main app",
+    cases: [
+      'page-stylesheet',
+      'page-script',
+      'page-image',
+      'page-font',
+      'page-fetch',
+      'page-xhr',
+      'page-image-same-origin-redirect',
+    ],
+    cookie: 'yes',
+    identity: 'yes',
+  },
+  {
+    request: "The page's `fetch()` with `credentials: 'omit'`",
+    cases: ['page-fetch-omit', 'page-request-omit'],
+    cookie: 'no',
+    identity: 'no',
+  },
+  { request: "The page's beacons and `<a ping>`", cases: ['page-beacon', 'page-ping'], cookie: 'yes', identity: 'no' },
+  { request: "A dedicated worker's requests", cases: ['worker-fetch'], cookie: 'yes', identity: 'no' },
+  {
+    request: 'A frame of the main app: its document and its requests',
+    cases: ['frame', 'frame-image', 'frame-fetch', 'ping-target'],
+    cookie: 'yes',
+    identity: 'no',
+  },
+  {
+    request: 'A sandboxed frame of the main app (an opaque origin): its requests',
+    cases: ['sandbox-image', 'sandbox-fetch'],
+    cookie: 'no',
+    identity: 'no',
+  },
+  {
+    request: "A third party's frame: its requests to the main app",
+    cases: ['third-image', 'third-fetch'],
+    cookie: 'no',
+    identity: 'no',
+  },
+  {
+    request: "A request that went through another site's redirect back to the main app",
     cases: ['via-third-image', 'via-third-stylesheet', 'via-third-script', 'via-third-fetch'],
     cookie: 'no',
     identity: 'no',
   },
   {
-    request: 'A later navigation of the top-level frame, from the page or from a frame (`location`, `target=_top` links and forms)',
+    request:
+      'A later navigation of the top-level frame, from the page or from a frame (`location`, `target=_top` links and forms)',
     cases: ['steer-script', 'steer-anchor', 'steer-form'],
     cookie: 'never sent',
     identity: 'never sent',
@@ -52,7 +86,10 @@ const USER = { cookie: 'session=cred-user', authorization: 'Bearer CRED-USER-TOK
 
 /** The markdown table docs/security.md must carry. */
 export function credentialTable(): string {
-  const lines = ['| request to the main app | the user\'s cookies | `Authorization` and `FORWARD_HEADERS` |', '|---|---|---|'];
+  const lines = [
+    "| request to the main app | the user's cookies | `Authorization` and `FORWARD_HEADERS` |",
+    '|---|---|---|',
+  ];
   for (const r of CREDENTIAL_ROWS) lines.push(`| ${r.request} | ${r.cookie} | ${r.identity} |`);
   return lines.join('\n');
 }
@@ -81,7 +118,12 @@ test.describe('who gets which credential', () => {
       expect((await readPdf(r.body)).text.join(' ')).toContain('the page itself');
       // Late requests (a beacon, a worker) have a moment to arrive.
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const arrived = (kase: string) => s!.main.requests.filter((q) => (kase === 'page' ? q.path.startsWith('/cred/all') : q.path.includes(`case=${kase}&`) || q.path.endsWith(`case=${kase}`) || q.path === `/cred/${kase}`));
+      const arrived = (kase: string) =>
+        s!.main.requests.filter((q) =>
+          kase === 'page'
+            ? q.path.startsWith('/cred/all')
+            : q.path.includes(`case=${kase}&`) || q.path.endsWith(`case=${kase}`) || q.path === `/cred/${kase}`,
+        );
       const problems: string[] = [];
       for (const row of CREDENTIAL_ROWS) {
         for (const kase of row.cases) {
@@ -96,9 +138,15 @@ test.describe('who gets which credential', () => {
           }
           for (const q of got) {
             const cookie = (q.headers['cookie'] ?? '').includes('session=cred-user') ? 'yes' : 'no';
-            const identity = q.headers['authorization'] === USER.authorization ? 'yes' : q.headers['authorization'] === undefined ? 'no' : `other (${q.headers['authorization']})`;
+            const identity =
+              q.headers['authorization'] === USER.authorization
+                ? 'yes'
+                : q.headers['authorization'] === undefined
+                  ? 'no'
+                  : `other (${q.headers['authorization']})`;
             if (cookie !== row.cookie) problems.push(`${kase}: cookie ${cookie}, expected ${row.cookie}`);
-            if (identity !== row.identity) problems.push(`${kase}: Authorization ${identity}, expected ${row.identity}`);
+            if (identity !== row.identity)
+              problems.push(`${kase}: Authorization ${identity}, expected ${row.identity}`);
             // Context headers describe the request, not the user: every request to the main app.
             if (q.headers['x-request-id'] !== USER['x-request-id']) problems.push(`${kase}: no x-request-id`);
           }

@@ -27,10 +27,15 @@ const commands = shellCommands(doc);
 
 function bash(script: string, env: Record<string, string>, cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('bash', ['-euo', 'pipefail', '-c', script], { env: { PATH: process.env.PATH ?? '', ...env }, cwd, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${script}\n${stderr}`));
-      else resolve(stdout);
-    });
+    execFile(
+      'bash',
+      ['-euo', 'pipefail', '-c', script],
+      { env: { PATH: process.env.PATH ?? '', ...env }, cwd, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${script}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -47,7 +52,7 @@ test.afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('docs/deploy.md: the first PDF through the private address, then a user\'s click, signed in and out', async () => {
+test("docs/deploy.md: the first PDF through the private address, then a user's click, signed in and out", async () => {
   test.setTimeout(120_000);
   dir = await mkdtemp(join(tmpdir(), 'pdf-walkthrough-'));
 
@@ -58,7 +63,9 @@ test('docs/deploy.md: the first PDF through the private address, then a user\'s 
 
   // Step 3: the private TARGET_URL and PUBLIC_URL. The main app's Flycast address goes through
   // Fly's proxy like its public one: here, the edge emulator.
-  const env = tomlBlocks(doc).map((b) => (b['env'] ?? {}) as Record<string, string>).find((e) => e['TARGET_URL'] !== undefined)!;
+  const env = tomlBlocks(doc)
+    .map((b) => (b['env'] ?? {}) as Record<string, string>)
+    .find((e) => e['TARGET_URL'] !== undefined)!;
   expect(new URL(env['TARGET_URL']!).hostname).toBe(`${MAIN}.flycast`);
   const publicUrl = env['PUBLIC_URL']!;
   const edgePort = await freePort();
@@ -101,7 +108,10 @@ test('docs/deploy.md: the first PDF through the private address, then a user\'s 
     ],
   });
   // The appliance's own Flycast address: a proxy whose entry is the appliance.
-  flycast = await startFlyProxy({ entryApp: APPLIANCE, apps: [{ name: APPLIANCE, machines: [{ id: 'pdf-1', url: app.url }] }] });
+  flycast = await startFlyProxy({
+    entryApp: APPLIANCE,
+    apps: [{ name: APPLIANCE, machines: [{ id: 'pdf-1', url: app.url }] }],
+  });
 
   // Step 5: `fly proxy L:80 my-app-pdf.flycast` makes http://localhost:L the Flycast address.
   const tunnel = parseFly(flyCommands(commands).find((c) => parseFly(c).subcommand === 'proxy')!);
@@ -111,7 +121,9 @@ test('docs/deploy.md: the first PDF through the private address, then a user\'s 
   const outputs: string[] = [];
   for (const c of curls) {
     expect(c.line).toContain(`http://localhost:${localPort}/`);
-    outputs.push((await bash(c.line.replaceAll(`http://localhost:${localPort}`, flycast.url), { SECRET: secret }, dir)).trim());
+    outputs.push(
+      (await bash(c.line.replaceAll(`http://localhost:${localPort}`, flycast.url), { SECRET: secret }, dir)).trim(),
+    );
   }
   // What the walk-through says they print.
   expect(outputs).toEqual(['200 application/pdf', '403']);
@@ -128,7 +140,10 @@ test('docs/deploy.md: the first PDF through the private address, then a user\'s 
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: 'username=alice&password=alice-pw',
   });
-  const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const pdf = await fetch(`${edge.url}/invoices/42.pdf`, { headers: { cookie }, redirect: 'manual' });
   expect(pdf.status).toBe(200);
   expect(pdf.headers.get('content-type')).toBe('application/pdf');

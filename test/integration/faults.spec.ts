@@ -10,7 +10,9 @@ import { descendantsOf, get, startStack, stillAlive, type InProcess } from '../s
  * picks its flags by the executable's name) that waits, then becomes the real one.
  */
 function slowChromium(): string {
-  const real = ['/usr/lib/chromium/chromium-headless-shell', '/usr/bin/chromium-headless-shell'].find((p) => existsSync(p));
+  const real = ['/usr/lib/chromium/chromium-headless-shell', '/usr/bin/chromium-headless-shell'].find((p) =>
+    existsSync(p),
+  );
   if (!real) throw new Error('no chromium-headless-shell');
   const script = join(mkdtempSync(join(tmpdir(), 'slow-chromium-')), 'chromium-headless-shell');
   writeFileSync(script, `#!/bin/sh\nsleep 1\nexec ${real} "$@"\n`);
@@ -26,7 +28,10 @@ async function counter(s: InProcess, name: string): Promise<number> {
 }
 
 /** The log line of the finished PDF request sent with `fly-request-id: <id>` (one per request). */
-function requestLog(s: InProcess, id: string): { status: number; queueMs: number; ms: number; failure?: string } | undefined {
+function requestLog(
+  s: InProcess,
+  id: string,
+): { status: number; queueMs: number; ms: number; failure?: string } | undefined {
   const line = s.logs.find((l) => l.includes('"msg":"render request"') && l.includes(`"requestId":"${id}"`));
   return line ? JSON.parse(line) : undefined;
 }
@@ -46,9 +51,13 @@ test.describe('faults: Chromium dies under load', () => {
     const launchesBefore = await counter(s, 'pdf_appliance_browser_launches_total');
 
     // Three slow renders hold every slot, three more wait in the queue.
-    const slow = Array.from({ length: 3 }, (_, i) => get(`${s.url}/t/slow.pdf?ms=15000&n=${i}`).then((r) => ({ ...r, at: Date.now() })));
+    const slow = Array.from({ length: 3 }, (_, i) =>
+      get(`${s.url}/t/slow.pdf?ms=15000&n=${i}`).then((r) => ({ ...r, at: Date.now() })),
+    );
     await expect.poll(() => s.app.limiter.running, { timeout: 15_000 }).toBe(3);
-    await expect.poll(() => s.main.requests.filter((r) => r.path.startsWith('/t/slow?')).length, { timeout: 15_000 }).toBe(3);
+    await expect
+      .poll(() => s.main.requests.filter((r) => r.path.startsWith('/t/slow?')).length, { timeout: 15_000 })
+      .toBe(3);
     const queued = Array.from({ length: 3 }, (_, i) => get(`${s.url}/t/invoice.pdf?q=${i}`));
     await expect.poll(() => s.app.limiter.queued, { timeout: 15_000 }).toBe(3);
 
@@ -76,7 +85,9 @@ test.describe('faults: Chromium dies under load', () => {
     // (Four at a time: within CONCURRENCY + QUEUE_SIZE, so any failure here is the browser's, not overflow.)
     const next: Awaited<ReturnType<typeof get>>[] = [];
     for (let i = 0; i < 20; i += 4) {
-      next.push(...await Promise.all(Array.from({ length: Math.min(4, 20 - i) }, () => get(`${s.url}/t/invoice.pdf`))));
+      next.push(
+        ...(await Promise.all(Array.from({ length: Math.min(4, 20 - i) }, () => get(`${s.url}/t/invoice.pdf`)))),
+      );
     }
     expect(next.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(next.every((r) => isPdf(r.body))).toBe(true);
@@ -96,7 +107,9 @@ test.describe('faults: Chromium dies under load', () => {
     expect((await get(`${s.url}/t/invoice.pdf`)).status).toBe(200);
     const [chrome] = s.app.browser.pids();
     process.kill(chrome!, 'SIGKILL');
-    await expect.poll(() => s.logs.some((l) => l.includes('browser disconnected unexpectedly')), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(() => s.logs.some((l) => l.includes('browser disconnected unexpectedly')), { timeout: 10_000 })
+      .toBe(true);
     // The relaunch takes at least the wrapper's second: the requests arrive while it is under way.
     expect(s.app.browser.info().state).toBe('relaunching');
     const answers = await Promise.all([get(`${s.url}/t/invoice.pdf?a=1`), get(`${s.url}/t/invoice.pdf?b=1`)]);
@@ -119,7 +132,10 @@ test.describe('faults: a client that leaves frees its slot', () => {
 
   test('aborting a running render lets the queued request start at once', async () => {
     const client = new AbortController();
-    const slow = get(`${s.url}/t/slow.pdf?ms=20000`, { signal: client.signal, headers: { 'fly-request-id': 'slow-aborted' } }).catch((e: unknown) => e);
+    const slow = get(`${s.url}/t/slow.pdf?ms=20000`, {
+      signal: client.signal,
+      headers: { 'fly-request-id': 'slow-aborted' },
+    }).catch((e: unknown) => e);
     await expect.poll(() => s.main.requests.some((r) => r.path.startsWith('/t/slow?')), { timeout: 10_000 }).toBe(true);
     expect(s.app.limiter.running).toBe(1);
 
@@ -171,15 +187,24 @@ test.describe('faults: recycling the browser after N renders', () => {
   });
 
   test('MAX_RENDERS_PER_BROWSER=3 with renders in flight across the boundary: none lost, old browser closed', async () => {
-    s = await startStack({ CONCURRENCY: '3', QUEUE_SIZE: '20', MAX_RENDERS_PER_BROWSER: '3', RENDER_TIMEOUT: '20s', QUEUE_TIMEOUT: '30s' });
+    s = await startStack({
+      CONCURRENCY: '3',
+      QUEUE_SIZE: '20',
+      MAX_RENDERS_PER_BROWSER: '3',
+      RENDER_TIMEOUT: '20s',
+      QUEUE_TIMEOUT: '30s',
+    });
     await expect.poll(() => s.app.browser.pids().length, { timeout: 20_000 }).toBe(1);
     const [first] = s.app.browser.pids();
     const firstTree = [first!, ...descendantsOf(first!)];
     const recyclesBefore = await counter(s, 'pdf_appliance_browser_recycles_total');
 
     // Slow pages keep renders of the first browser in flight while the next ones start.
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-      get(i % 2 === 0 ? `${s.url}/t/slow.pdf?ms=800&i=${i}` : `${s.url}/t/invoice.pdf?i=${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        get(i % 2 === 0 ? `${s.url}/t/slow.pdf?ms=800&i=${i}` : `${s.url}/t/invoice.pdf?i=${i}`),
+      ),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect(answers.every((a) => isPdf(a.body))).toBe(true);
 

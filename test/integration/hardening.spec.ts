@@ -45,7 +45,11 @@ test.describe('hardening: a third-party frame never acts as the user', () => {
         expect(q.headers['authorization'], q.path).toBeUndefined();
       }
       if (javascript === 'true') {
-        expect(fromThird.map((q) => q.path).sort()).toEqual(['/api/img?from=3p', '/api/me?from=3p', '/transfer?from=3p']);
+        expect(fromThird.map((q) => q.path).sort()).toEqual([
+          '/api/img?from=3p',
+          '/api/me?from=3p',
+          '/transfer?from=3p',
+        ]);
         expect(fromThird.find((q) => q.path.startsWith('/transfer'))!.method).toBe('POST');
       } else {
         // JAVASCRIPT=false holds in the cross-site frame too: its script never ran.
@@ -63,7 +67,9 @@ test.describe('hardening: a third-party frame never acts as the user', () => {
       const own = await get(`${s.url}/hard/rtc.pdf?turn=127.0.0.3:${turn.port}`);
       expect(own.status).toBe(200);
       expect((await readPdf(own.body)).text.join(' ')).toContain('no peer connection');
-      const framed = await get(`${s.url}/hard/frame.pdf?wait=2500&src=${encodeURIComponent(`${third.url}/hard/rtc?turn=127.0.0.3:${turn.port}`)}`);
+      const framed = await get(
+        `${s.url}/hard/frame.pdf?wait=2500&src=${encodeURIComponent(`${third.url}/hard/rtc?turn=127.0.0.3:${turn.port}`)}`,
+      );
       expect(framed.status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(turn.contacts.length).toBe(0);
@@ -73,7 +79,7 @@ test.describe('hardening: a third-party frame never acts as the user', () => {
   });
 });
 
-test.describe('hardening: one identity\'s cached answer is never another\'s', () => {
+test.describe("hardening: one identity's cached answer is never another's", () => {
   let s: InProcess;
   test.beforeAll(async () => {
     s = await startStack({ FORWARD_HEADERS: 'x-api-key', RENDER_TIMEOUT: '30s' });
@@ -82,7 +88,7 @@ test.describe('hardening: one identity\'s cached answer is never another\'s', ()
     await s?.close();
   });
 
-  test('a max-age image fetched with Alice\'s forwarded key is fetched again for Bob', async () => {
+  test("a max-age image fetched with Alice's forwarded key is fetched again for Bob", async () => {
     for (const key of ['alice-key', 'bob-key']) {
       expect((await get(`${s.url}/hard/keyed.pdf`, { headers: { 'x-api-key': key } })).status).toBe(200);
     }
@@ -101,12 +107,14 @@ test.describe('hardening: one identity\'s cached answer is never another\'s', ()
 });
 
 test.describe('hardening: every wait is bounded by the render deadline', () => {
-  test('a victim\'s render next to a page of 1000 frames answers within RENDER_TIMEOUT', async () => {
+  test("a victim's render next to a page of 1000 frames answers within RENDER_TIMEOUT", async () => {
     test.setTimeout(120_000);
     const s = await startStack({ CONCURRENCY: '2', RENDER_TIMEOUT: '10s' });
     try {
       const heavy = get(`${s.url}/hard/frames.pdf?n=1000`, { headers: { cookie: 'session=heavy' } });
-      await expect.poll(() => s.main.requests.some((q) => q.path.startsWith('/hard/frames')), { timeout: 10_000 }).toBe(true);
+      await expect
+        .poll(() => s.main.requests.some((q) => q.path.startsWith('/hard/frames')), { timeout: 10_000 })
+        .toBe(true);
       const t0 = Date.now();
       const victim = await get(`${s.url}/t/invoice.pdf`, { headers: { cookie: 'session=victim' } });
       const ms = Date.now() - t0;
@@ -123,7 +131,7 @@ test.describe('hardening: every wait is bounded by the render deadline', () => {
 });
 
 test.describe('hardening: the appliance never renders itself', () => {
-  test('a page framing the appliance\'s own URL (allowed as if it were public) does not reach it', async () => {
+  test("a page framing the appliance's own URL (allowed as if it were public) does not reach it", async () => {
     const port = await freePort();
     const self = `http://127.0.0.1:${port}`;
     const s = await startStack({ PORT: String(port), ALLOW_ORIGINS: self, RENDER_TIMEOUT: '20s' });
@@ -148,13 +156,14 @@ test.describe('hardening: small ones', () => {
     await s?.close();
   });
 
-  test('a sub-request answered 401 with a challenge fails fast for the page, never answered with anyone\'s credentials', async () => {
+  test("a sub-request answered 401 with a challenge fails fast for the page, never answered with anyone's credentials", async () => {
     const t0 = Date.now();
     const r = await get(`${s.url}/hard/sub401.pdf`, { headers: alice });
     expect(r.status).toBe(200);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect((await readPdf(r.body)).text.join(' ')).toContain('fetch 401');
-    for (const q of s.main.requests.filter((x) => x.path.startsWith('/iso/basic'))) expect(q.headers['authorization']).toBe(alice.authorization);
+    for (const q of s.main.requests.filter((x) => x.path.startsWith('/iso/basic')))
+      expect(q.headers['authorization']).toBe(alice.authorization);
   });
 
   test('window.print() in the page does not stop the PDF', async () => {
@@ -176,10 +185,16 @@ test.describe('hardening: redirects point where the user is', () => {
       expect(r.status).toBe(302);
       expect(r.headers['location']).toBe('https://pdf.example.com/login');
       // Sent to the appliance directly (not replayed): the Host names the appliance, not the app.
-      expect((await getWithHost(`${s.url}/t/redirect.pdf`, 'pdf.example.com')).headers['location']).toBe(`${internal}/login`);
-      expect((await getWithHost(`${fixed.url}/t/redirect.pdf`, 'anything.example')).headers['location']).toBe('https://app.example.com/login');
+      expect((await getWithHost(`${s.url}/t/redirect.pdf`, 'pdf.example.com')).headers['location']).toBe(
+        `${internal}/login`,
+      );
+      expect((await getWithHost(`${fixed.url}/t/redirect.pdf`, 'anything.example')).headers['location']).toBe(
+        'https://app.example.com/login',
+      );
       // The non-PDF bounce back to the main app too.
-      expect((await getWithHost(`${s.url}/invoices/7`, 'pdf.example.com', replayed)).headers['location']).toBe('https://pdf.example.com/invoices/7');
+      expect((await getWithHost(`${s.url}/invoices/7`, 'pdf.example.com', replayed)).headers['location']).toBe(
+        'https://pdf.example.com/invoices/7',
+      );
     } finally {
       await s.close();
       await fixed.close();

@@ -22,7 +22,9 @@ test.describe('image memory: refused when it can never fit', () => {
     // 1280 × 800 px as a PNG is charged 32 bytes a pixel: 32 MB, over 16.
     const big = await get(`${s.url}${PAGE}.png`);
     expect(big.status).toBe(422);
-    expect(big.body.toString()).toBe('The image would be 1280 × 800 px, needing about 32 MB to capture, more than IMAGE_MEMORY_MB (16). Lower image-scale, capture less (image-full-page, image-selector), or raise IMAGE_MEMORY_MB.\n');
+    expect(big.body.toString()).toBe(
+      'The image would be 1280 × 800 px, needing about 32 MB to capture, more than IMAGE_MEMORY_MB (16). Lower image-scale, capture less (image-full-page, image-selector), or raise IMAGE_MEMORY_MB.\n',
+    );
     // So is a PNG in strips (64 MB, whatever its size) and a WebP.
     expect((await get(`${s.url}${PAGE}.png?image-full-page=true&height=4000`)).status).toBe(422);
     expect((await get(`${s.url}${PAGE}.webp`)).status).toBe(422);
@@ -58,14 +60,18 @@ test.describe('image memory: waits its turn, at most QUEUE_TIMEOUT', () => {
       const waited = await get(`${s.url}${PAGE}.jpg?image-width=400&image-height=300`);
       expect(waited.status).toBe(503);
       expect(waited.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(waited.body.toString()).toBe('Busy: other images are using the memory for captures (IMAGE_MEMORY_MB). Try again shortly.\n');
+      expect(waited.body.toString()).toBe(
+        'Busy: other images are using the memory for captures (IMAGE_MEMORY_MB). Try again shortly.\n',
+      );
       // It waited for QUEUE_TIMEOUT, not less.
       expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
     } finally {
       held.req.destroy();
     }
     // The client that went away ended that render and gave the memory back.
-    await expect.poll(async () => (await get(`${s.url}${PAGE}.jpg?image-width=400&image-height=300`)).status, { timeout: 30_000 }).toBe(200);
+    await expect
+      .poll(async () => (await get(`${s.url}${PAGE}.jpg?image-width=400&image-height=300`)).status, { timeout: 30_000 })
+      .toBe(200);
   });
 });
 

@@ -51,15 +51,31 @@ async function page(width: number, scale: number): Promise<CDPSession> {
   return cdp;
 }
 
-async function capture(cdp: CDPSession, clip: { x: number; y: number; width: number; height: number }, fast = false): Promise<Buffer> {
-  const { data } = await cdp.send('Page.captureScreenshot', { format: 'png', optimizeForSpeed: fast, clip: { ...clip, scale: 1 }, captureBeyondViewport: true });
+async function capture(
+  cdp: CDPSession,
+  clip: { x: number; y: number; width: number; height: number },
+  fast = false,
+): Promise<Buffer> {
+  const { data } = await cdp.send('Page.captureScreenshot', {
+    format: 'png',
+    optimizeForSpeed: fast,
+    clip: { ...clip, scale: 1 },
+    captureBeyondViewport: true,
+  });
   return Buffer.from(data, 'base64');
 }
 
 /** `fast`: strips encoded as capture.ts asks for them (filter Up on every row); else with Chromium's per-row filter choice. */
-async function joined(cdp: CDPSession, area: { width: number; height: number }, strip: number, scale: number, fast: boolean): Promise<Buffer> {
+async function joined(
+  cdp: CDPSession,
+  area: { width: number; height: number },
+  strip: number,
+  scale: number,
+  fast: boolean,
+): Promise<Buffer> {
   async function* strips(): AsyncGenerator<Buffer> {
-    for (let y = 0; y < area.height; y += strip) yield capture(cdp, { x: 0, y, width: area.width, height: Math.min(strip, area.height - y) }, fast);
+    for (let y = 0; y < area.height; y += strip)
+      yield capture(cdp, { x: 0, y, width: area.width, height: Math.min(strip, area.height - y) }, fast);
   }
   const parts: Buffer[] = [];
   for await (const part of joinPngStrips(strips(), Math.ceil(area.height * scale))) parts.push(part);

@@ -25,7 +25,11 @@ test.afterAll(async () => {
 });
 
 /** GETs /out/blocks as `ext` with the given page options (as <meta> tags) and decodes it. */
-async function image(ext: keyof typeof MIME, options: Record<string, string> = {}, probes: Array<[number, number]> = []): Promise<DecodedImage & { bytes: number; headers: Headers }> {
+async function image(
+  ext: keyof typeof MIME,
+  options: Record<string, string> = {},
+  probes: Array<[number, number]> = [],
+): Promise<DecodedImage & { bytes: number; headers: Headers }> {
   const r = await get(`${s.url}/out/blocks.${ext}?${new URLSearchParams(options)}`);
   expect(r.status, r.body.toString().slice(0, 200)).toBe(200);
   expect(r.headers.get('content-type')).toBe(MIME[ext]);
@@ -52,16 +56,20 @@ test('PNG: the viewport at the shipped defaults (1280 × 800 CSS px, scale 1)', 
   expect(img.headers.get('cache-control')).toBe('private, no-store');
 });
 
-test('the download name follows the PDF\'s rules: pdf-filename first, then <title>, with the image\'s extension', async () => {
+test("the download name follows the PDF's rules: pdf-filename first, then <title>, with the image's extension", async () => {
   // docs/page-options.md, "Images": the same rules as for PDFs.
   const named = await get(`${s.url}/out/blocks.png?${new URLSearchParams({ 'pdf-filename': 'foo' })}`);
   expect(named.status).toBe(200);
   expect(named.headers.get('content-disposition')).toBe('inline; filename="foo.png"');
   // An extension the page wrote for its PDF is replaced by the image's own.
-  const jpg = await get(`${s.url}/out/blocks.jpg?${new URLSearchParams({ 'pdf-filename': 'Chart 2026.pdf', download: '' })}`);
+  const jpg = await get(
+    `${s.url}/out/blocks.jpg?${new URLSearchParams({ 'pdf-filename': 'Chart 2026.pdf', download: '' })}`,
+  );
   expect(jpg.headers.get('content-disposition')).toBe('attachment; filename="Chart 2026.jpg"');
   // No pdf-filename: the title, as before.
-  expect((await get(`${s.url}/out/blocks.webp`)).headers.get('content-disposition')).toBe('inline; filename="Blocks.webp"');
+  expect((await get(`${s.url}/out/blocks.webp`)).headers.get('content-disposition')).toBe(
+    'inline; filename="Blocks.webp"',
+  );
 });
 
 test('image-width, image-height and image-scale: the viewport the page asks for, at twice the pixels', async () => {
@@ -88,7 +96,13 @@ test('the page lays out in the viewport it asked for (its script sees it)', asyn
 
 test('image-full-page: the whole page, beyond the viewport', async () => {
   // 2.56 megapixels: a PNG in strips (1280 × 781 px each), streamed without a Content-Length.
-  const img = await image('png', { 'image-full-page': 'true' }, [inside(BLOCKS.blue), [BLOCKS.blue.width + 5, BLOCKS.blue.y + 5], [5, 780], [5, 781], [1275, 1562]]);
+  const img = await image('png', { 'image-full-page': 'true' }, [
+    inside(BLOCKS.blue),
+    [BLOCKS.blue.width + 5, BLOCKS.blue.y + 5],
+    [5, 780],
+    [5, 781],
+    [1275, 1562],
+  ]);
   expect([img.width, img.height]).toEqual([1280, BLOCKS.pageHeight]);
   expect(img.headers.get('content-length')).toBeNull();
   expect(near(img.pixels[0]!, BLOCKS.blue.rgb, 0)).toBe(true);
@@ -112,15 +126,26 @@ test('image-selector: just that element, at the scale asked for', async () => {
 test('a selector that matches nothing is ignored with a warning: the viewport instead', async () => {
   const img = await image('png', { 'image-selector': '#nothing-here' });
   expect([img.width, img.height]).toEqual([1280, 800]);
-  const warning = s.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'ignored page option' && l.option === 'image-selector');
+  const warning = s.logs
+    .map((l) => JSON.parse(l))
+    .find((l) => l.msg === 'ignored page option' && l.option === 'image-selector');
   expect(warning).toMatchObject({ value: '#nothing-here', reason: 'no element matches' });
 });
 
 test('bad option values are ignored with a warning each, the defaults apply', async () => {
   const before = s.logs.length;
-  const img = await image('png', { 'image-scale': '9', 'image-width': 'wide', 'image-full-page': 'maybe', 'image-zoom': '2' });
+  const img = await image('png', {
+    'image-scale': '9',
+    'image-width': 'wide',
+    'image-full-page': 'maybe',
+    'image-zoom': '2',
+  });
   expect([img.width, img.height]).toEqual([1280, 800]);
-  const warned = s.logs.slice(before).map((l) => JSON.parse(l)).filter((l) => l.msg === 'ignored page option').map((l) => l.option);
+  const warned = s.logs
+    .slice(before)
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.msg === 'ignored page option')
+    .map((l) => l.option);
   expect(warned.sort()).toEqual(['image-full-page', 'image-scale', 'image-width', 'image-zoom']);
 });
 
@@ -168,7 +193,9 @@ test('an image over IMAGE_MAX_PIXELS is refused before it is drawn, with what to
   expect(tall.status).toBe(422);
   expect(tall.body.toString()).toContain('a side over 16383 px');
   // A person in a browser gets the same as a short page.
-  const html = await get(`${s.url}/out/blocks.png?image-full-page=true&height=20000`, { headers: { accept: 'text/html,*/*;q=0.8' } });
+  const html = await get(`${s.url}/out/blocks.png?image-full-page=true&height=20000`, {
+    headers: { accept: 'text/html,*/*;q=0.8' },
+  });
   expect(html.status).toBe(422);
   expect(html.headers.get('content-type')).toMatch(/^text\/html/);
   expect(html.body.toString()).toContain('IMAGE_MAX_PIXELS');
@@ -176,7 +203,7 @@ test('an image over IMAGE_MAX_PIXELS is refused before it is drawn, with what to
   expect((await get(`${s.url}/out/blocks.png`)).status).toBe(200);
 });
 
-test('images pass the main app\'s answers on like PDFs: its 404, its login redirect', async () => {
+test("images pass the main app's answers on like PDFs: its 404, its login redirect", async () => {
   const missing = await get(`${s.url}/no/such/page.png`);
   expect(missing.status).toBe(404);
   const signedOut = await get(`${s.url}/invoices/42.png`, { redirect: 'manual' });
@@ -187,7 +214,14 @@ test('images pass the main app\'s answers on like PDFs: its 404, its login redir
 test.describe('environment defaults', () => {
   let e: InProcess;
   test.beforeAll(async () => {
-    e = await startStack({ RENDER_TIMEOUT: '60s', IMAGE_WIDTH: '800', IMAGE_HEIGHT: '600', IMAGE_SCALE: '0.5', IMAGE_FULL_PAGE: 'true', IMAGE_MAX_PIXELS: '500000' });
+    e = await startStack({
+      RENDER_TIMEOUT: '60s',
+      IMAGE_WIDTH: '800',
+      IMAGE_HEIGHT: '600',
+      IMAGE_SCALE: '0.5',
+      IMAGE_FULL_PAGE: 'true',
+      IMAGE_MAX_PIXELS: '500000',
+    });
   });
   test.afterAll(async () => {
     await e?.close();
@@ -200,7 +234,10 @@ test.describe('environment defaults', () => {
     // The whole 2000-px page, at half scale, 800 px wide.
     expect([img.width, img.height]).toEqual([400, BLOCKS.pageHeight / 2]);
     expect(near(img.pixels[0]!, BLOCKS.blue.rgb, 0)).toBe(true);
-    const viewport = await decoder.decode((await get(`${e.url}/out/blocks.png?image-full-page=false`)).body, 'image/png');
+    const viewport = await decoder.decode(
+      (await get(`${e.url}/out/blocks.png?image-full-page=false`)).body,
+      'image/png',
+    );
     expect([viewport.width, viewport.height]).toEqual([400, 300]);
   });
 

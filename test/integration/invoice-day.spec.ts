@@ -32,7 +32,10 @@ test.afterEach(async ({}, testInfo) => {
 /** Every click a PDF of its own invoice, naming its user and no other. */
 async function expectEveryPdfItsUsers(r: BurstResult): Promise<void> {
   const statuses = r.clicks.map((c) => c.status);
-  expect(statuses.filter((s) => s !== 200), `answers: ${JSON.stringify(statuses)}`).toEqual([]);
+  expect(
+    statuses.filter((s) => s !== 200),
+    `answers: ${JSON.stringify(statuses)}`,
+  ).toEqual([]);
   for (const c of r.clicks) {
     expect(c.contentType).toBe('application/pdf');
     expect(isPdf(c.body)).toBe(true);
@@ -51,12 +54,17 @@ function expectNoLoops(r: BurstResult, machines = 3): void {
 /** All Machines of the app reach `state` with nothing in flight. */
 async function expectAllMachines(d: InvoiceDay, state: 'suspended', message: string): Promise<void> {
   await expect
-    .poll(async () => (await d.machines()).map((m) => `${m.id}:${m.state}:${m.load}`), { timeout: SETTLE_MS, intervals: [500], message })
+    .poll(async () => (await d.machines()).map((m) => `${m.id}:${m.state}:${m.load}`), {
+      timeout: SETTLE_MS,
+      intervals: [500],
+      message,
+    })
     .toEqual((await d.machines()).map((m) => `${m.id}:${state}:0`));
 }
 
 function report(label: string, machines: number, r: BurstResult): string {
-  const line = `${label}: ${machines} Machine(s), ${CLICKS} clicks from ${BURST_USERS.length} users in ${WINDOW_MS / 1000} s → ` +
+  const line =
+    `${label}: ${machines} Machine(s), ${CLICKS} clicks from ${BURST_USERS.length} users in ${WINDOW_MS / 1000} s → ` +
     `${r.clicks.filter((c) => c.status === 200).length} PDFs, first click → last PDF ${Math.round(r.firstClickToLastPdfMs)} ms, ` +
     `started ${r.starts}, resumed ${r.resumes}, bounces ${r.bounces}, held by the proxy at the hard limit ${r.queued}`;
   test.info().annotations.push({ type: 'burst', description: line });
@@ -71,7 +79,11 @@ function report(label: string, machines: number, r: BurstResult): string {
 function fill(machineUrls: string[], full: number): { stop(): Promise<void> } {
   const gone = new AbortController();
   const held = machineUrls.flatMap((url) =>
-    Array.from({ length: full }, () => fetch(`${url.replace(/\/$/, '')}/t/slow.pdf?ms=60000`, { signal: gone.signal }).then((r) => r.arrayBuffer()).catch(() => undefined)),
+    Array.from({ length: full }, () =>
+      fetch(`${url.replace(/\/$/, '')}/t/slow.pdf?ms=60000`, { signal: gone.signal })
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined),
+    ),
   );
   return {
     async stop() {
@@ -87,7 +99,9 @@ async function untilLoad(machineUrls: string[], n: number): Promise<void> {
     const h = (await (await fetch(`${url.replace(/\/$/, '')}/healthz`)).json()) as { running: number; queued: number };
     return h.running + h.queued;
   };
-  await expect.poll(() => Promise.all(machineUrls.map(loadOf)), { timeout: SETTLE_MS }).toEqual(machineUrls.map(() => n));
+  await expect
+    .poll(() => Promise.all(machineUrls.map(loadOf)), { timeout: SETTLE_MS })
+    .toEqual(machineUrls.map(() => n));
 }
 
 test('three stopped Machines: the burst starts the ones it needs, every click gets its own PDF, a full Machine bounces once, all suspend afterwards; suspended, the next burst resumes them', async () => {

@@ -41,14 +41,26 @@ async function readClean(s: InProcess, user: string, foreign: string): Promise<s
   expect(r.status, r.body.toString()).toBe(200);
   const text = (await readPdf(r.body)).text.join(' ');
   // It looked everywhere, as itself...
-  for (const what of ['cookie:', 'localStorage:', 'sessionStorage:', 'window.name:', 'indexedDB:', 'cacheStorage:', 'serviceWorkers:', 'broadcast:']) expect(text).toContain(what);
+  for (const what of [
+    'cookie:',
+    'localStorage:',
+    'sessionStorage:',
+    'window.name:',
+    'indexedDB:',
+    'cacheStorage:',
+    'serviceWorkers:',
+    'broadcast:',
+  ])
+    expect(text).toContain(what);
   expect(text).toContain(`private=${user}`);
   expect(text).toContain(`css=${user}`);
   expect(text).toMatch(/basic: 401/);
   // ...and found nothing of the other user.
   expect(text).not.toContain(foreign);
   // The main app never got the other user's identity with the reader's requests.
-  const mine = s.main.requests.slice(since).filter((q) => q.path.startsWith('/iso/read') || (q.headers['referer'] ?? '').includes('/iso/read'));
+  const mine = s.main.requests
+    .slice(since)
+    .filter((q) => q.path.startsWith('/iso/read') || (q.headers['referer'] ?? '').includes('/iso/read'));
   // (The page and its uncacheable requests at least; its own context's HTTP cache may answer the rest.)
   expect(mine.length).toBeGreaterThanOrEqual(2);
   for (const q of mine) {
@@ -107,12 +119,14 @@ test.describe('isolation matrix', () => {
     await readClean(s, r.reader, r.writer);
   });
 
-  test('concurrent: the writer\'s page is still open and writing while the reader renders', async () => {
+  test("concurrent: the writer's page is still open and writing while the reader renders", async () => {
     s = await startStack({ CONCURRENCY: '2', RENDER_TIMEOUT: '30s' });
     const r = run();
     const writing = write(s, r.writer, 3000);
     // Let the writer's page get going before the reader starts.
-    await expect.poll(() => s!.main.requests.some((q) => q.path === '/iso/private.json'), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(() => s!.main.requests.some((q) => q.path === '/iso/private.json'), { timeout: 20_000 })
+      .toBe(true);
     await readClean(s, r.reader, r.writer);
     await writing;
   });

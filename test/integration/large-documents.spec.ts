@@ -13,7 +13,10 @@ async function lastPage(body: Buffer): Promise<{ pages: number; text: string }> 
   const doc = await getDocument({ data: new Uint8Array(body), isEvalSupported: false, verbosity: 0 }).promise;
   try {
     const page = await doc.getPage(doc.numPages);
-    const text = (await page.getTextContent()).items.map((it) => ('str' in it ? it.str : '')).join(' ').replace(/\s+/g, ' ');
+    const text = (await page.getTextContent()).items
+      .map((it) => ('str' in it ? it.str : ''))
+      .join(' ')
+      .replace(/\s+/g, ' ');
     return { pages: doc.numPages, text };
   } finally {
     await doc.destroy();
@@ -60,7 +63,9 @@ test.describe('when a render will not fit', () => {
       const program = await get(`${s.url}/t/report.pdf?pages=1000`);
       expect(program.status).toBe(504);
       expect(program.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(program.body.toString()).toBe('Rendering took longer than RENDER_TIMEOUT (1 s). Lighten the page or raise it.\n');
+      expect(program.body.toString()).toBe(
+        'Rendering took longer than RENDER_TIMEOUT (1 s). Lighten the page or raise it.\n',
+      );
 
       expect((await get(`${s.url}/t/invoice.pdf`)).status).toBe(200);
     } finally {

@@ -36,19 +36,31 @@ function watchWorkspaces(browser: BrowserSupervisor) {
       },
     };
   };
-  return { get open() { return open; }, get peak() { return peak; }, get total() { return total; } };
+  return {
+    get open() {
+      return open;
+    },
+    get peak() {
+      return peak;
+    },
+    get total() {
+      return total;
+    },
+  };
 }
 
 /** Runs `count` calls of `fn` with at most `width` outstanding at once. */
 async function pool<T>(count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(count);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < count) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
   return out;
 }
 
@@ -76,7 +88,9 @@ test.describe('load: concurrency cap and bounded queue', () => {
     });
     clearInterval(sampler);
 
-    const odd = answers.filter((a) => !(a.status === 200 && a.pdf) && !(a.status === 503 && a.retryAfter !== null && Number(a.retryAfter) >= 1));
+    const odd = answers.filter(
+      (a) => !(a.status === 200 && a.pdf) && !(a.status === 503 && a.retryAfter !== null && Number(a.retryAfter) >= 1),
+    );
     expect(odd).toEqual([]);
     const ok = answers.filter((a) => a.status === 200).length;
     const busy = answers.filter((a) => a.status === 503).length;
@@ -167,10 +181,19 @@ test.describe('load: overflow on Fly bounces once with fly-replay', () => {
   test('a bounce marker the client wrote is not ours: the full appliance still bounces', async () => {
     const slow = get(`${s.url}/t/slow.pdf?ms=2500`);
     await expect.poll(() => s.app.limiter.running, { timeout: 10_000 }).toBe(1);
-    for (const state of ['pdf-bounced', 'pdf-bounced:main-a1', 'pdf-bounced:main-a1:AAAAAAAAAAAAAAAAAAAAAA', 'pdf-bounced-by-me']) {
-      const r = await get(`${s.url}/t/invoice.pdf`, { headers: { 'fly-replay-src': `instance=main-a1;region=ams;t=1;state=${state}` } });
+    for (const state of [
+      'pdf-bounced',
+      'pdf-bounced:main-a1',
+      'pdf-bounced:main-a1:AAAAAAAAAAAAAAAAAAAAAA',
+      'pdf-bounced-by-me',
+    ]) {
+      const r = await get(`${s.url}/t/invoice.pdf`, {
+        headers: { 'fly-replay-src': `instance=main-a1;region=ams;t=1;state=${state}` },
+      });
       expect(r.status, state).toBe(307);
-      expect(r.headers.get('fly-replay'), state).toMatch(/^elsewhere=true;state=pdf-bounced:[A-Za-z0-9._-]*:([A-Za-z0-9_-]{22}\.)*[A-Za-z0-9_-]{22}$/);
+      expect(r.headers.get('fly-replay'), state).toMatch(
+        /^elsewhere=true;state=pdf-bounced:[A-Za-z0-9._-]*:([A-Za-z0-9_-]{22}\.)*[A-Za-z0-9_-]{22}$/,
+      );
     }
     expect((await slow).status).toBe(200);
   });

@@ -4,7 +4,15 @@ import { test, expect } from '@playwright/test';
 import { startMainApp, type MainApp } from '../../fixtures/main-app/index.js';
 import { privateBytes, ProcessTable } from '../../src/browser/procfs.js';
 import { readPdf } from '../support/pdf.js';
-import { baseEnv, descendantsOf, get, spawnAppliance, startStack, type InProcess, type Spawned } from '../support/stack.js';
+import {
+  baseEnv,
+  descendantsOf,
+  get,
+  spawnAppliance,
+  startStack,
+  type InProcess,
+  type Spawned,
+} from '../support/stack.js';
 
 const MB = 1024 * 1024;
 const BUDGET_MB = 256;
@@ -81,11 +89,12 @@ function pngSize(png: Buffer): { width: number; height: number } {
   const idat: Buffer[] = [];
   const bad: string[] = [];
   let end = false;
-  for (let off = 8; off + 12 <= png.length && !end; ) {
+  for (let off = 8; off + 12 <= png.length && !end;) {
     const len = png.readUInt32BE(off);
     const type = png.toString('latin1', off + 4, off + 8);
     const data = png.subarray(off + 8, off + 8 + len);
-    if (off + 12 + len > png.length || png.readUInt32BE(off + 8 + len) !== crc32(data, crc32(type))) bad.push(`${type} at ${off}`);
+    if (off + 12 + len > png.length || png.readUInt32BE(off + 8 + len) !== crc32(data, crc32(type)))
+      bad.push(`${type} at ${off}`);
     if (type === 'IHDR') {
       width = data.readUInt32BE(0);
       height = data.readUInt32BE(4);
@@ -118,7 +127,12 @@ test.describe('memory: on a 1 GB machine, three 24.5 MP images beside the memory
   test.beforeAll(async () => {
     main = await startMainApp({});
     // Slow on purpose: 2 shared cores encode 73 MB of pixels three times over.
-    a = await spawnAppliance({ ...baseEnv(main.url), MACHINE_MEMORY_MB: String(MACHINE_MB), RENDER_TIMEOUT: '300s', QUEUE_TIMEOUT: '300s' });
+    a = await spawnAppliance({
+      ...baseEnv(main.url),
+      MACHINE_MEMORY_MB: String(MACHINE_MB),
+      RENDER_TIMEOUT: '300s',
+      QUEUE_TIMEOUT: '300s',
+    });
     await a.waitForLog((l) => l.includes('"msg":"browser ready"'), 60_000);
   });
   test.afterAll(async () => {
@@ -131,7 +145,8 @@ test.describe('memory: on a 1 GB machine, three 24.5 MP images beside the memory
   });
 
   test('the images print or are refused with a clear error, the hogs get 502, every other render prints, Chromium never crashes, image memory stays in its budget', async () => {
-    const health = async (): Promise<{ generation: number; state: string }> => JSON.parse((await get(`${a.url}/healthz`)).body.toString()).browser;
+    const health = async (): Promise<{ generation: number; state: string }> =>
+      JSON.parse((await get(`${a.url}/healthz`)).body.toString()).browser;
     const before = await health();
     expect(before.state).toBe('ready');
     // Everything but the renderers: Node, Chromium's browser, GPU and utility processes. That is
@@ -145,7 +160,8 @@ test.describe('memory: on a 1 GB machine, three 24.5 MP images beside the memory
       peakOutside = Math.max(peakOutside, sum);
     }, 50);
     const png = `${a.url}/out/noise.png?image-full-page=true&image-width=1500&height=16333`;
-    const hog = (kind: string) => get(`${a.url}/hostile/memory.pdf?kind=${kind}`, { headers: { cookie: `session=hog-${kind}` } });
+    const hog = (kind: string) =>
+      get(`${a.url}/hostile/memory.pdf?kind=${kind}`, { headers: { cookie: `session=hog-${kind}` } });
     const [p1, h1, p2, h2, p3, webp, h3, h4, report, invoice] = await Promise.all([
       get(png, { headers: { cookie: 'session=p1' } }),
       hog('arraybuffer'),
@@ -167,7 +183,9 @@ test.describe('memory: on a 1 GB machine, three 24.5 MP images beside the memory
     }
     // A 24.5 MP WebP cannot be cut into strips and would need ~935 MB: refused before it is drawn.
     expect(webp!.status).toBe(422);
-    expect(webp!.body.toString()).toMatch(/1500 × 16333 px, needing about \d+ MB to capture, more than IMAGE_MEMORY_MB \(176\)/);
+    expect(webp!.body.toString()).toMatch(
+      /1500 × 16333 px, needing about \d+ MB to capture, more than IMAGE_MEMORY_MB \(176\)/,
+    );
     for (const h of [h1!, h2!, h3!, h4!]) {
       expect(h.status, h.body.toString().slice(0, 200)).toBe(502);
       expect(h.body.toString()).toMatch(/RENDER_MEMORY_MB/);
@@ -188,7 +206,7 @@ test.describe('memory: on a 1 GB machine, three 24.5 MP images beside the memory
  * a renderer of its own (the headless shell keeps it in the tab's): the page holding 150 MB
  * and its frame holding 150 MB are each under a 256 MB budget, together over it.
  */
-test.describe('memory: a render\'s budget covers every process of its context', () => {
+test.describe("memory: a render's budget covers every process of its context", () => {
   test.describe.configure({ timeout: 120_000 });
   let third: MainApp;
   let s: InProcess | undefined;
@@ -201,7 +219,13 @@ test.describe('memory: a render\'s budget covers every process of its context', 
   });
 
   test('full Chromium: the page and its cross-site frame together over RENDER_MEMORY_MB get 502 naming it', async () => {
-    s = await startStack({ CHROME_PATH: '/usr/bin/chromium', CONCURRENCY: '2', RENDER_MEMORY_MB: String(BUDGET_MB), ALLOW_ORIGINS: third.url, RENDER_TIMEOUT: '30s' });
+    s = await startStack({
+      CHROME_PATH: '/usr/bin/chromium',
+      CONCURRENCY: '2',
+      RENDER_MEMORY_MB: String(BUDGET_MB),
+      ALLOW_ORIGINS: third.url,
+      RENDER_TIMEOUT: '30s',
+    });
     const r = await get(`${s.url}/leak/hog.pdf?mb=150&frame=${encodeURIComponent(third.url)}`);
     expect(r.status, r.body.toString().slice(0, 200)).toBe(502);
     expect(r.body.toString()).toContain('RENDER_MEMORY_MB');

@@ -12,7 +12,13 @@ interface Family {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+-?\d+)?$/;
 const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(,\s*|$)/;
-const SUFFIXES: Record<string, string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count', ''], counter: [''], gauge: [''], untyped: [''] };
+const SUFFIXES: Record<string, string[]> = {
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['_sum', '_count', ''],
+  counter: [''],
+  gauge: [''],
+  untyped: [''],
+};
 
 /** A strict parser: throws on anything the format does not allow, so a test can rely on it. */
 function parseExposition(text: string): Map<string, Family> {
@@ -32,7 +38,8 @@ function parseExposition(text: string): Map<string, Family> {
       if (!NAME.test(name)) throw new Error(`bad metric name: ${line}`);
       const f = families.get(name) ?? { name, type: 'untyped', help: '', samples: [] };
       if (kind === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`bad type: ${line}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest))
+          throw new Error(`bad type: ${line}`);
         if (f.samples.length > 0) throw new Error(`TYPE after samples: ${line}`);
         f.type = rest;
       } else {
@@ -74,7 +81,9 @@ function parseValue(raw: string): number | null {
 function value(f: Map<string, Family>, sample: string, labels: Record<string, string> = {}): number {
   const name = sample.replace(/_(bucket|sum|count)$/, '');
   const fam = f.get(name) ?? f.get(sample);
-  const hits = (fam?.samples ?? []).filter((s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const hits = (fam?.samples ?? []).filter(
+    (s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
   return hits.reduce((sum, s) => sum + s.value, 0);
 }
 
@@ -83,7 +92,12 @@ test.describe('metrics on METRICS_PORT', () => {
   let s: InProcess;
   let metricsUrl: string;
   test.beforeAll(async () => {
-    s = await startStack({ METRICS_PORT: String(await freePort()), CONCURRENCY: '1', QUEUE_SIZE: '2', RENDER_TIMEOUT: '15s' });
+    s = await startStack({
+      METRICS_PORT: String(await freePort()),
+      CONCURRENCY: '1',
+      QUEUE_SIZE: '2',
+      RENDER_TIMEOUT: '15s',
+    });
     expect(s.app.metricsUrl).not.toBeNull();
     metricsUrl = s.app.metricsUrl!;
   });
@@ -130,13 +144,16 @@ test.describe('metrics on METRICS_PORT', () => {
   });
 
   test('counters and histograms move as requests are served', async () => {
-    await expect.poll(async () => value(await scrape(), 'pdf_appliance_browser_launches_total'), { timeout: 20_000 }).toBe(1);
+    await expect
+      .poll(async () => value(await scrape(), 'pdf_appliance_browser_launches_total'), { timeout: 20_000 })
+      .toBe(1);
     const before = await scrape();
     for (let i = 0; i < 3; i++) expect((await get(`${s.url}/t/invoice.pdf?i=${i}`)).status).toBe(200);
     expect((await get(`${s.url}/t/404.pdf`)).status).toBe(404);
     const after = await scrape();
 
-    const moved = (sample: string, labels: Record<string, string> = {}) => value(after, sample, labels) - value(before, sample, labels);
+    const moved = (sample: string, labels: Record<string, string> = {}) =>
+      value(after, sample, labels) - value(before, sample, labels);
     expect(moved('pdf_appliance_renders_total', { outcome: 'pdf', status: '200' })).toBe(3);
     expect(moved('pdf_appliance_renders_total', { outcome: 'upstream', status: '404' })).toBe(1);
     expect(moved('pdf_appliance_queue_wait_seconds_count')).toBe(4);
@@ -187,7 +204,8 @@ test('an idle exit is counted', async () => {
   const s = await startStack({ IDLE_TIMEOUT: '1s' });
   try {
     // A fresh registry counts from 0; one idle spell makes one exit.
-    const idleExits = async () => (await s.app.metrics.registry.getSingleMetric('pdf_appliance_idle_exits_total')?.get())?.values[0]?.value ?? 0;
+    const idleExits = async () =>
+      (await s.app.metrics.registry.getSingleMetric('pdf_appliance_idle_exits_total')?.get())?.values[0]?.value ?? 0;
     await expect.poll(idleExits, { timeout: 15_000 }).toBe(1);
     await expect.poll(() => s.logs.some((l) => l.includes('"msg":"stopped"')), { timeout: 15_000 }).toBe(true);
   } finally {

@@ -22,7 +22,10 @@ interface User {
 
 function users(): { alice: User; bob: User; tag: string } {
   const tag = randomBytes(4).toString('hex');
-  const user = (name: string): User => ({ name: `${name}-${tag}`, headers: { cookie: `session=${name}-${tag}`, authorization: `Bearer ${name.toUpperCase()}-${tag}-TOKEN` } });
+  const user = (name: string): User => ({
+    name: `${name}-${tag}`,
+    headers: { cookie: `session=${name}-${tag}`, authorization: `Bearer ${name.toUpperCase()}-${tag}-TOKEN` },
+  });
   return { alice: user('alice'), bob: user('bob'), tag };
 }
 
@@ -30,13 +33,26 @@ async function pdfText(s: InProcess, path: string, as: User | null): Promise<str
   const logged = s.logs.length;
   const r = await get(`${s.url}${path}`, as ? { headers: as.headers } : {});
   // On a failure, what the appliance logged meanwhile says why.
-  expect(r.status, `${path}: ${r.body.toString().slice(0, 200)}\n${s.logs.slice(logged).filter((l) => /"level":(40|50)/.test(l)).join('\n')}`).toBe(200);
+  expect(
+    r.status,
+    `${path}: ${r.body.toString().slice(0, 200)}\n${s.logs
+      .slice(logged)
+      .filter((l) => /"level":(40|50)/.test(l))
+      .join('\n')}`,
+  ).toBe(200);
   return (await readPdf(r.body)).text.join(' ');
 }
 
 /** Requests the main app received carrying `user`'s cookie or bearer token. */
 function asUser(main: MainApp, user: User, since = 0) {
-  return main.requests.slice(since).filter((q) => (q.headers['cookie'] ?? '').includes(user.name) || (q.headers['authorization'] ?? '').includes(user.name.toUpperCase()) || (q.headers['authorization'] ?? '').includes(user.headers.authorization!.slice(7)));
+  return main.requests
+    .slice(since)
+    .filter(
+      (q) =>
+        (q.headers['cookie'] ?? '').includes(user.name) ||
+        (q.headers['authorization'] ?? '').includes(user.name.toUpperCase()) ||
+        (q.headers['authorization'] ?? '').includes(user.headers.authorization!.slice(7)),
+    );
 }
 
 test.describe('one identity per browser context', () => {
@@ -68,8 +84,14 @@ test.describe('one identity per browser context', () => {
         expect(victim, variant).not.toContain('AGENT');
         // The popup never came to be: its agent never asked the main app anything, as anyone.
         const agentCalls = s.main.requests.slice(since).filter((q) => q.path.includes('agent=1'));
-        expect(agentCalls.map((q) => q.headers['cookie']), variant).toEqual([]);
-        expect(third.requests.filter((q) => q.path.startsWith('/leak/exfil')), variant).toEqual([]);
+        expect(
+          agentCalls.map((q) => q.headers['cookie']),
+          variant,
+        ).toEqual([]);
+        expect(
+          third.requests.filter((q) => q.path.startsWith('/leak/exfil')),
+          variant,
+        ).toEqual([]);
       }
     });
 
@@ -89,9 +111,17 @@ test.describe('one identity per browser context', () => {
           expect(victim, `${kind}/${answer}`).not.toContain(alice.name);
           // The redirect hop of a request whose render ended is never sent, as anyone.
           const landed = s.main.requests.slice(since).filter((q) => q.path.startsWith('/leak/landed'));
-          expect(landed.map((q) => `${q.headers['cookie']} ${q.headers['authorization']}`), `${kind}/${answer}`).toEqual([]);
+          expect(
+            landed.map((q) => `${q.headers['cookie']} ${q.headers['authorization']}`),
+            `${kind}/${answer}`,
+          ).toEqual([]);
           // Bob's identity never went with anything alice's page started.
-          expect(asUser(s.main, bob, since).filter((q) => !q.path.startsWith('/leak/victim') && !q.path.startsWith('/leak/api/me')).map((q) => q.path), `${kind}/${answer}`).toEqual([]);
+          expect(
+            asUser(s.main, bob, since)
+              .filter((q) => !q.path.startsWith('/leak/victim') && !q.path.startsWith('/leak/api/me'))
+              .map((q) => q.path),
+            `${kind}/${answer}`,
+          ).toEqual([]);
         }
       }
     });
@@ -157,7 +187,9 @@ test.describe('one identity per browser context', () => {
     const before = await renderers(s);
     await pdfText(s, '/leak/popup-hog.pdf?n=9&mb=48', alice);
     // 9 × 48 MB of popups would show here at once; allow for what one render's own tab holds.
-    await expect.poll(async () => (await renderers(s!)).bytes - before.bytes, { timeout: 10_000 }).toBeLessThan(150 * 2 ** 20);
+    await expect
+      .poll(async () => (await renderers(s!)).bytes - before.bytes, { timeout: 10_000 })
+      .toBeLessThan(150 * 2 ** 20);
     // And the next user renders as usual.
     expect(await pdfText(s, '/leak/victim.pdf?hold=0', bob)).toContain(`page for ${bob.name}`);
   });

@@ -24,7 +24,14 @@ async function startBounceStack(): Promise<Bounce> {
   const quiet = new Writable({ write: (_c, _e, cb) => cb() });
   const machine = (id: string): Promise<Appliance> =>
     startAppliance({
-      config: loadConfig({ ...baseEnv(main.url), CONCURRENCY: '1', QUEUE_SIZE: '0', RENDER_TIMEOUT: '60s', FLY_MACHINE_ID: id, FLY_APP_NAME: 'pdf' }),
+      config: loadConfig({
+        ...baseEnv(main.url),
+        CONCURRENCY: '1',
+        QUEUE_SIZE: '0',
+        RENDER_TIMEOUT: '60s',
+        FLY_MACHINE_ID: id,
+        FLY_APP_NAME: 'pdf',
+      }),
       log: createLogger('warn', quiet),
     });
   const pdf = { 'pdf-1': await machine('pdf-1'), 'pdf-2': await machine('pdf-2') };
@@ -33,7 +40,13 @@ async function startBounceStack(): Promise<Bounce> {
     entryApp: 'main',
     apps: [
       { name: 'main', machines: [{ id: 'main-1', url: main.url }] },
-      { name: 'pdf', machines: [{ id: 'pdf-1', url: pdf['pdf-1'].url }, { id: 'pdf-2', url: pdf['pdf-2'].url }] },
+      {
+        name: 'pdf',
+        machines: [
+          { id: 'pdf-1', url: pdf['pdf-1'].url },
+          { id: 'pdf-2', url: pdf['pdf-2'].url },
+        ],
+      },
     ],
   });
   return {

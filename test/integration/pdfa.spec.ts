@@ -112,7 +112,11 @@ async function privateParent(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'pdfa-spec-'));
 }
 
-async function expectPdfAError(promise: Promise<unknown>, reason: PdfAError['reason'], message: RegExp): Promise<PdfAError> {
+async function expectPdfAError(
+  promise: Promise<unknown>,
+  reason: PdfAError['reason'],
+  message: RegExp,
+): Promise<PdfAError> {
   const err = await promise.then(
     () => {
       throw new Error('expected the conversion to fail');
@@ -216,9 +220,17 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
   test('input that is not a PDF is refused before Ghostscript runs', async () => {
     const parent = await privateParent();
     try {
-      await expectPdfAError(convertToPdfA(Buffer.from('<html>not a pdf</html>\n'), 'PDF/A-2b', { tmpDir: parent }), 'not-a-pdf', /not a complete PDF/);
+      await expectPdfAError(
+        convertToPdfA(Buffer.from('<html>not a pdf</html>\n'), 'PDF/A-2b', { tmpDir: parent }),
+        'not-a-pdf',
+        /not a complete PDF/,
+      );
       // A PDF cut short: Ghostscript would "repair" it into a page with substituted fonts.
-      await expectPdfAError(convertToPdfA(plain.subarray(0, plain.length / 2), 'PDF/A-2b', { tmpDir: parent }), 'not-a-pdf', /not a complete PDF/);
+      await expectPdfAError(
+        convertToPdfA(plain.subarray(0, plain.length / 2), 'PDF/A-2b', { tmpDir: parent }),
+        'not-a-pdf',
+        /not a complete PDF/,
+      );
       expect(readdirSync(parent)).toEqual([]);
     } finally {
       await rm(parent, { recursive: true, force: true });
@@ -228,8 +240,14 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
   test('a PDF Ghostscript cannot read fails with a short message; its output goes to detail', async () => {
     const parent = await privateParent();
     try {
-      const garbage = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n(unbalanced\ntrailer << /Root 1 0 R >>\n%%EOF\n');
-      const err = await expectPdfAError(convertToPdfA(garbage, 'PDF/A-2b', { tmpDir: parent }), 'failed', /^Ghostscript could not convert the document to PDF\/A-2b: it exited with code \d+$/);
+      const garbage = Buffer.from(
+        '%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n(unbalanced\ntrailer << /Root 1 0 R >>\n%%EOF\n',
+      );
+      const err = await expectPdfAError(
+        convertToPdfA(garbage, 'PDF/A-2b', { tmpDir: parent }),
+        'failed',
+        /^Ghostscript could not convert the document to PDF\/A-2b: it exited with code \d+$/,
+      );
       expect(err.detail ?? '').not.toBe('');
       expect(readdirSync(parent)).toEqual([]);
     } finally {
@@ -238,7 +256,11 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
   });
 
   test('a document Ghostscript writes as plain PDF instead of PDF/A is an error, not a mislabelled file', async () => {
-    const err = await expectPdfAError(convertToPdfA(notdef, 'PDF/A-3b'), 'not-conformant', /could not make the document PDF\/A-3b/);
+    const err = await expectPdfAError(
+      convertToPdfA(notdef, 'PDF/A-3b'),
+      'not-conformant',
+      /could not make the document PDF\/A-3b/,
+    );
     expect(err.detail).toContain('CID 0');
   });
 
@@ -260,7 +282,11 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
       await file.dispose();
       expect(readdirSync(dir)).toEqual([]);
 
-      await expectPdfAError(convertToPdfAFile(chunks(notdef), 'PDF/A-2b', { tmpDir: dir }), 'not-conformant', /not PDF\/A/);
+      await expectPdfAError(
+        convertToPdfAFile(chunks(notdef), 'PDF/A-2b', { tmpDir: dir }),
+        'not-conformant',
+        /not PDF\/A/,
+      );
       expect(readdirSync(dir)).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -277,7 +303,9 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
       conversion.catch(() => undefined); // observed below; keep Node from calling it unhandled meanwhile
 
       // Wait until Ghostscript is really running on our document.
-      await expect.poll(() => processesMentioning(parent).length, { timeout: 10_000, intervals: [20] }).toBeGreaterThan(0);
+      await expect
+        .poll(() => processesMentioning(parent).length, { timeout: 10_000, intervals: [20] })
+        .toBeGreaterThan(0);
       const started = performance.now();
       controller.abort(reason);
       await expect(conversion).rejects.toBe(reason);
@@ -294,7 +322,9 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
     const parent = await privateParent();
     try {
       const reason = new Error('too late');
-      await expect(convertToPdfA(plain, 'PDF/A-2b', { tmpDir: parent, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+      await expect(
+        convertToPdfA(plain, 'PDF/A-2b', { tmpDir: parent, signal: AbortSignal.abort(reason) }),
+      ).rejects.toBe(reason);
       expect(readdirSync(parent)).toEqual([]);
     } finally {
       await rm(parent, { recursive: true, force: true });
@@ -308,10 +338,16 @@ test.describe('PDF/A conversion: metadata, failures, cancellation', () => {
     expect(describeProfile(readFileSync(support.iccProfile)).mentionsSrgb).toBe(true);
 
     expect(findGhostscript('/nonexistent:/also-not-here')).toBeNull();
-    expect(() => checkPdfASupport({ gsPath: '/nonexistent/gs' })).toThrow(/^PDF\/A output needs Ghostscript: \/nonexistent\/gs is not an executable file$/);
+    expect(() => checkPdfASupport({ gsPath: '/nonexistent/gs' })).toThrow(
+      /^PDF\/A output needs Ghostscript: \/nonexistent\/gs is not an executable file$/,
+    );
     // A real profile, but CMYK: the OutputIntent would claim sRGB falsely.
     const cmyk = join(support.iccProfile, '..', 'default_cmyk.icc');
     expect(() => checkPdfASupport({ iccProfile: cmyk })).toThrow(/needs an sRGB ICC profile: .* is not one$/);
-    await expectPdfAError(convertToPdfA(plain, 'PDF/A-2b', { gsPath: '/nonexistent/gs' }), 'unavailable', /needs Ghostscript/);
+    await expectPdfAError(
+      convertToPdfA(plain, 'PDF/A-2b', { gsPath: '/nonexistent/gs' }),
+      'unavailable',
+      /needs Ghostscript/,
+    );
   });
 });

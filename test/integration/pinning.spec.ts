@@ -28,10 +28,13 @@ async function tap(upstream: string): Promise<Tap> {
   const target = new URL(upstream);
   const server: Server = createServer((req, res) => {
     seen.push(req.headers);
-    const out = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const out = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     out.on('error', () => res.writeHead(502).end());
     req.pipe(out);
   });
@@ -61,7 +64,13 @@ async function startPinnedStack(): Promise<Pinned> {
     port: proxyPort,
     entryApp: 'main',
     apps: [
-      { name: 'main', machines: [{ id: 'main-a', region: 'ams', url: a.url }, { id: 'main-b', region: 'syd', url: b.url }] },
+      {
+        name: 'main',
+        machines: [
+          { id: 'main-a', region: 'ams', url: a.url },
+          { id: 'main-b', region: 'syd', url: b.url },
+        ],
+      },
       { name: 'pdf', machines: [{ id: 'pdf-1', url: t.url }] },
     ],
   });
@@ -90,7 +99,10 @@ async function signInOn(proxyUrl: string, instance: string): Promise<string> {
   });
   expect(res.status).toBe(303);
   expect(res.headers.get('x-instance-id')).toBe(instance);
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('session='));
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .find((c) => c.startsWith('session='));
   expect(cookie).toBeTruthy();
   return cookie!;
 }
@@ -106,7 +118,10 @@ test('the appliance loads the page from the machine that replayed the request', 
   stack = await startPinnedStack();
   const s = stack;
 
-  for (const [instance, other] of [['main-b', 'main-a'], ['main-a', 'main-b']] as const) {
+  for (const [instance, other] of [
+    ['main-b', 'main-a'],
+    ['main-a', 'main-b'],
+  ] as const) {
     const cookie = await signInOn(s.proxy.url, instance);
     const mine = s.machines[instance];
     const theirs = s.machines[other];
@@ -137,7 +152,12 @@ test('the appliance loads the page from the machine that replayed the request', 
     expect(fromAppliance.map((r) => r.path)).toContain('/invoices/42');
     for (const r of fromAppliance) expect(r.headers['fly-prefer-instance-id'], r.path).toBe(instance);
     // The only other request on this machine is the user's own `.pdf` that it answered with a replay.
-    expect(mine.requests.slice(mineFrom).filter((r) => r.headers['x-pdf-appliance'] === undefined).map((r) => r.path)).toEqual(['/invoices/42.pdf']);
+    expect(
+      mine.requests
+        .slice(mineFrom)
+        .filter((r) => r.headers['x-pdf-appliance'] === undefined)
+        .map((r) => r.path),
+    ).toEqual(['/invoices/42.pdf']);
     expect(theirs.requests.slice(theirsFrom)).toEqual([]);
   }
   expect(s.proxy.log.filter((e) => e.type === 'replay').map((e) => e.machine)).toEqual(['main-b', 'main-a']);

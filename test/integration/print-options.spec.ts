@@ -61,7 +61,8 @@ async function pageDetail(body: Buffer, pageNumber = 1): Promise<PageDetail> {
 
 function item(detail: PageDetail, text: string): TextItem {
   const found = detail.items.find((i) => i.str.includes(text));
-  if (!found) throw new Error(`"${text}" not on the page; found: ${detail.items.map((i) => JSON.stringify(i.str)).join(', ')}`);
+  if (!found)
+    throw new Error(`"${text}" not on the page; found: ${detail.items.map((i) => JSON.stringify(i.str)).join(', ')}`);
   return found;
 }
 
@@ -129,7 +130,9 @@ test.describe('print options: the page decides how it prints', () => {
       expect(first.y).toBeLessThan(topEdge);
       expect(first.y).toBeGreaterThan(topEdge - first.size * 1.5);
       const right = item(page, 'Right edge');
-      expect(Math.abs(right.x + right.width - (LETTER.width - 10 * PT_PER_MM - BODY_MARGIN_PT))).toBeLessThanOrEqual(POS_SLACK);
+      expect(Math.abs(right.x + right.width - (LETTER.width - 10 * PT_PER_MM - BODY_MARGIN_PT))).toBeLessThanOrEqual(
+        POS_SLACK,
+      );
 
       // The same text on a page without pdf-margin starts at the 0.4in default.
       const plain = item(await pageDetail((await pdfOf('/print/title-only.pdf')).res.body), 'Monthly summary content');
@@ -240,7 +243,12 @@ test.describe('print options: the page decides how it prints', () => {
       // Rewriting the metadata must keep Chromium's structure tree and bookmarks.
       expect(pdf.outline).toEqual(['Summary', 'Accounts', 'Revenue']);
       expect(pdf.tagged).toBe(true);
-      expect(pdf.info).toMatchObject({ Title: 'Annual Report 2026', Author: 'Finance Team', Subject: 'Annual report for 2026', Keywords: 'annual, report, 2026' });
+      expect(pdf.info).toMatchObject({
+        Title: 'Annual Report 2026',
+        Author: 'Finance Team',
+        Subject: 'Annual report for 2026',
+        Keywords: 'annual, report, 2026',
+      });
       const text = item(await pageDetail(res.body), 'Summary');
       expect(Math.abs(text.x - 15 * PT_PER_MM)).toBeLessThanOrEqual(POS_SLACK);
     });
@@ -297,12 +305,18 @@ test.describe('print options: the page decides how it prints', () => {
       const { res } = await pdfOf('/print/filename.pdf?download');
       expect(res.headers.get('content-disposition')).toBe('attachment; filename="Quarterly report 2026.pdf"');
       const unicode = await pdfOf('/print/filename-unicode.pdf?download=1');
-      expect(unicode.res.headers.get('content-disposition')).toMatch(/^attachment; filename="[^"]+"; filename\*=UTF-8''Faktura/);
+      expect(unicode.res.headers.get('content-disposition')).toMatch(
+        /^attachment; filename="[^"]+"; filename\*=UTF-8''Faktura/,
+      );
     });
 
     test('without pdf-filename the name comes from <title>, then from the path', async () => {
-      expect((await pdfOf('/print/title-only.pdf')).res.headers.get('content-disposition')).toBe('inline; filename="Monthly Summary.pdf"');
-      expect((await pdfOf('/print/untitled.pdf')).res.headers.get('content-disposition')).toBe('inline; filename="untitled.pdf"');
+      expect((await pdfOf('/print/title-only.pdf')).res.headers.get('content-disposition')).toBe(
+        'inline; filename="Monthly Summary.pdf"',
+      );
+      expect((await pdfOf('/print/untitled.pdf')).res.headers.get('content-disposition')).toBe(
+        'inline; filename="untitled.pdf"',
+      );
     });
   });
 

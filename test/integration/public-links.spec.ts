@@ -47,7 +47,7 @@ test('PUBLIC_URL set: relative links and absolute links to the main app lead the
   expect((await readPdf(r.body)).text[0]).toContain('Relative link');
 });
 
-test('no PUBLIC_URL: a replayed request\'s Host and scheme say where the user is', async () => {
+test("no PUBLIC_URL: a replayed request's Host and scheme say where the user is", async () => {
   s = await startStack();
   const replayed = { 'x-forwarded-proto': 'https', 'fly-replay-src': 'instance=m1;region=ams;t=1' };
   const r = await getWithHost(`${s.url}/t/links.pdf`, 'billing.example.com', replayed);

@@ -35,9 +35,22 @@ test.beforeAll(async () => {
   origin = (await listen(server)).url;
   // Loopback only, like everything in the tests.
   proxy = await startSocksProxy({
-    guard: { connectTo: async (host) => (host === '127.0.0.1' || host === 'localhost' ? { allow: true as const, addresses: ['127.0.0.1'] } : { allow: false as const, reason: 'not loopback', category: 'address' as const }) },
+    guard: {
+      connectTo: async (host) =>
+        host === '127.0.0.1' || host === 'localhost'
+          ? { allow: true as const, addresses: ['127.0.0.1'] }
+          : { allow: false as const, reason: 'not loopback', category: 'address' as const },
+    },
   });
-  chromium = await launchChromium({ chromePath: FULL_CHROMIUM, sandbox: 'auto', javascript: true, renderMemoryMb: 512, socksProxyPort: proxy.port, protocolTimeoutMs: 30_000, log: createLogger('silent') });
+  chromium = await launchChromium({
+    chromePath: FULL_CHROMIUM,
+    sandbox: 'auto',
+    javascript: true,
+    renderMemoryMb: 512,
+    socksProxyPort: proxy.port,
+    protocolTimeoutMs: 30_000,
+    log: createLogger('silent'),
+  });
 });
 test.afterAll(async () => {
   await chromium?.kill();
@@ -59,7 +72,7 @@ async function tab(): Promise<{ page: CdpSession; targetId: string }> {
   return { page, targetId };
 }
 
-test('each tab\'s renderer processes, its cross-site frame\'s included, from Chromium itself', async () => {
+test("each tab's renderer processes, its cross-site frame's included, from Chromium itself", async () => {
   test.setTimeout(90_000);
   const pids = new RendererPids();
   const [a, b] = await Promise.all([tab(), tab()]);

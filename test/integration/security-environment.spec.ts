@@ -69,7 +69,9 @@ test.describe('the environment of Chromium and its children', () => {
     expect(own.get('REPLAY_SECRET')).toBe(SECRETS.REPLAY_SECRET);
 
     const tree = a.descendants();
-    const read = tree.map((pid) => ({ pid, command: commandOf(pid), env: environOf(pid) })).filter((p) => p.env !== null);
+    const read = tree
+      .map((pid) => ({ pid, command: commandOf(pid), env: environOf(pid) }))
+      .filter((p) => p.env !== null);
     // Chromium's main process and at least one of its children (zygote, renderer, GPU, utility).
     expect(read.some((p) => !p.command.includes('--type='))).toBe(true);
     expect(read.filter((p) => p.command.includes('--type=')).length).toBeGreaterThan(0);
@@ -77,7 +79,9 @@ test.describe('the environment of Chromium and its children', () => {
       const text = [...p.env!].map(([k, v]) => `${k}=${v}`).join('\n');
       for (const [name, value] of Object.entries(SECRETS)) {
         expect(text, `${name} in the environment of ${p.pid} (${p.command.slice(0, 80)})`).not.toContain(name);
-        expect(text, `the value of ${name} in the environment of ${p.pid} (${p.command.slice(0, 80)})`).not.toContain(value);
+        expect(text, `the value of ${name} in the environment of ${p.pid} (${p.command.slice(0, 80)})`).not.toContain(
+          value,
+        );
       }
       // Nor the rest of the appliance's settings: Chromium gets what it needs to run, not ours.
       expect(p.env!.has('TARGET_URL'), `TARGET_URL in ${p.pid}`).toBe(false);

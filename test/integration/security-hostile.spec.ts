@@ -1,7 +1,15 @@
 import { test, expect } from '@playwright/test';
 import { isPdf, readPdf } from '../support/pdf.js';
 import { get, getWithHost } from '../support/stack.js';
-import { LEAKY_BODY, Probes, rawRequest, startProbe, startSecurityStack, type Probe, type SecurityStack } from '../support/security.js';
+import {
+  LEAKY_BODY,
+  Probes,
+  rawRequest,
+  startProbe,
+  startSecurityStack,
+  type Probe,
+  type SecurityStack,
+} from '../support/security.js';
 
 // Hostile input: requests and main-app behaviour meant to break the appliance. Each
 // row has one defined answer; the appliance stays up and serves a normal PDF afterwards; and
@@ -42,7 +50,8 @@ async function raw(c: Ctx, request: string | Buffer): Promise<Answer> {
 }
 
 const host = (c: Ctx): string => new URL(c.url).host;
-const rawGet = (c: Ctx, target: string, extra = ''): string => `GET ${target} HTTP/1.1\r\nHost: ${host(c)}\r\n${extra}Connection: close\r\n\r\n`;
+const rawGet = (c: Ctx, target: string, extra = ''): string =>
+  `GET ${target} HTTP/1.1\r\nHost: ${host(c)}\r\n${extra}Connection: close\r\n\r\n`;
 
 async function pdfText(a: Answer): Promise<string> {
   expect(isPdf(a.body)).toBe(true);
@@ -61,10 +70,26 @@ function expectBoundedDisposition(a: Answer): void {
 
 const ROWS: Row[] = [
   // Sizes.
-  { name: 'request target over 8 KiB (.pdf) → 414', send: (c) => fetchAnswer(`${c.url}/t/${'a'.repeat(9000)}.pdf`), status: 414 },
-  { name: 'request target over 8 KiB (other path) → 414', send: (c) => fetchAnswer(`${c.url}/${'a'.repeat(9000)}`), status: 414 },
-  { name: 'query string over 8 KiB → 414', send: (c) => fetchAnswer(`${c.url}/t/invoice.pdf?q=${'q'.repeat(9000)}`), status: 414 },
-  { name: 'header block over 32 KiB → 431', send: (c) => raw(c, rawGet(c, '/t/invoice.pdf', `X-Big: ${'b'.repeat(40_000)}\r\n`)), status: 431 },
+  {
+    name: 'request target over 8 KiB (.pdf) → 414',
+    send: (c) => fetchAnswer(`${c.url}/t/${'a'.repeat(9000)}.pdf`),
+    status: 414,
+  },
+  {
+    name: 'request target over 8 KiB (other path) → 414',
+    send: (c) => fetchAnswer(`${c.url}/${'a'.repeat(9000)}`),
+    status: 414,
+  },
+  {
+    name: 'query string over 8 KiB → 414',
+    send: (c) => fetchAnswer(`${c.url}/t/invoice.pdf?q=${'q'.repeat(9000)}`),
+    status: 414,
+  },
+  {
+    name: 'header block over 32 KiB → 431',
+    send: (c) => raw(c, rawGet(c, '/t/invoice.pdf', `X-Big: ${'b'.repeat(40_000)}\r\n`)),
+    status: 431,
+  },
   // Bytes that do not belong in a request line.
   { name: 'CR inside the path → 400', send: (c) => raw(c, rawGet(c, '/t/inv\roice.pdf')), status: 400 },
   { name: 'LF inside the path → 400', send: (c) => raw(c, rawGet(c, '/t/inv\noice.pdf')), status: 400 },
@@ -81,7 +106,15 @@ const ROWS: Row[] = [
   {
     // Node's parser accepts only ASCII in a request target; browsers percent-encode the rest.
     name: 'raw non-UTF-8 bytes in the path → 400',
-    send: (c) => raw(c, Buffer.concat([Buffer.from('GET /hostile/any/'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(`.pdf HTTP/1.1\r\nHost: ${host(c)}\r\nConnection: close\r\n\r\n`)])),
+    send: (c) =>
+      raw(
+        c,
+        Buffer.concat([
+          Buffer.from('GET /hostile/any/'),
+          Buffer.from([0xff, 0xfe, 0xc3]),
+          Buffer.from(`.pdf HTTP/1.1\r\nHost: ${host(c)}\r\nConnection: close\r\n\r\n`),
+        ]),
+      ),
     status: 400,
   },
   {
@@ -98,17 +131,25 @@ const ROWS: Row[] = [
   },
   // Paths and targets that try to change the host: the page always comes from the main app.
   {
-    name: '//127.0.0.2:port/x.pdf → the main app\'s own 404',
+    name: "//127.0.0.2:port/x.pdf → the main app's own 404",
     send: (c) => fetchAnswer(`${c.url}//127.0.0.2:${c.probe.port}/x.pdf`),
     status: 404,
   },
   {
-    name: '/\\127.0.0.2:port/x.pdf (raw backslashes) → the main app\'s own 404',
+    name: "/\\127.0.0.2:port/x.pdf (raw backslashes) → the main app's own 404",
     send: (c) => raw(c, rawGet(c, `/\\127.0.0.2:${c.probe.port}/x.pdf`)),
     status: 404,
   },
-  { name: '/@127.0.0.2:port/x.pdf → the main app\'s own 404', send: (c) => fetchAnswer(`${c.url}/@127.0.0.2:${c.probe.port}/x.pdf`), status: 404 },
-  { name: '/..%2f..%2f127.0.0.2/x.pdf → the main app\'s own 404', send: (c) => fetchAnswer(`${c.url}/..%2f..%2f127.0.0.2:${c.probe.port}/x.pdf`), status: 404 },
+  {
+    name: "/@127.0.0.2:port/x.pdf → the main app's own 404",
+    send: (c) => fetchAnswer(`${c.url}/@127.0.0.2:${c.probe.port}/x.pdf`),
+    status: 404,
+  },
+  {
+    name: "/..%2f..%2f127.0.0.2/x.pdf → the main app's own 404",
+    send: (c) => fetchAnswer(`${c.url}/..%2f..%2f127.0.0.2:${c.probe.port}/x.pdf`),
+    status: 404,
+  },
   {
     name: 'absolute-form target naming 127.0.0.2 → that path on the main app',
     send: (c) => raw(c, rawGet(c, `http://127.0.0.2:${c.probe.port}/hostile/ok.pdf`)),
@@ -148,15 +189,27 @@ const ROWS: Row[] = [
     status: 405,
     check: (a) => expect(a.headers['allow']).toBe('GET, HEAD'),
   })),
-  { name: 'TRACE on a .pdf → 405', send: (c) => raw(c, `TRACE /t/invoice.pdf HTTP/1.1\r\nHost: ${host(c)}\r\nConnection: close\r\n\r\n`), status: 405 },
+  {
+    name: 'TRACE on a .pdf → 405',
+    send: (c) => raw(c, `TRACE /t/invoice.pdf HTTP/1.1\r\nHost: ${host(c)}\r\nConnection: close\r\n\r\n`),
+    status: 405,
+  },
   {
     name: 'CONNECT to 127.0.0.2 → connection closed, no tunnel',
     send: (c) => raw(c, `CONNECT 127.0.0.2:${c.probe.port} HTTP/1.1\r\nHost: 127.0.0.2:${c.probe.port}\r\n\r\n`),
     status: null,
   },
   // A main app that behaves badly.
-  { name: 'main app never answers → 504 within RENDER_TIMEOUT', send: (c) => fetchAnswer(`${c.url}/hostile/hang.pdf`), status: 504 },
-  { name: 'main app streams a body forever → 504', send: (c) => fetchAnswer(`${c.url}/hostile/stream.pdf`), status: 504 },
+  {
+    name: 'main app never answers → 504 within RENDER_TIMEOUT',
+    send: (c) => fetchAnswer(`${c.url}/hostile/hang.pdf`),
+    status: 504,
+  },
+  {
+    name: 'main app streams a body forever → 504',
+    send: (c) => fetchAnswer(`${c.url}/hostile/stream.pdf`),
+    status: 504,
+  },
   {
     name: 'main document redirects to itself → passed on to the client as that redirect',
     send: (c) => fetchAnswer(`${c.url}/hostile/loop.pdf`),
@@ -181,9 +234,21 @@ const ROWS: Row[] = [
     status: 200,
     check: async (a) => expect(await pdfText(a)).toContain('Big page of 10 MB'),
   },
-  { name: 'upstream 500 with a stack trace in its body → 502, none of it passed on', send: (c) => fetchAnswer(`${c.url}/hostile/error.pdf`), status: 502 },
-  { name: 'upstream 404 with a body → 404, none of it passed on', send: (c) => fetchAnswer(`${c.url}/hostile/not-found.pdf`), status: 404 },
-  { name: 'a request carrying the appliance\'s own header → 508', send: (c) => fetchAnswer(`${c.url}/t/invoice.pdf`, { headers: { 'x-pdf-appliance': '1' } }), status: 508 },
+  {
+    name: 'upstream 500 with a stack trace in its body → 502, none of it passed on',
+    send: (c) => fetchAnswer(`${c.url}/hostile/error.pdf`),
+    status: 502,
+  },
+  {
+    name: 'upstream 404 with a body → 404, none of it passed on',
+    send: (c) => fetchAnswer(`${c.url}/hostile/not-found.pdf`),
+    status: 404,
+  },
+  {
+    name: "a request carrying the appliance's own header → 508",
+    send: (c) => fetchAnswer(`${c.url}/t/invoice.pdf`, { headers: { 'x-pdf-appliance': '1' } }),
+    status: 508,
+  },
 ];
 
 test.describe('hostile input: every case has a defined answer and the appliance keeps serving', () => {

@@ -48,7 +48,7 @@ test.describe('REPLAY_SECRET, directly at the appliance', () => {
     expect((await get(`${s.url}/t/invoice.pdf`, { method: 'HEAD' })).status).toBe(403);
   });
 
-  test('the health check needs no secret (Fly\'s checks cannot send one)', async () => {
+  test("the health check needs no secret (Fly's checks cannot send one)", async () => {
     expect((await get(`${s.url}/healthz`)).status).toBe(200);
   });
 

@@ -30,7 +30,9 @@ async function machinesApi(
   const server: Server = createServer((req, res) => {
     calls.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
     const answer = () => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{"ok":true}' : '{"error":"unauthorized"}', () => answered++);
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(status === 200 ? '{"ok":true}' : '{"error":"unauthorized"}', () => answered++);
     };
     if (released) answer();
     else held.push(answer);
@@ -51,7 +53,15 @@ async function machinesApi(
 const TOKEN = 'FlyV1 test-token-never-logged';
 
 function suspendEnv(main: MainApp, api: string): Record<string, string> {
-  return { ...baseEnv(main.url), IDLE_TIMEOUT: '1s', IDLE_ACTION: 'suspend', MACHINES_API_URL: api, FLY_APP_NAME: 'shop-pdf', FLY_MACHINE_ID: 'e784079b449483', FLY_API_TOKEN: TOKEN };
+  return {
+    ...baseEnv(main.url),
+    IDLE_TIMEOUT: '1s',
+    IDLE_ACTION: 'suspend',
+    MACHINES_API_URL: api,
+    FLY_APP_NAME: 'shop-pdf',
+    FLY_MACHINE_ID: 'e784079b449483',
+    FLY_API_TOKEN: TOKEN,
+  };
 }
 
 test.describe('suspend: the Machines API call', () => {
@@ -153,7 +163,14 @@ test.describe('suspend: through the Fly-proxy emulator, frozen and continued for
   });
 
   test('click, the Machine suspends when idle (its processes stopped), the next click resumes it warm', async () => {
-    demo = await startDemo({ proxyPort: 0, mainPort: 0, appliancePort: 0, idleTimeout: '2s', idleAction: 'suspend', applianceEnv: { LOG_LEVEL: 'info' } });
+    demo = await startDemo({
+      proxyPort: 0,
+      mainPort: 0,
+      appliancePort: 0,
+      idleTimeout: '2s',
+      idleAction: 'suspend',
+      applianceEnv: { LOG_LEVEL: 'info' },
+    });
     const d = demo;
     const machine = async () => (await d.status()).machines.find((m) => m.app === 'pdf')!;
     const first = await get(`${d.url}/t/invoice.pdf`);

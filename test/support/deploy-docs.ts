@@ -136,31 +136,102 @@ export const FLYCTL: Record<string, string[]> = {
   'apps list': ['json|j', 'org|o', 'quiet|q'],
   'apps create': ['generate-name', 'json|j', 'name', 'network', 'org|o', 'save', 'yes|y'],
   launch: [
-    'no-deploy', 'copy-config', 'name', 'org|o', 'region|r', 'flycast', 'no-public-ips', 'ha', 'config|c',
-    'dockerfile', 'build-target', 'primary-region', 'internal-port', 'no-db', 'no-redis', 'no-object-storage',
-    'no-github-workflow', 'secret', 'yes|y', 'now', 'generate-name', 'path', 'auto-stop',
+    'no-deploy',
+    'copy-config',
+    'name',
+    'org|o',
+    'region|r',
+    'flycast',
+    'no-public-ips',
+    'ha',
+    'config|c',
+    'dockerfile',
+    'build-target',
+    'primary-region',
+    'internal-port',
+    'no-db',
+    'no-redis',
+    'no-object-storage',
+    'no-github-workflow',
+    'secret',
+    'yes|y',
+    'now',
+    'generate-name',
+    'path',
+    'auto-stop',
   ],
   'secrets set': ['app|a', 'config|c', 'detach', 'dns-checks', 'stage'],
   'secrets list': ['app|a', 'config|c', 'json|j'],
   'tokens create deploy': ['app|a', 'config|c', 'expiry|x', 'json|j', 'name|n'],
   deploy: [
-    'app|a', 'config|c', 'no-public-ips', 'flycast', 'ha', 'build-target', 'dockerfile', 'detach', 'now',
-    'primary-region', 'regions', 'strategy', 'wait-timeout', 'yes|y', 'local-only', 'remote-only', 'env|e',
+    'app|a',
+    'config|c',
+    'no-public-ips',
+    'flycast',
+    'ha',
+    'build-target',
+    'dockerfile',
+    'detach',
+    'now',
+    'primary-region',
+    'regions',
+    'strategy',
+    'wait-timeout',
+    'yes|y',
+    'local-only',
+    'remote-only',
+    'env|e',
   ],
   'ips list': ['app|a', 'config|c', 'json|j'],
   'ips release': ['app|a', 'config|c'],
   'ips allocate-v6': ['app|a', 'config|c', 'network', 'org|o', 'private', 'region|r'],
   proxy: ['app|a', 'bind-addr|b', 'config|c', 'org|o', 'quiet|q', 'select|s', 'watch-stdin'],
-  'scale count': ['app|a', 'config|c', 'region|r', 'max-per-region', 'process-group|g', 'yes|y', 'vm-memory', 'vm-size'],
+  'scale count': [
+    'app|a',
+    'config|c',
+    'region|r',
+    'max-per-region',
+    'process-group|g',
+    'yes|y',
+    'vm-memory',
+    'vm-size',
+  ],
   logs: ['app|a', 'config|c', 'json|j', 'machine|m', 'no-tail|n', 'region|r', 'select|s'],
   status: ['app|a', 'config|c', 'all', 'deployment', 'json|j', 'watch'],
 };
 
 /** Flags of flyctl that are booleans (take no value); every other flag takes one. */
 const BOOLEAN_FLAGS = new Set([
-  'no-deploy', 'copy-config', 'flycast', 'no-public-ips', 'ha', 'no-db', 'no-redis', 'no-object-storage', 'no-github-workflow',
-  'yes', 'now', 'generate-name', 'save', 'json', 'quiet', 'detach', 'dns-checks', 'stage', 'private', 'local-only', 'remote-only',
-  'select', 'watch-stdin', 'no-tail', 'all', 'deployment', 'watch', 'debug', 'verbose', 'help',
+  'no-deploy',
+  'copy-config',
+  'flycast',
+  'no-public-ips',
+  'ha',
+  'no-db',
+  'no-redis',
+  'no-object-storage',
+  'no-github-workflow',
+  'yes',
+  'now',
+  'generate-name',
+  'save',
+  'json',
+  'quiet',
+  'detach',
+  'dns-checks',
+  'stage',
+  'private',
+  'local-only',
+  'remote-only',
+  'select',
+  'watch-stdin',
+  'no-tail',
+  'all',
+  'deployment',
+  'watch',
+  'debug',
+  'verbose',
+  'help',
 ]);
 
 export interface ParsedFly {
@@ -178,7 +249,13 @@ export function parseFly(c: Command): ParsedFly {
   const sub = Object.keys(FLYCTL)
     .sort((a, b) => b.split(' ').length - a.split(' ').length)
     .find((s) => s.split(' ').every((w, i) => rest[i] === w));
-  if (!sub) return { subcommand: rest.slice(0, 2).join(' '), flags: new Map(), args: [], problems: [`unknown flyctl subcommand in: ${c.line}`] };
+  if (!sub)
+    return {
+      subcommand: rest.slice(0, 2).join(' '),
+      flags: new Map(),
+      args: [],
+      problems: [`unknown flyctl subcommand in: ${c.line}`],
+    };
   const known = [...FLYCTL[sub]!, ...GLOBAL].map((f) => f.split('|') as [string, string?]);
   const flags = new Map<string, string | true>();
   const args: string[] = [];
@@ -212,7 +289,11 @@ export function tomlBlocks(markdown: string): Array<Record<string, unknown>> {
 }
 
 /** fly.toml as shipped. */
-export function flyToml(): { app: string; env: Record<string, string>; http_service: { force_https?: boolean; internal_port: number } } {
+export function flyToml(): {
+  app: string;
+  env: Record<string, string>;
+  http_service: { force_https?: boolean; internal_port: number };
+} {
   return parse(read('fly.toml')) as unknown as ReturnType<typeof flyToml>;
 }
 

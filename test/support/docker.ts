@@ -27,16 +27,31 @@ export class CommandError extends Error {
 }
 
 /** Runs argv (no shell) and rejects with the tail of its output when it exits non-zero. */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     execFile(
       cmd,
       args,
-      { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      {
+        cwd: opts.cwd ?? ROOT,
+        env: opts.env ?? process.env,
+        timeout: opts.timeoutMs ?? 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
       (err, stdout, stderr) => {
         if (err) {
           const tail = `${stdout}\n${stderr}`.trim().split('\n').slice(-40).join('\n');
-          reject(new CommandError(`${cmd} ${args.join(' ')} failed (${err.message.split('\n')[0]}):\n${tail}`, stdout, stderr));
+          reject(
+            new CommandError(
+              `${cmd} ${args.join(' ')} failed (${err.message.split('\n')[0]}):\n${tail}`,
+              stdout,
+              stderr,
+            ),
+          );
         } else resolve({ stdout, stderr });
       },
     );
@@ -49,10 +64,18 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
  * exist; without them, the first missing piece is named in one line.
  */
 export async function ensureDocker(): Promise<void> {
-  const works = (cmd: string, args: string[]): Promise<boolean> => run(cmd, args, { timeoutMs: 60_000 }).then(() => true, () => false);
+  const works = (cmd: string, args: string[]): Promise<boolean> =>
+    run(cmd, args, { timeoutMs: 60_000 }).then(
+      () => true,
+      () => false,
+    );
   const steps: Array<[string, () => Promise<boolean>, string[]]> = [
     ['a Docker engine (docker info)', () => works('docker', ['info']), ['ensure-dockerd']],
-    ['the node:24-bookworm-slim image', () => works('docker', ['image', 'inspect', 'node:24-bookworm-slim']), ['base-image', '24']],
+    [
+      'the node:24-bookworm-slim image',
+      () => works('docker', ['image', 'inspect', 'node:24-bookworm-slim']),
+      ['base-image', '24'],
+    ],
     ['docker compose v2', () => works('docker', ['compose', 'version']), ['ensure-compose']],
   ];
   for (const [what, present, [script, ...args]] of steps) {
@@ -81,7 +104,13 @@ export interface ComposeProject {
 }
 
 export function composeProject(name: string, proxyPort: number, extraEnv: Record<string, string>): ComposeProject {
-  const env = { ...process.env, COMPOSE_PROJECT_NAME: name, PROXY_PORT: String(proxyPort), PDF_IMAGE_TAG: TEST_IMAGE_TAG, ...extraEnv };
+  const env = {
+    ...process.env,
+    COMPOSE_PROJECT_NAME: name,
+    PROXY_PORT: String(proxyPort),
+    PDF_IMAGE_TAG: TEST_IMAGE_TAG,
+    ...extraEnv,
+  };
   return {
     name,
     env,
@@ -146,7 +175,12 @@ export { freePort } from '../../fixtures/listen.js';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls until `probe` returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 500): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  everyMs = 500,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -156,7 +190,8 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -177,11 +212,16 @@ export async function login(proxyUrl: string, username: string, password: string
   });
   await res.arrayBuffer();
   const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]!);
-  if (res.status !== 303 || cookies.length === 0) throw new Error(`login as ${username}: HTTP ${res.status}, no session cookie`);
+  if (res.status !== 303 || cookies.length === 0)
+    throw new Error(`login as ${username}: HTTP ${res.status}, no session cookie`);
   return cookies.join('; ');
 }
 
-export async function fetchBytes(url: string, init: RequestInit = {}, timeoutMs = 120_000): Promise<{ status: number; headers: Headers; body: Buffer; ms: number }> {
+export async function fetchBytes(
+  url: string,
+  init: RequestInit = {},
+  timeoutMs = 120_000,
+): Promise<{ status: number; headers: Headers; body: Buffer; ms: number }> {
   const started = performance.now();
   const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), ...init });
   const body = Buffer.from(await res.arrayBuffer());
@@ -201,7 +241,10 @@ export interface ComposeNames {
  */
 export async function composeNames(env: NodeJS.ProcessEnv): Promise<ComposeNames> {
   const { stdout } = await run('docker', ['compose', 'config', '--format', 'json'], { env });
-  const cfg = JSON.parse(stdout) as { name: string; services: Record<string, { image?: string; container_name?: string }> };
+  const cfg = JSON.parse(stdout) as {
+    name: string;
+    services: Record<string, { image?: string; container_name?: string }>;
+  };
   const services = Object.entries(cfg.services);
   return {
     project: cfg.name,
@@ -224,11 +267,16 @@ export interface StackState {
 }
 
 export async function stackState(names: ComposeNames): Promise<StackState> {
-  const id = (args: string[]) => run('docker', args).then((r) => r.stdout.trim(), () => null);
+  const id = (args: string[]) =>
+    run('docker', args).then(
+      (r) => r.stdout.trim(),
+      () => null,
+    );
   const images: StackState['images'] = {};
   for (const image of names.images) images[image] = await id(['image', 'inspect', '--format', '{{.Id}}', image]);
   const containers: StackState['containers'] = {};
   // The container's id, its image and when it started: a recreated or restarted one differs.
-  for (const c of names.containers) containers[c] = await id(['container', 'inspect', '--format', '{{.Id}} {{.Image}} {{.State.StartedAt}}', c]);
+  for (const c of names.containers)
+    containers[c] = await id(['container', 'inspect', '--format', '{{.Id}} {{.Image}} {{.State.StartedAt}}', c]);
   return { images, containers };
 }

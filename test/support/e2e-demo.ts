@@ -96,7 +96,13 @@ export class PdfCapture {
   next(pathname: string, timeoutMs = 60_000): Promise<CapturedPdf> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no response for ${pathname} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ pathname, resolve: (c) => { clearTimeout(t); resolve(c); } });
+      this.waiters.push({
+        pathname,
+        resolve: (c) => {
+          clearTimeout(t);
+          resolve(c);
+        },
+      });
     });
   }
 
@@ -106,7 +112,12 @@ export class PdfCapture {
 }
 
 /** Opens the invoice list and clicks the real "Download PDF" link of one invoice. */
-export async function clickInvoicePdf(page: Page, baseUrl: string, capture: PdfCapture, id: string): Promise<CapturedPdf> {
+export async function clickInvoicePdf(
+  page: Page,
+  baseUrl: string,
+  capture: PdfCapture,
+  id: string,
+): Promise<CapturedPdf> {
   await page.goto(`${baseUrl}/invoices`);
   const link = page.locator(`a[href="/invoices/${id}.pdf"]`);
   await expect(link).toHaveText('Download PDF');

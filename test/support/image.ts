@@ -35,7 +35,9 @@ export class ImageDecoder {
           const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
           const ctx = canvas.getContext('2d')!;
           ctx.drawImage(bitmap, 0, 0);
-          const pixels = points.map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data) as [number, number, number, number]);
+          const pixels = points.map(
+            ([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data) as [number, number, number, number],
+          );
           return { width: bitmap.width, height: bitmap.height, pixels };
         },
         Buffer.from(bytes).toString('base64'),

@@ -31,7 +31,8 @@ export interface Link {
 export function links(markdown: string): Link[] {
   const found: Link[] = [];
   prose(markdown).forEach((line, i) => {
-    for (const m of withoutCode(line).matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) found.push({ target: m[1]!, line: i + 1 });
+    for (const m of withoutCode(line).matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g))
+      found.push({ target: m[1]!, line: i + 1 });
   });
   return found;
 }

@@ -21,7 +21,13 @@ export async function readPdf(data: Uint8Array | Buffer): Promise<PdfSummary> {
     for (let i = 1; i <= doc.numPages; i++) {
       const page = await doc.getPage(i);
       const content = await page.getTextContent();
-      text.push(content.items.map((it) => ('str' in it ? it.str : '')).join(' ').replace(/\s+/g, ' ').trim());
+      text.push(
+        content.items
+          .map((it) => ('str' in it ? it.str : ''))
+          .join(' ')
+          .replace(/\s+/g, ' ')
+          .trim(),
+      );
       const [x0, y0, x1, y1] = page.view as [number, number, number, number];
       sizes.push({ width: Math.round(x1 - x0), height: Math.round(y1 - y0) });
     }
@@ -30,7 +36,14 @@ export async function readPdf(data: Uint8Array | Buffer): Promise<PdfSummary> {
       return [o.title, ...(o.items ?? []).flatMap(walk)];
     });
     const markInfo = await doc.getMarkInfo();
-    return { pages: doc.numPages, text, sizes, info: meta.info as Record<string, unknown>, outline, tagged: Boolean(markInfo?.Marked) };
+    return {
+      pages: doc.numPages,
+      text,
+      sizes,
+      info: meta.info as Record<string, unknown>,
+      outline,
+      tagged: Boolean(markInfo?.Marked),
+    };
   } finally {
     await doc.destroy();
   }
@@ -55,12 +68,21 @@ export async function readLinks(data: Uint8Array | Buffer): Promise<PdfLink[]> {
   try {
     const links: PdfLink[] = [];
     for (let i = 1; i <= doc.numPages; i++) {
-      const annotations = (await (await doc.getPage(i)).getAnnotations()) as Array<{ subtype: string; url?: string; unsafeUrl?: string; dest?: unknown }>;
+      const annotations = (await (await doc.getPage(i)).getAnnotations()) as Array<{
+        subtype: string;
+        url?: string;
+        unsafeUrl?: string;
+        dest?: unknown;
+      }>;
       for (const a of annotations) {
         if (a.subtype !== 'Link') continue;
         // pdf.js leaves `url` empty for schemes it would not open (mailto: is kept in unsafeUrl).
         const url = a.unsafeUrl ?? a.url;
-        links.push({ page: i, ...(url !== undefined ? { url } : {}), internal: a.dest !== undefined && a.dest !== null });
+        links.push({
+          page: i,
+          ...(url !== undefined ? { url } : {}),
+          internal: a.dest !== undefined && a.dest !== null,
+        });
       }
     }
     return links;

@@ -24,7 +24,10 @@ export function infoField(info: string, key: string): string | undefined {
 }
 
 function unescapeXml(s: string): string {
-  return s.replace(/&(lt|gt|amp|apos|quot);/g, (_, e: string) => ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' })[e]!);
+  return s.replace(
+    /&(lt|gt|amp|apos|quot);/g,
+    (_, e: string) => ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' })[e]!,
+  );
 }
 
 export interface PdfAStructure {
@@ -57,7 +60,10 @@ export async function structure(pdf: Uint8Array): Promise<PdfAStructure> {
 
 /** pdfaid:part / conformance, in either XMP form (attribute or element). */
 export function xmpValue(xmp: string, name: string): string | undefined {
-  return new RegExp(`${name}\\s*=\\s*["']([^"']*)["']|<${name}>([^<]*)</${name}>`).exec(xmp)?.slice(1).find((v) => v !== undefined);
+  return new RegExp(`${name}\\s*=\\s*["']([^"']*)["']|<${name}>([^<]*)</${name}>`)
+    .exec(xmp)
+    ?.slice(1)
+    .find((v) => v !== undefined);
 }
 
 export function xmpTitle(xmp: string): string | undefined {
@@ -79,4 +85,3 @@ export function describeProfile(icc: Uint8Array) {
     length: b.length,
   };
 }
-

@@ -79,7 +79,13 @@ type Kind = 'anon' | 'shmem' | 'file';
 
 function kindOfMapping(path: string): Kind {
   if (path === '' || path.startsWith('[')) return 'anon';
-  if (path.startsWith('/memfd:') || path.startsWith('/dev/shm/') || path.startsWith('/SYSV') || path.endsWith('(deleted)')) return 'shmem';
+  if (
+    path.startsWith('/memfd:') ||
+    path.startsWith('/dev/shm/') ||
+    path.startsWith('/SYSV') ||
+    path.endsWith('(deleted)')
+  )
+    return 'shmem';
   return 'file';
 }
 

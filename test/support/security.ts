@@ -184,7 +184,9 @@ export function hostsFileLoopbackName(): string | null {
   for (const line of text.split('\n')) {
     const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
     if (address !== '127.0.0.1') continue;
-    const name = names.find((n) => /^[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(n) && !/(^|\.)localhost$/i.test(n) && !/^localhost\./i.test(n));
+    const name = names.find(
+      (n) => /^[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(n) && !/(^|\.)localhost$/i.test(n) && !/^localhost\./i.test(n),
+    );
     if (name) return name.toLowerCase();
   }
   return null;

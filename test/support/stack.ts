@@ -82,7 +82,10 @@ export interface Spawned {
 }
 
 /** The appliance as a real process (`node dist/src/main.js`), for lifecycle tests. */
-export async function spawnAppliance(env: Record<string, string>, opts: { waitListening?: boolean } = {}): Promise<Spawned> {
+export async function spawnAppliance(
+  env: Record<string, string>,
+  opts: { waitListening?: boolean } = {},
+): Promise<Spawned> {
   const proc = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,10 +94,11 @@ export async function spawnAppliance(env: Record<string, string>, opts: { waitLi
   const waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void }> = [];
   const onLine = (l: string): void => {
     lines.push(l);
-    for (const w of [...waiters]) if (w.pred(l)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(l);
-    }
+    for (const w of [...waiters])
+      if (w.pred(l)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
   };
   let buf = '';
   const feed = (chunk: Buffer): void => {
@@ -112,8 +116,17 @@ export async function spawnAppliance(env: Record<string, string>, opts: { waitLi
     const hit = lines.find(pred);
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`log line not seen in ${timeoutMs} ms; got:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
-      waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
+      const t = setTimeout(
+        () => reject(new Error(`log line not seen in ${timeoutMs} ms; got:\n${lines.slice(-20).join('\n')}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      });
     });
   };
   let url = '';
@@ -138,13 +151,20 @@ export function stillAlive(pids: number[]): number[] {
   });
 }
 
-export async function get(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
+export async function get(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; headers: Headers; body: Buffer }> {
   const res = await fetch(url, { redirect: 'manual', ...init });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
 /** fetch() will not send a custom Host header; node:http will. */
-export function getWithHost(url: string, host: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+export function getWithHost(
+  url: string,
+  host: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { headers: { ...headers, host } }, (res) => {
       const chunks: Buffer[] = [];

@@ -21,10 +21,15 @@ export function userEnv(extra: Record<string, string> = {}): Record<string, stri
 /** Runs npm in `cwd` with a deadline; resolves with stdout, rejects with npm's own output. */
 export function npm(args: string[], cwd: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('npm', args, { cwd, env: userEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`npm ${args.join(' ')} in ${cwd} failed (${err.message}):\n${stderr.slice(-4000)}`));
-      else resolve(stdout);
-    });
+    execFile(
+      'npm',
+      args,
+      { cwd, env: userEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`npm ${args.join(' ')} in ${cwd} failed (${err.message}):\n${stderr.slice(-4000)}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -36,7 +41,13 @@ export interface Started {
 }
 
 /** Spawns a long-running process and waits (bounded) for a line of its output matching `ready`. */
-export async function startProcess(cmd: string, args: string[], cwd: string, ready: RegExp, timeoutMs: number): Promise<{ started: Started; match: RegExpMatchArray }> {
+export async function startProcess(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  ready: RegExp,
+  timeoutMs: number,
+): Promise<{ started: Started; match: RegExpMatchArray }> {
   const proc = spawn(cmd, args, { cwd, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -52,7 +63,10 @@ export async function startProcess(cmd: string, args: string[], cwd: string, rea
     },
   };
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no line matching ${ready} within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`no line matching ${ready} within ${timeoutMs} ms:\n${output.join('\n')}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       output.push(...chunk.toString().split('\n').filter(Boolean));
       for (const line of output) {
@@ -60,7 +74,8 @@ export async function startProcess(cmd: string, args: string[], cwd: string, rea
         if (m) return done(undefined, m);
       }
     };
-    const onExit = (code: number | null): void => done(new Error(`${cmd} exited (${code}) before it was ready:\n${output.join('\n')}`));
+    const onExit = (code: number | null): void =>
+      done(new Error(`${cmd} exited (${code}) before it was ready:\n${output.join('\n')}`));
     function done(err?: Error, m?: RegExpMatchArray): void {
       clearTimeout(timer);
       proc.stdout!.off('data', onData);

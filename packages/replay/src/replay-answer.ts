@@ -30,7 +30,12 @@ const HEADER_FIELD_FORBIDDEN = /[;="\\]/;
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function assertFieldValue(name: string, value: unknown, allowComma: boolean): void {
-  if (typeof value !== 'string' || !HEADER_FIELD_VALUE.test(value) || HEADER_FIELD_FORBIDDEN.test(value) || (!allowComma && value.includes(','))) {
+  if (
+    typeof value !== 'string' ||
+    !HEADER_FIELD_VALUE.test(value) ||
+    HEADER_FIELD_FORBIDDEN.test(value) ||
+    (!allowComma && value.includes(','))
+  ) {
     throw new TypeError(`pdfReplay: invalid ${name} ${JSON.stringify(value)}`);
   }
 }
@@ -41,11 +46,17 @@ export function validateOptions(opts: PdfReplayOptions): void {
   assertFieldValue('app', opts.app, false);
   if (opts.region !== undefined) assertFieldValue('region', opts.region, true);
   if (opts.state !== undefined) assertFieldValue('state', opts.state, false);
-  if (opts.secretHeader !== undefined && (typeof opts.secretHeader !== 'string' || !HTTP_TOKEN.test(opts.secretHeader))) {
+  if (
+    opts.secretHeader !== undefined &&
+    (typeof opts.secretHeader !== 'string' || !HTTP_TOKEN.test(opts.secretHeader))
+  ) {
     throw new TypeError(`pdfReplay: invalid secretHeader ${JSON.stringify(opts.secretHeader)}`);
   }
   // The proxy puts the secret into a request header, so CR/LF or other controls would be rejected there.
-  if (opts.secret !== undefined && (typeof opts.secret !== 'string' || opts.secret === '' || /[\x00-\x1f\x7f]/.test(opts.secret))) {
+  if (
+    opts.secret !== undefined &&
+    (typeof opts.secret !== 'string' || opts.secret === '' || /[\x00-\x1f\x7f]/.test(opts.secret))
+  ) {
     throw new TypeError('pdfReplay: `secret` must be a non-empty string without control characters');
   }
   // A typo such as 'jpg' or 'PNG' would otherwise silently replay nothing.
@@ -53,7 +64,9 @@ export function validateOptions(opts: PdfReplayOptions): void {
     if (!Array.isArray(opts.images)) throw new TypeError('pdfReplay: `images` must be an array');
     for (const f of opts.images) {
       if (!IMAGE_FORMATS.includes(f)) {
-        throw new TypeError(`pdfReplay: invalid image format ${JSON.stringify(f)} (expected ${IMAGE_FORMATS.join(', ')})`);
+        throw new TypeError(
+          `pdfReplay: invalid image format ${JSON.stringify(f)} (expected ${IMAGE_FORMATS.join(', ')})`,
+        );
       }
     }
   }

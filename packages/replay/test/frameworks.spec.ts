@@ -28,7 +28,10 @@ for (const framework of FRAMEWORKS) {
 
     test('with a secret: the JSON form on GET and POST, the header form on HEAD', async () => {
       app = await startMainApp(framework, { app: 'pdf', secret: 's3cret' });
-      const expected = { app: 'pdf', transform: { set_headers: [{ name: 'x-pdf-appliance-secret', value: 's3cret' }] } };
+      const expected = {
+        app: 'pdf',
+        transform: { set_headers: [{ name: 'x-pdf-appliance-secret', value: 's3cret' }] },
+      };
       for (const method of ['GET', 'POST']) {
         const res = await send(app.url, '/invoices/42.pdf', { method, body: method === 'POST' ? 'x=1' : undefined });
         expect(res.status, method).toBe(307);
@@ -77,7 +80,13 @@ for (const framework of FRAMEWORKS) {
 
     test('image outputs are replayed only when opted into', async () => {
       app = await startMainApp(framework, { app: 'pdf', images: ['png', 'jpeg'] });
-      for (const target of ['/charts/q3.png', '/photos/1.jpg', '/photos/1.jpeg', '/invoices/42.pdf', '/gallery/index.png?w=2']) {
+      for (const target of [
+        '/charts/q3.png',
+        '/photos/1.jpg',
+        '/photos/1.jpeg',
+        '/invoices/42.pdf',
+        '/gallery/index.png?w=2',
+      ]) {
         const res = await send(app.url, target);
         expect(res.status, target).toBe(307);
         expect(res.headers['fly-replay'], target).toBe('app=pdf');
@@ -85,7 +94,12 @@ for (const framework of FRAMEWORKS) {
       for (const target of ['/photos/1.webp', '/charts/q3.PNG', '/charts/.png', '/charts/q3%2Epng']) {
         expect((await send(app.url, target)).status, target).toBe(200);
       }
-      expect(app.reached).toEqual(['GET /photos/1.webp', 'GET /charts/q3.PNG', 'GET /charts/.png', 'GET /charts/q3%2Epng']);
+      expect(app.reached).toEqual([
+        'GET /photos/1.webp',
+        'GET /charts/q3.PNG',
+        'GET /charts/.png',
+        'GET /charts/q3%2Epng',
+      ]);
     });
 
     test('an absolute-form request target is judged by its path, as the appliance judges it', async () => {

@@ -57,7 +57,14 @@ test('never throws or rejects when the target refuses connections', async () => 
 
   expect(() => preload({ url: `${url}/warm` })).not.toThrow();
   expect(() => preload({ url: 'not a url' })).not.toThrow();
-  expect(() => preload({ url: `${url}/x`, fetchImpl: () => { throw new Error('sync boom'); } })).not.toThrow();
+  expect(() =>
+    preload({
+      url: `${url}/x`,
+      fetchImpl: () => {
+        throw new Error('sync boom');
+      },
+    }),
+  ).not.toThrow();
   expect(() => preload({ url: `${url}/x`, fetchImpl: () => Promise.reject(new Error('async boom')) })).not.toThrow();
   expect(() => preload(undefined as unknown as { url: string })).not.toThrow();
   await settle(300);

@@ -31,12 +31,14 @@ test('the header names are the ones the appliance sends', () => {
 
 test('a request from the appliance: the output the user asked for, query included', async () => {
   expect(await answerFor('/invoices/42', fromAppliance('/invoices/42.pdf'))).toBe('/invoices/42.pdf');
-  expect(await answerFor('/invoices/42?download', fromAppliance('/invoices/42.pdf?download'))).toBe('/invoices/42.pdf?download');
+  expect(await answerFor('/invoices/42?download', fromAppliance('/invoices/42.pdf?download'))).toBe(
+    '/invoices/42.pdf?download',
+  );
   expect(await answerFor('/docs/', fromAppliance('/docs/index.pdf'))).toBe('/docs/index.pdf');
   expect(await answerFor('/charts/q3', fromAppliance('/charts/q3.png'))).toBe('/charts/q3.png');
 });
 
-test('any other request: its own path and query (Express\'s originalUrl when mounted in a router)', async () => {
+test("any other request: its own path and query (Express's originalUrl when mounted in a router)", async () => {
   expect(await answerFor('/invoices/42?tab=2')).toBe('/invoices/42?tab=2');
   expect(await answerFor('/42', {}, '/invoices/42')).toBe('/invoices/42');
   // The output header alone, without the appliance's own mark, is not the appliance.
@@ -44,7 +46,16 @@ test('any other request: its own path and query (Express\'s originalUrl when mou
 });
 
 test('never a way off this app: a header that is not an output path on this app is ignored', async () => {
-  for (const bad of ['//evil.example/x.pdf', 'https://evil.example/x.pdf', '/\\evil.example/x.pdf', '/a\\b.pdf', '/invoices/42', 'x.pdf', '', '/a b.pdf']) {
+  for (const bad of [
+    '//evil.example/x.pdf',
+    'https://evil.example/x.pdf',
+    '/\\evil.example/x.pdf',
+    '/a\\b.pdf',
+    '/invoices/42',
+    'x.pdf',
+    '',
+    '/a b.pdf',
+  ]) {
     expect(await answerFor('/invoices/42', fromAppliance(bad)), JSON.stringify(bad)).toBe('/invoices/42');
   }
   // Nor the request's own target: an absolute form keeps its path, a `//` path is no path here.

@@ -12,7 +12,9 @@ const server = createServer((req, res) => {
     // Says who asked, so the test can see the page was loaded by the appliance (loop guard).
     const asker = req.headers[APPLIANCE_HEADER] === '1' ? 'the appliance' : 'a browser';
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
-    res.end(`<!doctype html><html lang="en"><title>Q3</title><h1>Quarterly report Q3</h1><p>Loaded by ${asker}.</p></html>`);
+    res.end(
+      `<!doctype html><html lang="en"><title>Q3</title><h1>Quarterly report Q3</h1><p>Loaded by ${asker}.</p></html>`,
+    );
     return;
   }
   res.statusCode = 404;

@@ -18,7 +18,10 @@ test('captures are admitted first come, first served: a small one does not overt
   await Promise.all([b, c]);
   expect(order).toEqual(['b', 'c']);
   expect(mem.usedBytes).toBe(60);
-  expect(mem.charges().map((ch) => [ch.owner, ch.bytes])).toEqual([['b', 50], ['c', 10]]);
+  expect(mem.charges().map((ch) => [ch.owner, ch.bytes])).toEqual([
+    ['b', 50],
+    ['c', 10],
+  ]);
 });
 
 test('a grant shrinks to what is still held and gives the rest back once; releasing twice changes nothing', async () => {

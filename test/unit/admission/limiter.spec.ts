@@ -26,7 +26,10 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 const never = () => new AbortController().signal;
 
 async function failureOf(p: Promise<unknown>): Promise<RequestFailure['failure']> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(RequestFailure);
   return (err as RequestFailure).failure;
 }
@@ -35,10 +38,12 @@ test('runs at most `concurrency` tasks; the rest wait in order', async () => {
   const l = new Limiter({ concurrency: 2, queueSize: 5, queueTimeoutMs: 10_000 });
   const gates = [gate(), gate(), gate(), gate()];
   const order: number[] = [];
-  const runs = gates.map((g, i) => l.run(async () => {
-    order.push(i);
-    return g.task();
-  }, never()));
+  const runs = gates.map((g, i) =>
+    l.run(async () => {
+      order.push(i);
+      return g.task();
+    }, never()),
+  );
   await tick();
   expect(gates.map((g) => g.started)).toEqual([true, true, false, false]);
   expect(l.running).toBe(2);
@@ -166,12 +171,14 @@ test('under a burst, running never exceeds concurrency and running + queued neve
   const all: Promise<unknown>[] = [];
   for (let i = 0; i < 200; i++) {
     try {
-      all.push(l.run(async () => {
-        executing++;
-        peakRunning = Math.max(peakRunning, executing, l.running);
-        await new Promise((r) => setTimeout(r, 1 + (i % 3)));
-        executing--;
-      }, never()));
+      all.push(
+        l.run(async () => {
+          executing++;
+          peakRunning = Math.max(peakRunning, executing, l.running);
+          await new Promise((r) => setTimeout(r, 1 + (i % 3)));
+          executing--;
+        }, never()),
+      );
     } catch {
       refused++;
     }

@@ -102,7 +102,14 @@ function treeBytes(pids: number[]): number {
 function watchOf(rootPid: number, treeBudgetBytes: number, images?: ImageMemory, renderBudgetBytes = 1024 * MB) {
   const kills: MemoryKill[] = [];
   const lines: string[] = [];
-  const watch = new MemoryWatch({ rootPid, renderBudgetBytes, treeBudgetBytes, images, log: createLogger('warn', logSink(lines)), onKill: (k) => kills.push(k) });
+  const watch = new MemoryWatch({
+    rootPid,
+    renderBudgetBytes,
+    treeBudgetBytes,
+    images,
+    log: createLogger('warn', logSink(lines)),
+    onKill: (k) => kills.push(k),
+  });
   return { watch, kills, lines };
 }
 
@@ -111,7 +118,11 @@ test.describe.configure({ timeout: 60_000 });
 test('a killed renderer that is now a zombie is never acted on again (no kill, no log line every 50 ms)', async () => {
   // `sh` starts the renderer, then becomes `sleep`, which never reaps it: once it exits it
   // stays a zombie, with no memory, as a renderer Chromium's zygote has not reaped yet.
-  const root = spawn('sh', ['-c', `${process.execPath} -e "setTimeout(() => {}, 1500)" -- --type=renderer & exec sleep 30`], { stdio: 'ignore' });
+  const root = spawn(
+    'sh',
+    ['-c', `${process.execPath} -e "setTimeout(() => {}, 1500)" -- --type=renderer & exec sleep 30`],
+    { stdio: 'ignore' },
+  );
   try {
     const { watch, kills, lines } = watchOf(root.pid!, 1);
     // Seen alive first: the watch knows it as a renderer.
@@ -216,7 +227,7 @@ test('renderers over the tree budget: the render with the most memory goes, once
   }
 });
 
-test('a render\'s budget covers all its processes: two renderers under the budget each, over it together', async () => {
+test("a render's budget covers all its processes: two renderers under the budget each, over it together", async () => {
   const browser = new FakeBrowser();
   try {
     const a = await browser.renderer(60);

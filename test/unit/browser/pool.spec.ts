@@ -34,7 +34,12 @@ class StandIn {
   }
 }
 
-const user = (name: string): Identity => ({ cookies: [{ name: 'session', value: name }], headers: {}, anonymous: false, key: `key-${name}` });
+const user = (name: string): Identity => ({
+  cookies: [{ name: 'session', value: name }],
+  headers: {},
+  anonymous: false,
+  key: `key-${name}`,
+});
 const anonymous: Identity = { cookies: [], headers: {}, anonymous: true, key: 'anonymous:o' };
 const ORIGIN = 'http://127.0.0.1:3000';
 
@@ -98,7 +103,7 @@ test('the same identity gets its own settled workspace back; no one else ever do
   expect(bob.ws.identityKey).toBe('key-bob');
 });
 
-test('a render arriving while its identity\'s workspace settles waits for it', async () => {
+test("a render arriving while its identity's workspace settles waits for it", async () => {
   const { p } = pool();
   await p.prewarm();
   const a = await render(p, user('alice'));

@@ -17,7 +17,13 @@ async function until<T>(probe: () => T | undefined, what: string): Promise<T> {
 test('a process seen as a zygote is looked at again: a forked renderer is known once it renames itself', async () => {
   const child = spawn(
     process.execPath,
-    ['-e', "process.stdin.once('data', () => { process.title = 'chrome --type=' + 'renderer'; process.stdout.write('renamed') }); setTimeout(() => {}, 20000)", '--', '--type=zygote', '--padding-so-the-new-title-fits'],
+    [
+      '-e',
+      "process.stdin.once('data', () => { process.title = 'chrome --type=' + 'renderer'; process.stdout.write('renamed') }); setTimeout(() => {}, 20000)",
+      '--',
+      '--type=zygote',
+      '--padding-so-the-new-title-fits',
+    ],
     { stdio: ['pipe', 'pipe', 'ignore'] },
   );
   try {

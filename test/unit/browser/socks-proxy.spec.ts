@@ -22,13 +22,24 @@ test.afterAll(async () => {
 });
 
 /** A SOCKS5 CONNECT by domain name, as Chromium sends it; resolves with the reply code and the socket. */
-async function socksConnect(proxyPort: number, host: string, dstPort: number): Promise<{ code: number; socket: Socket }> {
+async function socksConnect(
+  proxyPort: number,
+  host: string,
+  dstPort: number,
+): Promise<{ code: number; socket: Socket }> {
   const socket = connect(proxyPort, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const name = Buffer.from(host, 'latin1');
   const portBytes = Buffer.alloc(2);
   portBytes.writeUInt16BE(dstPort);
-  socket.write(Buffer.concat([Buffer.from([0x05, 0x01, 0x00]), Buffer.from([0x05, 0x01, 0x00, 0x03, name.length]), name, portBytes]));
+  socket.write(
+    Buffer.concat([
+      Buffer.from([0x05, 0x01, 0x00]),
+      Buffer.from([0x05, 0x01, 0x00, 0x03, name.length]),
+      name,
+      portBytes,
+    ]),
+  );
   let got = Buffer.alloc(0);
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer): void => {
@@ -76,14 +87,21 @@ test('dials the vetted addresses in turn, never resolving the name itself', asyn
 
 test('a refusal is reported with its category, and nothing is dialled', async () => {
   const before = accepted;
-  const guard = createGuard({ mainOrigin: 'http://127.0.0.1:1', allowOrigins: [], lookup: async () => ['127.0.0.1'], cacheTtlMs: 0 });
+  const guard = createGuard({
+    mainOrigin: 'http://127.0.0.1:1',
+    allowOrigins: [],
+    lookup: async () => ['127.0.0.1'],
+    cacheTtlMs: 0,
+  });
   proxy = await startSocksProxy({ guard });
   const refused: unknown[][] = [];
   proxy.onRefused((...args) => refused.push(args));
   const { code, socket } = await socksConnect(proxy.port, 'rebind.test', port);
   socket.destroy();
   expect(code).toBe(0x02);
-  expect(refused).toEqual([['rebind.test', port, 'host rebind.test resolves to private address 127.0.0.1 (loopback)', 'resolution']]);
+  expect(refused).toEqual([
+    ['rebind.test', port, 'host rebind.test resolves to private address 127.0.0.1 (loopback)', 'resolution'],
+  ]);
   expect(accepted).toBe(before);
 });
 
@@ -101,7 +119,9 @@ async function proxyAllowing(allow: string): Promise<Guarded> {
     guard: {
       connectTo: async (host, p) => {
         asked.push({ host, port: p });
-        return host === allow ? { allow: true, addresses: ['127.0.0.1'] } : { allow: false, reason: `${host} refused`, category: 'address' };
+        return host === allow
+          ? { allow: true, addresses: ['127.0.0.1'] }
+          : { allow: false, reason: `${host} refused`, category: 'address' };
       },
     },
   });
@@ -133,13 +153,17 @@ async function exchange(chunks: Buffer[], until = Infinity): Promise<Buffer> {
 
 const portOf = (p: number): Buffer => Buffer.from([p >> 8, p & 0xff]);
 const GREETING = Buffer.from([0x05, 0x01, 0x00]);
-const byName = (host: string, p: number): Buffer => Buffer.concat([Buffer.from([0x05, 0x01, 0x00, 0x03, host.length]), Buffer.from(host, 'latin1'), portOf(p)]);
+const byName = (host: string, p: number): Buffer =>
+  Buffer.concat([Buffer.from([0x05, 0x01, 0x00, 0x03, host.length]), Buffer.from(host, 'latin1'), portOf(p)]);
 
 test('a greeting and a request split across packets, byte by byte, still connect', async () => {
   const { asked } = await proxyAllowing('echo.test');
   const handshake = Buffer.concat([GREETING, byName('echo.test', port)]);
   // (The echo server answers its first chunk: the payload goes in one.)
-  const got = await exchange([...[...handshake].map((b) => Buffer.from([b])), Buffer.from('hello')], 2 + 10 + 'echo hello'.length);
+  const got = await exchange(
+    [...[...handshake].map((b) => Buffer.from([b])), Buffer.from('hello')],
+    2 + 10 + 'echo hello'.length,
+  );
   expect(got.subarray(0, 2)).toEqual(Buffer.from([0x05, 0x00]));
   expect(got[3]).toBe(0x00);
   expect(got.subarray(12).toString()).toBe('echo hello');
@@ -182,7 +206,10 @@ test('no "no authentication" method offered: refused with 0xff', async () => {
 
 test('anything but CONNECT, or an unknown address type, is refused by its reply code', async () => {
   const { asked } = await proxyAllowing('echo.test');
-  const bind = await exchange([GREETING, Buffer.concat([Buffer.from([0x05, 0x02, 0x00, 0x03, 9]), Buffer.from('echo.test'), portOf(port)])]);
+  const bind = await exchange([
+    GREETING,
+    Buffer.concat([Buffer.from([0x05, 0x02, 0x00, 0x03, 9]), Buffer.from('echo.test'), portOf(port)]),
+  ]);
   expect(bind[3]).toBe(0x07);
   const odd = await exchange([GREETING, Buffer.from([0x05, 0x01, 0x00, 0x09, 1, 2, 3, 4, 0, 80])]);
   expect(odd[3]).toBe(0x08);

@@ -97,7 +97,9 @@ class TestCache extends AssetCache {
   /** Stores the byte-budget witness (see budgetedCache); not tallied. */
   async storeWitness(): Promise<void> {
     const body = Buffer.alloc(WITNESS_BYTES, 9);
-    const { outcome } = await super.get(anon(WITNESS), async () => res(200, { 'cache-control': 'public, max-age=86400' }, body));
+    const { outcome } = await super.get(anon(WITNESS), async () =>
+      res(200, { 'cache-control': 'public, max-age=86400' }, body),
+    );
     expect(outcome, 'witness stored').toBe('stored');
   }
 
@@ -175,7 +177,8 @@ test.describe('storing and serving', () => {
   test('a public stylesheet is fetched once across 20 gets', async () => {
     const clk = clock();
     const up = upstream({
-      [CSS]: () => res(200, { 'content-type': 'text/css', 'cache-control': 'public, max-age=3600', etag: '"v1"' }, 'body{}'),
+      [CSS]: () =>
+        res(200, { 'content-type': 'text/css', 'cache-control': 'public, max-age=3600', etag: '"v1"' }, 'body{}'),
     });
     const cache = await budgetedCache(clk.now, 6);
     const outcomes: string[] = [];
@@ -298,7 +301,9 @@ test.describe('storing and serving', () => {
 
   test('a credential header counts as credentialed even if the flag says otherwise', async () => {
     const clk = clock();
-    const up = upstream({ [CSS]: (h) => res(200, { 'cache-control': 'max-age=3600' }, `css for ${h['Authorization']}`) });
+    const up = upstream({
+      [CSS]: (h) => res(200, { 'cache-control': 'max-age=3600' }, `css for ${h['Authorization']}`),
+    });
     const cache = newCache(clk.now);
     const req = { ...anon(CSS), headers: { Authorization: 'Bearer alice' } };
     expect((await cache.get(req, up.fetcher)).outcome).toBe('miss');
@@ -371,7 +376,11 @@ test.describe('freshness and revalidation', () => {
     const up = upstream({
       [CSS]: (h, call) =>
         call === 1
-          ? res(200, { 'cache-control': 'public, max-age=60', etag: '"v1"', 'content-type': 'text/css' }, 'body{color:red}')
+          ? res(
+              200,
+              { 'cache-control': 'public, max-age=60', etag: '"v1"', 'content-type': 'text/css' },
+              'body{color:red}',
+            )
           : h['if-none-match'] === '"v1"'
             ? res(304, { 'cache-control': 'public, max-age=120', etag: '"v1"' })
             : res(200, { 'cache-control': 'public, max-age=60', etag: '"v1"' }, 'body{color:red}'),
@@ -443,7 +452,9 @@ test.describe('freshness and revalidation', () => {
 
   test('an expired entry without validators is refetched unconditionally', async () => {
     const clk = clock();
-    const up = upstream({ [CSS]: (_h, call) => res(200, { 'cache-control': 'public, max-age=60' }, `version ${call}`) });
+    const up = upstream({
+      [CSS]: (_h, call) => res(200, { 'cache-control': 'public, max-age=60' }, `version ${call}`),
+    });
     const cache = await budgetedCache(clk.now, 9);
     await cache.get(anon(CSS), up.fetcher);
     clk.advance(61);
@@ -542,7 +553,9 @@ test.describe('freshness and revalidation', () => {
     const clk = clock();
     const up = upstream({
       [CSS]: (h) =>
-        h['if-none-match'] ? res(304, { etag: '"v1"' }) : res(200, { 'cache-control': 'public, max-age=600', etag: '"v1"' }, 'a{}'),
+        h['if-none-match']
+          ? res(304, { etag: '"v1"' })
+          : res(200, { 'cache-control': 'public, max-age=600', etag: '"v1"' }, 'a{}'),
     });
     const cache = newCache(clk.now);
     await cache.get(anon(CSS), up.fetcher);
@@ -556,7 +569,11 @@ test.describe('Vary', () => {
     const clk = clock();
     const up = upstream({
       [CSS]: (h) =>
-        res(200, { 'cache-control': 'public, max-age=600', vary: 'Accept-Language' }, `lang=${h['accept-language'] ?? 'none'}`),
+        res(
+          200,
+          { 'cache-control': 'public, max-age=600', vary: 'Accept-Language' },
+          `lang=${h['accept-language'] ?? 'none'}`,
+        ),
     });
     const cache = newCache(clk.now);
     const en = await cache.get(anon(CSS, { 'accept-language': 'en' }), up.fetcher);
@@ -581,7 +598,8 @@ test.describe('memory bounds', () => {
     const clk = clock();
     const urls = ['a', 'b', 'c', 'd'].map((n) => `http://127.0.0.1:3000/${n}.png`);
     const routes: Record<string, Handler> = {};
-    for (const url of urls) routes[url] = () => res(200, { 'cache-control': 'public, max-age=600' }, Buffer.alloc(100, 1));
+    for (const url of urls)
+      routes[url] = () => res(200, { 'cache-control': 'public, max-age=600' }, Buffer.alloc(100, 1));
     const up = upstream(routes);
     const cache = newCache(clk.now, 250, 200);
     const [a, b, c, d] = urls;
@@ -667,7 +685,7 @@ test.describe('concurrency', () => {
     expect(results.every((r) => r.response.body.toString() === 'shared')).toBe(true);
   });
 
-  test('concurrent requests never receive another user\'s unshareable response', async () => {
+  test("concurrent requests never receive another user's unshareable response", async () => {
     const clk = clock();
     const gates = [deferred<void>()];
     const up = upstream({
@@ -696,7 +714,11 @@ test.describe('concurrency', () => {
     const up = upstream({
       [CSS]: async (h) => {
         await gate.promise;
-        return res(200, { 'cache-control': 'public, max-age=600', vary: 'accept-language' }, `lang=${h['accept-language']}`);
+        return res(
+          200,
+          { 'cache-control': 'public, max-age=600', vary: 'accept-language' },
+          `lang=${h['accept-language']}`,
+        );
       },
     });
     // Room for one 7-byte body per language besides the witness.

@@ -33,7 +33,11 @@ test.afterAll(async () => {
 
 test('connects to the address the guard vetted, whatever DNS would say of the name', async () => {
   // No resolver on this machine knows assets.test: only the guard's answer can get there.
-  const guard = createGuard({ mainOrigin: 'http://127.0.0.1:1', allowOrigins: [`http://assets.test:${port}`], lookup: async (h) => (h === 'assets.test' ? ['127.0.0.1'] : []) });
+  const guard = createGuard({
+    mainOrigin: 'http://127.0.0.1:1',
+    allowOrigins: [`http://assets.test:${port}`],
+    lookup: async (h) => (h === 'assets.test' ? ['127.0.0.1'] : []),
+  });
   const fetch = pinnedFetcher(guard);
   const r = await fetch(`http://assets.test:${port}/x`, { accept: '*/*' });
   expect(r.status).toBe(200);
@@ -48,7 +52,9 @@ test('a name the guard refuses is never connected to', async () => {
   // What the guard is told: a private address (what a rebinding name turns into).
   const guard = createGuard({ mainOrigin: 'http://127.0.0.1:1', allowOrigins: [], lookup: async () => ['127.0.0.1'] });
   const fetch = pinnedFetcher(guard);
-  await expect(fetch(`http://cdn.test:${port}/x`, {})).rejects.toThrow(/refused: host cdn.test resolves to .*127\.0\.0\.1/);
+  await expect(fetch(`http://cdn.test:${port}/x`, {})).rejects.toThrow(
+    /refused: host cdn.test resolves to .*127\.0\.0\.1/,
+  );
   expect(connections).toBe(before);
 });
 
@@ -71,7 +77,12 @@ test('tries the vetted addresses in turn, and only those', async () => {
     calls.push(h);
     return h === 'multi.test' ? ['127.0.0.2', '127.0.0.1'] : [];
   };
-  const guard = createGuard({ mainOrigin: 'http://127.0.0.1:1', allowOrigins: [`http://multi.test:${port}`], lookup, cacheTtlMs: 0 });
+  const guard = createGuard({
+    mainOrigin: 'http://127.0.0.1:1',
+    allowOrigins: [`http://multi.test:${port}`],
+    lookup,
+    cacheTtlMs: 0,
+  });
   const fetch = pinnedFetcher(guard);
   const r = await fetch(`http://multi.test:${port}/x`, {});
   expect(r.status).toBe(200);

@@ -13,7 +13,9 @@ test('defaults', () => {
   expect(c.pdf.format).toMatch(/^letter$/i);
   expect(c.pdf.printBackground).toBe(true);
   expect(c.metricsPort).toBe(9091);
-  expect(c.forwardHeaders).toEqual(expect.arrayContaining(['cookie', 'authorization', 'accept-language', 'user-agent']));
+  expect(c.forwardHeaders).toEqual(
+    expect.arrayContaining(['cookie', 'authorization', 'accept-language', 'user-agent']),
+  );
 });
 
 test('IDLE_TIMEOUT accepts 90s, 15m, 1h, a bare number of minutes, and 0 (disabled)', () => {
@@ -36,7 +38,9 @@ test('parseDuration', () => {
 test('TARGET_URL from FLY_APP_NAME ending in -pdf; HOSTNAME is never read', () => {
   const c = loadConfig({ CHROME_PATH: '/usr/bin/chromium', FLY_APP_NAME: 'shop-pdf', HOSTNAME: 'evil.example' });
   expect(c.targetOrigin).toBe('https://shop.fly.dev');
-  expect(() => loadConfig({ CHROME_PATH: '/usr/bin/chromium', FLY_APP_NAME: 'shop', HOSTNAME: 'x' })).toThrow(/TARGET_URL/);
+  expect(() => loadConfig({ CHROME_PATH: '/usr/bin/chromium', FLY_APP_NAME: 'shop', HOSTNAME: 'x' })).toThrow(
+    /TARGET_URL/,
+  );
 });
 
 const bad: Array<[Record<string, string>, RegExp]> = [
@@ -58,7 +62,10 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ FORWARD_HEADERS: 'x-forwarded-for' }, /^FORWARD_HEADERS=/],
   [{ FORWARD_HEADERS: 'fly-client-ip' }, /^FORWARD_HEADERS=/],
   // Forwarding the secret's header would hand REPLAY_SECRET to the main app's pages.
-  [{ REPLAY_SECRET_HEADER: 'x-internal-token', FORWARD_HEADERS: 'x-internal-token' }, /^FORWARD_HEADERS names x-internal-token, the header carrying REPLAY_SECRET/],
+  [
+    { REPLAY_SECRET_HEADER: 'x-internal-token', FORWARD_HEADERS: 'x-internal-token' },
+    /^FORWARD_HEADERS names x-internal-token, the header carrying REPLAY_SECRET/,
+  ],
   [{ ALLOW_ORIGINS: 'not a url' }, /^ALLOW_ORIGINS=/],
   [{ TARGET_HOSTS: 'a b' }, /^TARGET_HOSTS=/],
   [{ REPLAY_SECRET: 'short' }, /^REPLAY_SECRET/],
@@ -73,8 +80,14 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   // Checked whenever set, not only with IDLE_ACTION=suspend: a typo shows at the first start.
   [{ MACHINES_API_URL: 'ftp://_api.internal' }, /^MACHINES_API_URL=/],
   [{ FLY_API_TOKEN: 'two words' }, /^FLY_API_TOKEN=/],
-  [{ IDLE_ACTION: 'suspend', FLY_APP_NAME: 'shop-pdf', FLY_MACHINE_ID: 'm1' }, /^IDLE_ACTION=suspend needs FLY_API_TOKEN/],
-  [{ IDLE_ACTION: 'suspend', FLY_API_TOKEN: 'FlyV1 x', FLY_APP_NAME: 'shop-pdf' }, /^IDLE_ACTION=suspend needs FLY_MACHINE_ID/],
+  [
+    { IDLE_ACTION: 'suspend', FLY_APP_NAME: 'shop-pdf', FLY_MACHINE_ID: 'm1' },
+    /^IDLE_ACTION=suspend needs FLY_API_TOKEN/,
+  ],
+  [
+    { IDLE_ACTION: 'suspend', FLY_API_TOKEN: 'FlyV1 x', FLY_APP_NAME: 'shop-pdf' },
+    /^IDLE_ACTION=suspend needs FLY_MACHINE_ID/,
+  ],
 ];
 for (const [env, message] of bad) {
   test(`rejects ${JSON.stringify(env)} with one line naming the variable`, () => {
@@ -92,7 +105,14 @@ for (const [env, message] of bad) {
 }
 
 test('image defaults, and PDF_STANDARD (none = off)', () => {
-  expect(loadConfig(base).image).toEqual({ width: 1280, height: 800, scale: 1, fullPage: false, quality: 85, maxPixels: 25_000_000 });
+  expect(loadConfig(base).image).toEqual({
+    width: 1280,
+    height: 800,
+    scale: 1,
+    fullPage: false,
+    quality: 85,
+    maxPixels: 25_000_000,
+  });
   expect(loadConfig(base).pdf.standard).toBeNull();
   expect(loadConfig({ ...base, PDF_STANDARD: 'none' }).pdf.standard).toBeNull();
   expect(loadConfig({ ...base, PDF_STANDARD: 'pdf/a-2b' }).pdf.standard).toBe('PDF/A-2b');
@@ -102,13 +122,15 @@ test('PDF_STANDARD without Ghostscript stops the start with one line naming both
   const path = process.env.PATH;
   process.env.PATH = '/nonexistent';
   try {
-    expect(() => loadConfig({ ...base, PDF_STANDARD: 'PDF/A-3b' })).toThrow(/^PDF_STANDARD=PDF\/A-3b cannot be met: PDF\/A output needs Ghostscript: no gs executable on PATH \(Debian package ghostscript\)$/);
+    expect(() => loadConfig({ ...base, PDF_STANDARD: 'PDF/A-3b' })).toThrow(
+      /^PDF_STANDARD=PDF\/A-3b cannot be met: PDF\/A output needs Ghostscript: no gs executable on PATH \(Debian package ghostscript\)$/,
+    );
   } finally {
     process.env.PATH = path;
   }
 });
 
-test('a secret\'s value never appears in a config error (REPLAY_SECRET, FLY_API_TOKEN)', () => {
+test("a secret's value never appears in a config error (REPLAY_SECRET, FLY_API_TOKEN)", () => {
   for (const env of [{ REPLAY_SECRET: 'tiny' }, { FLY_API_TOKEN: 'FlyV1 fm2_secret part' }]) {
     const value = Object.values(env)[0]!;
     expect(() => loadConfig({ ...base, ...env })).toThrow(ConfigError);
@@ -129,7 +151,9 @@ test('the render memory budget defaults from the machine and CONCURRENCY, and a 
   expect(defaultRenderMemoryMb(64 * 1024 * MB, 1)).toBe(2048);
   const c = loadConfig({ TARGET_URL: 'http://127.0.0.1:1', CONCURRENCY: '4' }, '0', { memoryBytes: 2048 * MB });
   expect(c.renderMemoryBytes).toBe(324 * MB);
-  expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', RENDER_MEMORY_MB: 'lots' }, '0', { memoryBytes: 2048 * MB })).toThrow(/^RENDER_MEMORY_MB="lots" is invalid/);
+  expect(() =>
+    loadConfig({ TARGET_URL: 'http://127.0.0.1:1', RENDER_MEMORY_MB: 'lots' }, '0', { memoryBytes: 2048 * MB }),
+  ).toThrow(/^RENDER_MEMORY_MB="lots" is invalid/);
 });
 
 test('MACHINE_MEMORY_MB replaces the detected memory in every memory budget; IMAGE_MEMORY_MB has its own default', () => {
@@ -143,9 +167,16 @@ test('MACHINE_MEMORY_MB replaces the detected memory in every memory budget; IMA
   expect(defaultImageMemoryMb(256 * MB)).toBe(64);
   // Unset: what was detected.
   expect(loadConfig({ TARGET_URL: 'http://127.0.0.1:1' }, '0', detected).memoryLimitBytes).toBe((24 * 1024 - 320) * MB);
-  expect(loadConfig({ TARGET_URL: 'http://127.0.0.1:1', MACHINE_MEMORY_MB: '1024', IMAGE_MEMORY_MB: '300' }, '0', detected).imageMemoryBytes).toBe(300 * MB);
+  expect(
+    loadConfig({ TARGET_URL: 'http://127.0.0.1:1', MACHINE_MEMORY_MB: '1024', IMAGE_MEMORY_MB: '300' }, '0', detected)
+      .imageMemoryBytes,
+  ).toBe(300 * MB);
   for (const bad of ['1g', '100', '-1', '2000000']) {
-    expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', MACHINE_MEMORY_MB: bad }, '0', detected)).toThrow(/^MACHINE_MEMORY_MB=".*" is invalid: expected an integer from 256 to 1048576/);
+    expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', MACHINE_MEMORY_MB: bad }, '0', detected)).toThrow(
+      /^MACHINE_MEMORY_MB=".*" is invalid: expected an integer from 256 to 1048576/,
+    );
   }
-  expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', IMAGE_MEMORY_MB: '8' }, '0', detected)).toThrow(/^IMAGE_MEMORY_MB="8" is invalid/);
+  expect(() => loadConfig({ TARGET_URL: 'http://127.0.0.1:1', IMAGE_MEMORY_MB: '8' }, '0', detected)).toThrow(
+    /^IMAGE_MEMORY_MB="8" is invalid/,
+  );
 });

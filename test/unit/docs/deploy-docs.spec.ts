@@ -52,7 +52,9 @@ function firstDeploy(commands: Command[]): number {
 function secretSet(commands: Command[], name: string): number {
   return commands.findIndex((c) => {
     const p = parseFly(c);
-    return p.subcommand === 'secrets set' && p.flags.get('app') === APPLIANCE && p.args.some((a) => a.startsWith(`${name}=`));
+    return (
+      p.subcommand === 'secrets set' && p.flags.get('app') === APPLIANCE && p.args.some((a) => a.startsWith(`${name}=`))
+    );
   });
 }
 
@@ -72,7 +74,7 @@ for (const doc of DEPLOY_DOCS) {
       expect(others.filter((l) => !RUN_LOCALLY.test(l))).toEqual([]);
     });
 
-    test('each command names the appliance (fly.toml\'s app) or its main app, and one organization', () => {
+    test("each command names the appliance (fly.toml's app) or its main app, and one organization", () => {
       for (const c of flyOnes) {
         const p = parseFly(c);
         const app = p.flags.get('app');
@@ -88,7 +90,7 @@ for (const doc of DEPLOY_DOCS) {
       expect(text).toMatch(/same organization/);
     });
 
-    test('secrets are set before the first deploy: the token fly.toml\'s IDLE_ACTION needs, and REPLAY_SECRET', () => {
+    test("secrets are set before the first deploy: the token fly.toml's IDLE_ACTION needs, and REPLAY_SECRET", () => {
       const deploy = firstDeploy(flyOnes);
       expect(deploy, 'no deploy of the appliance').toBeGreaterThanOrEqual(0);
       // fly.toml's [env] (IDLE_ACTION=suspend) does not start without a token: a deploy before it
@@ -101,7 +103,14 @@ for (const doc of DEPLOY_DOCS) {
       expect(secret, 'REPLAY_SECRET is never set on the appliance').toBeGreaterThanOrEqual(0);
       expect(secret, 'REPLAY_SECRET is set after the first deploy').toBeLessThan(deploy);
       // The main app gets the same secret.
-      expect(flyOnes.some((c) => parseFly(c).subcommand === 'secrets set' && parseFly(c).flags.get('app') === MAIN && c.line.includes('REPLAY_SECRET="$SECRET"'))).toBe(true);
+      expect(
+        flyOnes.some(
+          (c) =>
+            parseFly(c).subcommand === 'secrets set' &&
+            parseFly(c).flags.get('app') === MAIN &&
+            c.line.includes('REPLAY_SECRET="$SECRET"'),
+        ),
+      ).toBe(true);
       // Each secret is a setting the appliance reads.
       for (const c of flyOnes.filter((x) => parseFly(x).subcommand === 'secrets set')) {
         for (const a of parseFly(c).args) expect(settingNames(), c.line).toContain(a.split('=')[0]);
@@ -124,18 +133,24 @@ for (const doc of DEPLOY_DOCS) {
     test('Flycast is plain HTTP: used anywhere here, fly.toml must not force HTTPS', () => {
       const usesFlycast =
         /http:\/\/[a-z0-9-]+\.flycast\b/.test(text) ||
-        flyOnes.some((c) => parseFly(c).flags.has('flycast') || (parseFly(c).subcommand === 'ips allocate-v6' && parseFly(c).flags.has('private')));
+        flyOnes.some(
+          (c) =>
+            parseFly(c).flags.has('flycast') ||
+            (parseFly(c).subcommand === 'ips allocate-v6' && parseFly(c).flags.has('private')),
+        );
       expect(usesFlycast).toBe(true);
       // Fly's proxy answers a plain-HTTP request to a service with force_https = true with a
       // 301 to HTTPS, before any Machine is started; Flycast has no HTTPS (superfly/docs,
       // networking/flycast and networking/services).
       expect(fly.http_service.force_https ?? false).toBe(false);
       // Nor does any command or snippet ask Flycast for HTTPS.
-      const code = codeBlocks(text).map((b) => b.text).join('\n');
+      const code = codeBlocks(text)
+        .map((b) => b.text)
+        .join('\n');
       expect(code).not.toMatch(/https:\/\/[a-z0-9-]+\.flycast\b/);
     });
 
-    test('warm-up and tunnel go to the appliance\'s own addresses, on the port its service listens on', () => {
+    test("warm-up and tunnel go to the appliance's own addresses, on the port its service listens on", () => {
       for (const m of text.matchAll(/preload\(\{ url: '([^']+)'/g)) {
         expect([`http://${APPLIANCE}.flycast/`, `https://${APPLIANCE}.fly.dev/`]).toContain(m[1]);
       }
@@ -148,7 +163,7 @@ for (const doc of DEPLOY_DOCS) {
       for (const m of text.matchAll(/pdfReplay\(\{ app: '([^']+)'/g)) expect(m[1]).toBe(APPLIANCE);
     });
 
-    test('any [env] it shows is accepted with fly.toml\'s, and an internal TARGET_URL comes with PUBLIC_URL', () => {
+    test("any [env] it shows is accepted with fly.toml's, and an internal TARGET_URL comes with PUBLIC_URL", () => {
       for (const block of tomlBlocks(text)) {
         const env = (block['env'] ?? {}) as Record<string, string>;
         for (const name of Object.keys(env)) expect(settingNames()).toContain(name);
@@ -159,7 +174,7 @@ for (const doc of DEPLOY_DOCS) {
   });
 }
 
-test('the README\'s deploy section leads to the walk-through, and the walk-through exists', () => {
+test("the README's deploy section leads to the walk-through, and the walk-through exists", () => {
   expect(DEPLOY_DOCS[0]!.text()).toContain('(docs/deploy.md)');
   expect(codeBlocks(read('docs/deploy.md')).length).toBeGreaterThan(5);
 });

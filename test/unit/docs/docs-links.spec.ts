@@ -46,7 +46,8 @@ test('every relative link in README.md and docs/*.md leads to a file that exists
         broken.push(`${where} (an anchor into a file that is not markdown)`);
         continue;
       }
-      if (!anchors(readFileSync(dest, 'utf8')).has(decodeURIComponent(anchor))) broken.push(`${where} (no such heading)`);
+      if (!anchors(readFileSync(dest, 'utf8')).has(decodeURIComponent(anchor)))
+        broken.push(`${where} (no such heading)`);
     }
   }
   expect(checked, 'links checked').toBeGreaterThan(30);
@@ -60,13 +61,14 @@ function sources(dir: string): string[] {
   );
 }
 
-test('the README sections the appliance\'s own messages send an operator to exist', () => {
+test("the README sections the appliance's own messages send an operator to exist", () => {
   // A startup error or a warning says `see the README, "Suspend instead of exit"`: that heading
   // must stay in the README (or the message must change with it).
   const headings = anchors(readFileSync(join(ROOT, 'README.md'), 'utf8'));
   const cited: string[] = [];
   for (const file of sources(join(ROOT, 'src'))) {
-    for (const m of readFileSync(file, 'utf8').matchAll(/README, "([^"]+)"/g)) cited.push(`${relative(ROOT, file)}: ${m[1]!}`);
+    for (const m of readFileSync(file, 'utf8').matchAll(/README, "([^"]+)"/g))
+      cited.push(`${relative(ROOT, file)}: ${m[1]!}`);
   }
   expect(cited.length).toBeGreaterThan(0);
   expect(cited.filter((c) => !headings.has(slug(c.slice(c.indexOf(': ') + 2))))).toEqual([]);
@@ -85,5 +87,7 @@ test('anchors are made as GitHub makes them', () => {
   expect(slug('Large documents (measured)')).toBe('large-documents-measured');
   const doc = '# Title\n\n## Notes\n\n```sh\n# not a heading\n```\n\n## Notes\n';
   expect([...anchors(doc)]).toEqual(['title', 'notes', 'notes-1']);
-  expect(links('See [a](x.md#b), `[c](not-a-link.md)`.\n```\n[d](neither.md)\n```\n').map((l) => l.target)).toEqual(['x.md#b']);
+  expect(links('See [a](x.md#b), `[c](not-a-link.md)`.\n```\n[d](neither.md)\n```\n').map((l) => l.target)).toEqual([
+    'x.md#b',
+  ]);
 });

@@ -104,7 +104,9 @@ test.describe('fly.toml agrees with the appliance', () => {
     // RENDER_MEMORY_MB defaults to a share of the Machine's memory; on the shipped VM it must be
     // a real share, not the 128 MB floor (which would promise renders more than the VM has).
     const vm = vmMemoryMb();
-    const onVm = loadConfig({ TARGET_URL: 'http://x', ...fly.env, ...FLY, ...CHROME }, '0.0.0', { memoryBytes: vm * MB });
+    const onVm = loadConfig({ TARGET_URL: 'http://x', ...fly.env, ...FLY, ...CHROME }, '0.0.0', {
+      memoryBytes: vm * MB,
+    });
     const perRenderMb = onVm.renderMemoryBytes / MB;
     expect(perRenderMb).toBeGreaterThan(128);
     expect(onVm.concurrency * perRenderMb + 320).toBeLessThanOrEqual(vm);
@@ -120,7 +122,19 @@ test.describe('fly.toml agrees with the appliance', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fly-toml-'));
     try {
       const file = join(dir, 'proxy.json');
-      writeFileSync(file, JSON.stringify({ entryApp: 'pdf', apps: [{ name: 'pdf', flyToml: relative(dir, join(ROOT, 'fly.toml')), machines: [{ id: 'pdf-1', url: 'http://127.0.0.1:1' }] }] }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          entryApp: 'pdf',
+          apps: [
+            {
+              name: 'pdf',
+              flyToml: relative(dir, join(ROOT, 'fly.toml')),
+              machines: [{ id: 'pdf-1', url: 'http://127.0.0.1:1' }],
+            },
+          ],
+        }),
+      );
       const cfg = await loadProxyConfig(file);
       expect(cfg.apps[0]!.concurrency).toEqual(fly.http_service.concurrency);
     } finally {
@@ -148,7 +162,7 @@ test.describe('fly.toml agrees with the appliance', () => {
     expect(fly.restart?.map((r) => r.policy)).toEqual(['on-failure']);
   });
 
-  test('force_https is off, as docs/deploy.md\'s fly.toml table says: Flycast (the private deploy, the warm-up) is plain HTTP', () => {
+  test("force_https is off, as docs/deploy.md's fly.toml table says: Flycast (the private deploy, the warm-up) is plain HTTP", () => {
     // With force_https = true Fly's proxy answers plain HTTP with a 301 to HTTPS, and Flycast
     // has no HTTPS (superfly/docs: networking/flycast, networking/services). deploy-docs.spec.ts
     // checks the deploy steps against it.

@@ -83,10 +83,14 @@ function settingsRows(markdown: string, file: string): { names: string[]; proble
       body = false;
       continue;
     }
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (header === null) {
       header = cells;
-      if (cells.join('|') !== HEADER.join('|')) problems.push(`${file}: a table whose header is not "${HEADER.join(' | ')}": ${line.slice(0, 80)}`);
+      if (cells.join('|') !== HEADER.join('|'))
+        problems.push(`${file}: a table whose header is not "${HEADER.join(' | ')}": ${line.slice(0, 80)}`);
       continue;
     }
     if (!body) {
@@ -94,9 +98,11 @@ function settingsRows(markdown: string, file: string): { names: string[]; proble
       continue;
     }
     const m = /^`([^`]+)`$/.exec(cells[0] ?? '');
-    if (!m || !NAME.test(m[1]!)) problems.push(`${file}: row whose first cell is not one backticked NAME: ${line.slice(0, 80)}`);
+    if (!m || !NAME.test(m[1]!))
+      problems.push(`${file}: row whose first cell is not one backticked NAME: ${line.slice(0, 80)}`);
     else names.push(m[1]!);
-    if (cells.length !== HEADER.length) problems.push(`${file}: row with ${cells.length} cells, not ${HEADER.length}: ${line.slice(0, 80)}`);
+    if (cells.length !== HEADER.length)
+      problems.push(`${file}: row with ${cells.length} cells, not ${HEADER.length}: ${line.slice(0, 80)}`);
   }
   return { names, problems };
 }
@@ -119,7 +125,10 @@ test('docs/settings.md is the settings table: each section lists exactly its set
     expect(written.get(section) ?? [], `docs/settings.md, "## ${section}"`).toEqual(expected);
   }
   const sections = [...written.keys()];
-  expect(sections.filter((s) => !(SECTIONS as readonly string[]).includes(s)), 'tables under a heading settings.ts does not know').toEqual([]);
+  expect(
+    sections.filter((s) => !(SECTIONS as readonly string[]).includes(s)),
+    'tables under a heading settings.ts does not know',
+  ).toEqual([]);
   const { problems } = settingsRows(readFileSync(SETTINGS_MD, 'utf8'), 'docs/settings.md');
   expect(problems).toEqual([]);
 });
@@ -131,15 +140,21 @@ test('loadConfig reads no variable that is not in the table', () => {
   expect(read.filter((n) => !(n in SETTINGS))).toEqual([]);
 });
 
-test('the README\'s main settings are settings, each listed once, and it links the full table', () => {
+test("the README's main settings are settings, each listed once, and it links the full table", () => {
   const section = readmeSection('Main settings');
   expect(section, 'README.md has no "## Main settings" section').not.toBe('');
   const { names, problems } = settingsRows(section, 'README.md');
   expect(problems).toEqual([]);
   expect(names.length).toBeGreaterThan(4);
-  expect(names.filter((n, i) => names.indexOf(n) !== i), 'rows listed twice').toEqual([]);
+  expect(
+    names.filter((n, i) => names.indexOf(n) !== i),
+    'rows listed twice',
+  ).toEqual([]);
   const all = new Set(Object.keys(SETTINGS));
-  expect(names.filter((n) => !all.has(n)), 'in the README, not a setting').toEqual([]);
+  expect(
+    names.filter((n) => !all.has(n)),
+    'in the README, not a setting',
+  ).toEqual([]);
   expect(section).toContain('](docs/settings.md)');
   // Where the parser knows the default, the README's short table must say that very value.
   const defaults = [...section.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]*) \|/gm)].map((m) => [m[1]!, m[2]!.trim()]);
@@ -147,5 +162,5 @@ test('the README\'s main settings are settings, each listed once, and it links t
     const setting: Setting<unknown> = SETTINGS[n as SettingName];
     return setting.default === undefined && setting.parser.shown !== undefined && setting.parser.shown !== shown;
   });
-  expect(wrong, 'README defaults that differ from the parser\'s').toEqual([]);
+  expect(wrong, "README defaults that differ from the parser's").toEqual([]);
 });

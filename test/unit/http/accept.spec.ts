@@ -4,7 +4,9 @@ import { prefersHtml } from '../../../src/http/accept.js';
 // Error answers: a person who clicked a link gets a page, a program one line of text.
 
 test('browsers get HTML, programs and missing headers plain text', () => {
-  expect(prefersHtml('text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8')).toBe(true);
+  expect(prefersHtml('text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8')).toBe(
+    true,
+  );
   expect(prefersHtml('*/*')).toBe(false);
   expect(prefersHtml(undefined)).toBe(false);
   expect(prefersHtml('')).toBe(false);

@@ -3,9 +3,9 @@ import { chooseFilename, contentDisposition } from '../../../src/http/filename.j
 
 test.describe('chooseFilename', () => {
   test('pdf-filename meta wins over the title and the path', () => {
-    expect(chooseFilename({ meta: 'Quarterly report 2026.pdf', title: 'Report page', pathname: '/print/filename' })).toBe(
-      'Quarterly report 2026.pdf',
-    );
+    expect(
+      chooseFilename({ meta: 'Quarterly report 2026.pdf', title: 'Report page', pathname: '/print/filename' }),
+    ).toBe('Quarterly report 2026.pdf');
   });
 
   test('the title is used when there is no meta', () => {
@@ -59,7 +59,9 @@ test.describe('chooseFilename', () => {
 
 test.describe('contentDisposition', () => {
   test('plain ASCII names need only filename', () => {
-    expect(contentDisposition('Quarterly report 2026.pdf', 'inline')).toBe('inline; filename="Quarterly report 2026.pdf"');
+    expect(contentDisposition('Quarterly report 2026.pdf', 'inline')).toBe(
+      'inline; filename="Quarterly report 2026.pdf"',
+    );
     expect(contentDisposition('report.pdf', 'attachment')).toBe('attachment; filename="report.pdf"');
   });
 
@@ -132,6 +134,8 @@ test('images get their own extension, whatever extension the page name carries',
   expect(chooseFilename({ title: 'Invoice 42', pathname: '/invoices/42', format: 'png' })).toBe('Invoice 42.png');
   expect(chooseFilename({ meta: 'Invoice 42.pdf', pathname: '/invoices/42', format: 'jpeg' })).toBe('Invoice 42.jpg');
   expect(chooseFilename({ pathname: '/charts/q3', format: 'webp' })).toBe('q3.webp');
-  expect(contentDisposition('Faktura č. 1.jpg', 'attachment')).toBe(`attachment; filename="Faktura c. 1.jpg"; filename*=UTF-8''Faktura%20%C4%8D.%201.jpg`);
+  expect(contentDisposition('Faktura č. 1.jpg', 'attachment')).toBe(
+    `attachment; filename="Faktura c. 1.jpg"; filename*=UTF-8''Faktura%20%C4%8D.%201.jpg`,
+  );
   expect(contentDisposition('chart.webp', 'inline')).toBe('inline; filename="chart.webp"');
 });

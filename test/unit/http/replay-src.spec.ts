@@ -39,7 +39,10 @@ test('rejects instance/region with characters that could leak into headers', () 
   expect(parseReplaySrc('instance=m1\r\nx-evil: 1;region=ams')).toEqual({ region: 'ams' });
   expect(parseReplaySrc('instance=m1,m2;region=a/b')).toEqual({});
   expect(parseReplaySrc('instance=caf\u00e9')).toEqual({});
-  expect(parseReplaySrc('instance=fdaa:0:1::3;region=lcl.dev-1_a')).toEqual({ instance: 'fdaa:0:1::3', region: 'lcl.dev-1_a' });
+  expect(parseReplaySrc('instance=fdaa:0:1::3;region=lcl.dev-1_a')).toEqual({
+    instance: 'fdaa:0:1::3',
+    region: 'lcl.dev-1_a',
+  });
 });
 
 test('t must be a non-negative safe integer', () => {
@@ -72,8 +75,14 @@ test.describe('bounce marks', () => {
   test('readBounce: our state, with or without a pin and marks; anything else is not ours', () => {
     expect(readBounce('pdf-bounced')).toEqual({ pin: undefined, marks: [] });
     expect(readBounce('pdf-bounced:main-a1')).toEqual({ pin: 'main-a1', marks: [] });
-    expect(readBounce('pdf-bounced::AAAAAAAAAAAAAAAAAAAAAA')).toEqual({ pin: undefined, marks: ['AAAAAAAAAAAAAAAAAAAAAA'] });
-    expect(readBounce('pdf-bounced:m1:AAAAAAAAAAAAAAAAAAAAAA.bad.BBBBBBBBBBBBBBBBBBBBBB')).toEqual({ pin: 'm1', marks: ['AAAAAAAAAAAAAAAAAAAAAA', 'BBBBBBBBBBBBBBBBBBBBBB'] });
+    expect(readBounce('pdf-bounced::AAAAAAAAAAAAAAAAAAAAAA')).toEqual({
+      pin: undefined,
+      marks: ['AAAAAAAAAAAAAAAAAAAAAA'],
+    });
+    expect(readBounce('pdf-bounced:m1:AAAAAAAAAAAAAAAAAAAAAA.bad.BBBBBBBBBBBBBBBBBBBBBB')).toEqual({
+      pin: 'm1',
+      marks: ['AAAAAAAAAAAAAAAAAAAAAA', 'BBBBBBBBBBBBBBBBBBBBBB'],
+    });
     expect(readBounce('pdf-bounced:bad pin:')).toEqual({ pin: undefined, marks: [] });
     expect(readBounce(undefined)).toBeNull();
     expect(readBounce('invoice-42')).toBeNull();

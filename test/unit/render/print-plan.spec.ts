@@ -52,7 +52,19 @@ test.describe('parseMargin', () => {
   });
 
   test('rejects bad values', () => {
-    for (const bad of ['', 'lots', '10', '10pt', '-5mm', '1mm 2mm 3mm 4mm 5mm', '10 mm', '1e3mm', 'auto', '1mm,2mm', '5em']) {
+    for (const bad of [
+      '',
+      'lots',
+      '10',
+      '10pt',
+      '-5mm',
+      '1mm 2mm 3mm 4mm 5mm',
+      '10 mm',
+      '1e3mm',
+      'auto',
+      '1mm,2mm',
+      '5em',
+    ]) {
       expect(parseMargin(bad), bad).toBeNull();
     }
   });
@@ -93,7 +105,9 @@ test.describe('planPrint', () => {
     expect(planPrint(hints({ 'pdf-format': 'letter' }), defaults).pdf.format).toBe('Letter');
     const bad = planPrint(hints({ 'pdf-format': 'B52' }), defaults);
     expect(bad.pdf.format).toBe('A4');
-    expect(bad.warnings).toEqual([{ option: 'pdf-format', value: 'B52', reason: expect.stringContaining('paper format') }]);
+    expect(bad.warnings).toEqual([
+      { option: 'pdf-format', value: 'B52', reason: expect.stringContaining('paper format') },
+    ]);
   });
 
   for (const [option, key] of [
@@ -133,7 +147,9 @@ test.describe('planPrint', () => {
     // A4 portrait is 210mm wide: 100mm + 100mm leaves 10mm.
     const plan = planPrint(hints({ 'pdf-margin': '10mm 100mm' }), defaults);
     expect(plan.pdf.margin).toEqual(defaults.margin);
-    expect(plan.warnings).toEqual([{ option: 'pdf-margin', value: '10mm 100mm', reason: expect.stringContaining('A4') }]);
+    expect(plan.warnings).toEqual([
+      { option: 'pdf-margin', value: '10mm 100mm', reason: expect.stringContaining('A4') },
+    ]);
     // The same margins fit across A4 landscape (297mm wide, 210mm tall).
     const landscape = planPrint(hints({ 'pdf-margin': '10mm 100mm', 'pdf-landscape': 'true' }), defaults);
     expect(landscape.pdf.margin).toEqual({ top: '10mm', right: '100mm', bottom: '10mm', left: '100mm' });
@@ -196,9 +212,14 @@ test.describe('planPrint', () => {
 
   test('pdf-wait-for: exposed as waitFor unless the page rejected the selector', () => {
     expect(planPrint(hints({ 'pdf-wait-for': ' #done ' }), defaults).waitFor).toBe('#done');
-    const bad = planPrint(hints({ 'pdf-wait-for': '#(' }, { selectorErrors: { 'pdf-wait-for': "'#(' is not a valid selector." } }), defaults);
+    const bad = planPrint(
+      hints({ 'pdf-wait-for': '#(' }, { selectorErrors: { 'pdf-wait-for': "'#(' is not a valid selector." } }),
+      defaults,
+    );
     expect(bad.waitFor).toBeUndefined();
-    expect(bad.warnings).toEqual([{ option: 'pdf-wait-for', value: '#(', reason: expect.stringContaining('not a valid selector') }]);
+    expect(bad.warnings).toEqual([
+      { option: 'pdf-wait-for', value: '#(', reason: expect.stringContaining('not a valid selector') },
+    ]);
     const long = planPrint(hints({ 'pdf-wait-for': `#${'a'.repeat(2000)}` }), defaults);
     expect(long.waitFor).toBeUndefined();
     expect(long.warnings).toHaveLength(1);

@@ -10,7 +10,7 @@ const ZONE: Record<string, string[]> = {
   'v6-ula.test': ['2606:4700::1111', 'fdaa:0:1::3'],
   'metadata.test': ['169.254.169.254'],
   'mapped.test': ['::ffff:192.168.1.1'],
-  'intranet': ['192.168.0.10'],
+  intranet: ['192.168.0.10'],
   'empty.test': [],
   'garbage.test': ['not-an-ip'],
 };
@@ -214,7 +214,11 @@ test.describe('guard DNS behaviour', () => {
     answer = ['127.0.0.1'];
     await new Promise((r) => setTimeout(r, 30));
     const verdict = await guard.check('http://flip.test/');
-    expect(verdict).toEqual({ allow: false, reason: 'host flip.test resolves to private address 127.0.0.1 (loopback)', category: 'resolution' });
+    expect(verdict).toEqual({
+      allow: false,
+      reason: 'host flip.test resolves to private address 127.0.0.1 (loopback)',
+      category: 'resolution',
+    });
   });
 
   test('cache size is bounded (oldest entry evicted)', async () => {
@@ -269,7 +273,11 @@ test.describe('guard DNS behaviour', () => {
         throw new Error('boom');
       },
     });
-    expect(await guard.check('http://sync.test/')).toEqual({ allow: false, reason: 'cannot resolve host sync.test: boom', category: 'dns' });
+    expect(await guard.check('http://sync.test/')).toEqual({
+      allow: false,
+      reason: 'cannot resolve host sync.test: boom',
+      category: 'dns',
+    });
   });
 
   test('default lookup is used when none is injected (localhost short-circuits)', async () => {
@@ -279,7 +287,11 @@ test.describe('guard DNS behaviour', () => {
 });
 
 /** A resolver whose answers change from one lookup to the next (a rebinding name). */
-function sequence(answers: string[][], calls: string[] = [], onLookup?: () => Promise<void> | void): (host: string) => Promise<string[]> {
+function sequence(
+  answers: string[][],
+  calls: string[] = [],
+  onLookup?: () => Promise<void> | void,
+): (host: string) => Promise<string[]> {
   let i = 0;
   return async (host) => {
     calls.push(host);
@@ -296,7 +308,12 @@ test.describe('guard.connectTo dials only what it vetted', () => {
 
   test('without a cache (cacheTtlMs: 0): one lookup, and the vetted answer is the one dialled', async () => {
     const calls: string[] = [];
-    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE], calls), cacheTtlMs: 0 });
+    const guard = createGuard({
+      mainOrigin: MAIN,
+      allowOrigins: [],
+      lookup: sequence([PUBLIC, PRIVATE], calls),
+      cacheTtlMs: 0,
+    });
     expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
     expect(calls).toEqual(['rebind.test']);
     // The next connection looks again, and the private answer is refused, not dialled.
@@ -315,7 +332,13 @@ test.describe('guard.connectTo dials only what it vetted', () => {
       await new Promise((r) => setTimeout(r, 20));
       clock += 20;
     };
-    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE], calls, slow), cacheTtlMs: 5, now: () => clock });
+    const guard = createGuard({
+      mainOrigin: MAIN,
+      allowOrigins: [],
+      lookup: sequence([PUBLIC, PRIVATE], calls, slow),
+      cacheTtlMs: 5,
+      now: () => clock,
+    });
     expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
     expect(calls).toEqual(['rebind.test']);
   });
@@ -323,7 +346,13 @@ test.describe('guard.connectTo dials only what it vetted', () => {
   test('with an expiring cache: the cached answer is reused while fresh, and a new answer is vetted again', async () => {
     let clock = 1_000_000;
     const calls: string[] = [];
-    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE], calls), cacheTtlMs: 1000, now: () => clock });
+    const guard = createGuard({
+      mainOrigin: MAIN,
+      allowOrigins: [],
+      lookup: sequence([PUBLIC, PRIVATE], calls),
+      cacheTtlMs: 1000,
+      now: () => clock,
+    });
     expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
     clock += 999;
     expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
@@ -337,7 +366,13 @@ test.describe('guard.connectTo dials only what it vetted', () => {
   test('the self check and the address check share that one lookup', async () => {
     const calls: string[] = [];
     const self = { names: [], suffixes: [], port: 443, addresses: new Set(['127.0.0.1']) };
-    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, ['127.0.0.1']], calls), cacheTtlMs: 0, self });
+    const guard = createGuard({
+      mainOrigin: MAIN,
+      allowOrigins: [],
+      lookup: sequence([PUBLIC, ['127.0.0.1']], calls),
+      cacheTtlMs: 0,
+      self,
+    });
     expect(await guard.connectTo('rebind.test', 443)).toEqual({ allow: true, addresses: PUBLIC });
     expect(calls).toEqual(['rebind.test']);
     expect(await guard.connectTo('rebind.test', 443)).toMatchObject({ allow: false, category: 'self' });
@@ -350,13 +385,23 @@ test.describe('guard.connectTo dials only what it vetted', () => {
   });
 
   test('a check that passed does not let a later private answer through at connect', async () => {
-    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: [], lookup: sequence([PUBLIC, PRIVATE]), cacheTtlMs: 0 });
+    const guard = createGuard({
+      mainOrigin: MAIN,
+      allowOrigins: [],
+      lookup: sequence([PUBLIC, PRIVATE]),
+      cacheTtlMs: 0,
+    });
     expect(await guard.check('https://rebind.test/x.png')).toEqual({ allow: true });
     expect(await guard.connectTo('rebind.test', 443)).toMatchObject({ allow: false, category: 'resolution' });
   });
 
   test('literals, trusted origins and refusals', async () => {
-    const guard = createGuard({ mainOrigin: MAIN, allowOrigins: ['http://assets.test:8080'], lookup: sequence([['10.0.0.7', '10.0.0.8']]), cacheTtlMs: 0 });
+    const guard = createGuard({
+      mainOrigin: MAIN,
+      allowOrigins: ['http://assets.test:8080'],
+      lookup: sequence([['10.0.0.7', '10.0.0.8']]),
+      cacheTtlMs: 0,
+    });
     expect(await guard.connectTo('8.8.8.8', 443)).toEqual({ allow: true, addresses: ['8.8.8.8'] });
     expect(await guard.connectTo('[2606:4700::1111]', 443)).toEqual({ allow: true, addresses: ['2606:4700::1111'] });
     expect(await guard.connectTo('127.0.0.1', 3000)).toEqual({ allow: true, addresses: ['127.0.0.1'] });
