@@ -12,7 +12,7 @@ import type { IdleClock } from '../admission/idle-clock.js';
 import type { Limiter } from '../admission/limiter.js';
 import { loggableUrl, type Logger } from '../observability/log.js';
 import type { RenderJob } from '../render/job.js';
-import type { Output, OutputName } from '../render/output.js';
+import type { Deliver, Output, OutputName } from '../render/output.js';
 import { render, type RenderDeps, type RenderResult } from '../render/render.js';
 import { requestTargetTooLong } from './request-checks.js';
 import { BounceMarks, parseReplaySrc } from './replay-src.js';
@@ -138,9 +138,8 @@ async function handleRender(
   res.on('close', () => {
     if (!res.writableFinished) client.abort(new RequestFailure({ kind: 'client-gone' }));
   });
-  const fields: Record<string, unknown> = { method: req.method, path: pathOf(req.url ?? '/') };
-  let queueMs = 0;
-  let timings: RenderResult['timings'] | null = null;
+  // The request line logged once in `finally`, whatever the outcome; each step adds to it.
+  const fields: Record<string, unknown> = { method: req.method, path: pathOf(req.url ?? '/'), queueMs: 0 };
   let job: RenderJob | null = null;
 
   try {
@@ -153,44 +152,17 @@ async function handleRender(
     if (deps.limiter.full) {
       overflow(req, res, deps, requestId, incoming, marks);
       metrics.renders.inc({ outcome: 'overflow', status: String(res.statusCode) });
-      // Logged once, by the request line in `finally`, like every other outcome.
       Object.assign(fields, { status: res.statusCode, failure: 'overflow' });
       return;
     }
 
-    const renderJob = job;
-    const deliver = (output: Output, name: OutputName): Promise<number> => {
-      const filename = chooseFilename({
-        ...name,
-        pathname: decodePathSafe(renderJob.pathname),
-        format: renderJob.format,
-      });
-      return send(res, output, {
-        'content-type': output.contentType,
-        'content-disposition': contentDisposition(filename, renderJob.download ? 'attachment' : 'inline'),
-        'cache-control': 'private, no-store',
-        'x-content-type-options': 'nosniff',
-      });
-    };
-    const result = await deps.limiter.run(async (slot) => {
-      queueMs = slot.queuedMs;
-      metrics.queueWait.observe(queueMs / 1000);
-      // RENDER_TIMEOUT runs from the moment the request holds a slot, and bounds everything
-      // after it up to the output, getting a workspace included.
-      const deadline = failAfter(config.renderTimeoutMs, {
-        kind: 'timeout',
-        phase: 'render',
-        limitMs: config.renderTimeoutMs,
-      });
-      return render(renderJob, deps, log, client.signal, deadline, deliver);
-    }, client.signal);
-    timings = result.timings;
+    const result = await renderInSlot(deps, job, log, client.signal, deliverTo(res, job), fields);
     metrics.navigation.observe(result.timings.navigationMs / 1000);
     metrics.print.observe(result.timings.printMs / 1000);
     metrics.outputBytes.observe({ format: job.format }, result.bytes);
     metrics.renders.inc({ outcome: job.format, status: '200' });
-    fields.bytes = result.bytes;
-    fields.status = 200;
+    const { workspaceMs, navigationMs, printMs } = result.timings;
+    Object.assign(fields, { workspaceMs, navigationMs, printMs }, { bytes: result.bytes, status: 200 });
   } catch (err) {
     const answer = sendError(res, err, log, req, requestId, retryAfter(deps), fields, job);
     metrics.renders.inc({ outcome: outcomeOf(err), status: String(answer.status) });
@@ -198,18 +170,53 @@ async function handleRender(
     endActivity();
     const totalMs = performance.now() - started;
     metrics.render.observe(totalMs / 1000);
-    log.info(
-      {
-        ...fields,
-        queueMs: Math.round(queueMs),
-        workspaceMs: timings ? Math.round(timings.workspaceMs) : undefined,
-        navigationMs: timings ? Math.round(timings.navigationMs) : undefined,
-        printMs: timings ? Math.round(timings.printMs) : undefined,
-        ms: Math.round(totalMs),
-      },
-      'render request',
-    );
+    log.info(roundedMs({ ...fields, ms: totalMs }), 'render request');
   }
+}
+
+/**
+ * The render, once the request holds a slot. RENDER_TIMEOUT runs from that moment and bounds
+ * everything after it up to the output, getting a workspace included.
+ */
+function renderInSlot(
+  deps: ServerDeps,
+  job: RenderJob,
+  log: Logger,
+  client: AbortSignal,
+  deliver: Deliver,
+  fields: Record<string, unknown>,
+): Promise<RenderResult> {
+  const { config, metrics } = deps;
+  return deps.limiter.run(async (slot) => {
+    fields.queueMs = slot.queuedMs;
+    metrics.queueWait.observe(slot.queuedMs / 1000);
+    const deadline = failAfter(config.renderTimeoutMs, {
+      kind: 'timeout',
+      phase: 'render',
+      limitMs: config.renderTimeoutMs,
+    });
+    return render(job, deps, log, client, deadline, deliver);
+  }, client);
+}
+
+/** Streams the output to the client, under the name the page or the path gives it. */
+function deliverTo(res: ServerResponse, job: RenderJob): Deliver {
+  return (output: Output, name: OutputName): Promise<number> => {
+    const filename = chooseFilename({ ...name, pathname: decodePathSafe(job.pathname), format: job.format });
+    return send(res, output, {
+      'content-type': output.contentType,
+      'content-disposition': contentDisposition(filename, job.download ? 'attachment' : 'inline'),
+      'cache-control': 'private, no-store',
+      'x-content-type-options': 'nosniff',
+    });
+  };
+}
+
+/** Durations (`…Ms`) in the log line as whole milliseconds. */
+function roundedMs(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([k, v]) => [k, k.endsWith('Ms') && typeof v === 'number' ? Math.round(v) : v]),
+  );
 }
 
 /**
