@@ -28,7 +28,10 @@ export interface Appliance {
 export interface StartOptions {
   config: Config;
   log: Logger;
-  /** A supervisor already launching Chromium (main() starts it before loading the rest), with the guard it was given. */
+  /**
+   * A supervisor already launching Chromium (main() starts it before loading the rest), with the guard
+   * it was given.
+   */
   browser?: BrowserSupervisor;
   guard?: { guard: Guard; self: SelfAddress };
   metrics?: Metrics;

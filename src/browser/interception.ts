@@ -11,7 +11,8 @@ import type { CdpSession } from './cdp.js';
  *
  * A render's own page is also paused at its response (status and Location decide whether
  * there is a PDF at all: `interceptResponse`, asked for that one request only; a page of 1000
- * frames would otherwise pay a second round trip per frame), and every HTTP auth challenge is cancelled: the page gets its 401, nobody's
+ * frames would otherwise pay a second round trip per frame), and every HTTP auth challenge is
+ * cancelled: the page gets its 401, nobody's
  * credentials are offered, and Chromium's per-context auth cache (which nothing can clear)
  * stays empty.
  */

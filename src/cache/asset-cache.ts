@@ -134,7 +134,10 @@ export class AssetCache {
     this.Policy = clockedPolicy(this.now);
   }
 
-  /** True for requests worth routing through the cache: GET, and a resource type of stylesheet/image/font/script/media. */
+  /**
+   * True for requests worth routing through the cache: GET, and a resource type of
+   * stylesheet/image/font/script/media.
+   */
   static eligible(method: string, resourceType: string): boolean {
     return method.toUpperCase() === 'GET' && ELIGIBLE_TYPES.has(resourceType.toLowerCase());
   }

@@ -32,7 +32,10 @@ export interface Config {
   concurrency: number;
   queueSize: number;
   maxRendersPerBrowser: number;
-  /** How long an idle workspace (one user's browser context) is kept for that user before it is disposed (WORKSPACE_LINGER). */
+  /**
+   * How long an idle workspace (one user's browser context) is kept for that user before it is
+   * disposed (WORKSPACE_LINGER).
+   */
   workspaceLingerMs: number;
   javascript: boolean;
   /** How long the page's network must be quiet after `load` before printing. */

@@ -146,7 +146,10 @@ const parsePaper = (raw: string | undefined, fail: Fail): PaperFormat =>
 const parsePageMargin = (raw: string | undefined, fail: Fail): PdfDefaults['margin'] =>
   parseMargin(raw ?? '0.4in') ?? fail('one to four CSS lengths, e.g. 10mm or "0.5in 1in"');
 
-/** Archival output for every PDF (a page may still say `none`): Ghostscript must be there at start, not found missing by the first user. */
+/**
+ * Archival output for every PDF (a page may still say `none`): Ghostscript must be there at start, not
+ * found missing by the first user.
+ */
 function parseStandard(raw: string | undefined, fail: Fail): PdfStandard | null {
   if (raw === undefined || raw.toLowerCase() === 'none') return null;
   const standard = parsePdfStandard(raw) ?? fail('PDF/A-2b, PDF/A-3b or none');

@@ -3,16 +3,26 @@
  * environment's defaults (IMAGE_*). A bad value is ignored with a warning; an image over the
  * pixel bound is refused (see imageSize), never rendered.
  *
- * | name (in <meta name=… content=…>) | value                                                          | default          |
- * | --------------------------------- | -------------------------------------------------------------- | ---------------- |
- * | image-width                       | viewport width in CSS px, 16–8192                              | env IMAGE_WIDTH  |
- * | image-height                      | viewport height in CSS px, 16–8192                             | env IMAGE_HEIGHT |
- * | image-scale                       | device scale factor, 0.25–4 (2 for a "retina" image)           | env IMAGE_SCALE  |
- * | image-full-page                   | true: the whole page, beyond the viewport; false: the viewport | env IMAGE_FULL_PAGE |
- * | image-selector                    | CSS selector of the one element to capture                     | none             |
- * | image-quality                     | 1–100, JPEG and WebP only                                      | env IMAGE_QUALITY |
- * | pdf-wait-for, window.pdfReady     | as for PDFs: what to wait for before the capture               |                  |
- * | pdf-filename                      | as for PDFs: the download name, with the image's extension     | <title>, else URL|
+ * | name (in <meta name=… content=…>) | value
+ * | default          |
+ * | --------------------------------- |
+ * -------------------------------------------------------------- | ---------------- |
+ * | image-width                       | viewport width in CSS px, 16–8192
+ * | env IMAGE_WIDTH  |
+ * | image-height                      | viewport height in CSS px, 16–8192
+ * | env IMAGE_HEIGHT |
+ * | image-scale                       | device scale factor, 0.25–4 (2 for a "retina" image)
+ * | env IMAGE_SCALE  |
+ * | image-full-page                   | true: the whole page, beyond the viewport; false: the
+ * viewport | env IMAGE_FULL_PAGE |
+ * | image-selector                    | CSS selector of the one element to capture
+ * | none             |
+ * | image-quality                     | 1–100, JPEG and WebP only
+ * | env IMAGE_QUALITY |
+ * | pdf-wait-for, window.pdfReady     | as for PDFs: what to wait for before the capture
+ * |                  |
+ * | pdf-filename                      | as for PDFs: the download name, with the image's extension
+ * | <title>, else URL|
  */
 import type { ImageFormat } from 'pdf-appliance-replay';
 import { MetaReader, type RawPageHints, type Warning } from './page-hints.js';

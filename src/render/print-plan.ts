@@ -9,27 +9,48 @@
  * A bad value never breaks the download: it is ignored (the next level applies) and a warning
  * naming the option and the value is returned for the log.
  *
- * | name (in <meta name=… content=…>) | value                                                                | default          |
- * | --------------------------------- | -------------------------------------------------------------------- | ---------------- |
- * | pdf-format                        | A0–A6, Letter, Legal, Tabloid, Ledger (case-insensitive)             | env FORMAT       |
- * | pdf-landscape                     | true / false                                                         | env              |
- * | pdf-margin                        | 1–4 CSS lengths like CSS `margin` (top right bottom left), units     | env MARGIN       |
- * |                                   | px, in, cm, mm; a bare `0` is allowed. E.g. `20mm`, `1in 0.5in`.    |                  |
- * |                                   | Rejected if it leaves less than 1in of content on the page.          |                  |
- * | pdf-scale                         | number from 0.1 to 2                                                 | env              |
- * | pdf-print-background              | true / false (print background colours and images)                  | env              |
- * | pdf-page-ranges                   | e.g. `1-3, 5`; open ends allowed: `-3`, `5-`                          | all pages        |
- * | pdf-media                         | `print` or `screen` (which CSS @media rules apply)                    | print            |
- * | pdf-outline                       | true / false: PDF bookmarks built from the headings (implies tagged) | env              |
- * | pdf-tagged                        | true / false: tagged (accessible) PDF                                | env              |
- * | pdf-filename                      | download name, e.g. `Invoice 42.pdf` (`.pdf` added when missing)     | <title>, else URL|
- * | pdf-wait-for                      | CSS selector that must exist in the page before it is printed        | none             |
- * |                                   | (images wait for it too)                                             |                  |
- * | pdf-standard                      | `PDF/A-2b` or `PDF/A-3b`: archival PDF (Ghostscript), or `none`      | env PDF_STANDARD |
- * | author                            | PDF Author                                                           | none             |
- * | description                       | PDF Subject                                                          | none             |
- * | keywords                          | PDF Keywords                                                         | none             |
- * | <title>                           | PDF Title (and the download name when there is no pdf-filename)      | none             |
+ * | name (in <meta name=… content=…>) | value
+ * | default          |
+ * | --------------------------------- |
+ * -------------------------------------------------------------------- | ---------------- |
+ * | pdf-format                        | A0–A6, Letter, Legal, Tabloid, Ledger (case-insensitive)
+ * | env FORMAT       |
+ * | pdf-landscape                     | true / false
+ * | env              |
+ * | pdf-margin                        | 1–4 CSS lengths like CSS `margin` (top right bottom left),
+ * units     | env MARGIN       |
+ * |                                   | px, in, cm, mm; a bare `0` is allowed. E.g. `20mm`, `1in
+ * 0.5in`.    |                  |
+ * |                                   | Rejected if it leaves less than 1in of content on the page.
+ * |                  |
+ * | pdf-scale                         | number from 0.1 to 2
+ * | env              |
+ * | pdf-print-background              | true / false (print background colours and images)
+ * | env              |
+ * | pdf-page-ranges                   | e.g. `1-3, 5`; open ends allowed: `-3`, `5-`
+ * | all pages        |
+ * | pdf-media                         | `print` or `screen` (which CSS @media rules apply)
+ * | print            |
+ * | pdf-outline                       | true / false: PDF bookmarks built from the headings (implies
+ * tagged) | env              |
+ * | pdf-tagged                        | true / false: tagged (accessible) PDF
+ * | env              |
+ * | pdf-filename                      | download name, e.g. `Invoice 42.pdf` (`.pdf` added when
+ * missing)     | <title>, else URL|
+ * | pdf-wait-for                      | CSS selector that must exist in the page before it is printed
+ * | none             |
+ * |                                   | (images wait for it too)
+ * |                  |
+ * | pdf-standard                      | `PDF/A-2b` or `PDF/A-3b`: archival PDF (Ghostscript), or
+ * `none`      | env PDF_STANDARD |
+ * | author                            | PDF Author
+ * | none             |
+ * | description                       | PDF Subject
+ * | none             |
+ * | keywords                          | PDF Keywords
+ * | none             |
+ * | <title>                           | PDF Title (and the download name when there is no
+ * pdf-filename)      | none             |
  *
  * Script readiness: a page whose content arrives late may set `window.pdfReady = false` early
  * (in an inline script in <head>) and `window.pdfReady = true` once it is complete; the page is

@@ -19,7 +19,8 @@ import type { Workspace } from '../browser/workspace.js';
 import type { RenderJob } from './job.js';
 
 /**
- * Returns how many links it pointed. Runs inside the page via Runtime.evaluate, which ships only this function's source text: it
+ * Returns how many links it pointed. Runs inside the page via Runtime.evaluate, which ships only this
+ * function's source text: it
  * must not use imports, module-level helpers or anything compiled into a helper call.
  *
  * Walks the document, its open shadow roots and its same-origin frames (the main app's own
