@@ -31,6 +31,8 @@ export interface PoolOptions {
   open(): Promise<Workspace>;
   /** Reports a workspace retired and why (logged and counted by the owner). */
   onRetire(reason: string): void;
+  /** Reports a spare that could not be opened in the background (nobody waits to hear it). */
+  onSpareFailed(err: unknown): void;
 }
 
 type State =
@@ -290,7 +292,9 @@ export class WorkspacePool {
         this.dispose(oldest, 'made room for a spare');
       }
       // A failure removes the entry; the next acquire or release tries again.
-      void this.openInto(this.newEntry('opening'));
+      this.openInto(this.newEntry('opening')).catch((err: unknown) => {
+        if (!this.closed) this.opts.onSpareFailed(err);
+      });
     }
   }
 

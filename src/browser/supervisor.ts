@@ -369,6 +369,12 @@ export class BrowserSupervisor {
         metrics.workspaceRetirements.inc();
         log.debug({ generation: id, reason }, 'workspace retired');
       },
+      onSpareFailed: (err) => {
+        log.warn(
+          { generation: id, err: err instanceof Error ? err.message : String(err) },
+          'spare workspace not opened',
+        );
+      },
     });
     if (chromium.pid !== null) memory.start();
     const prewarmed = pool

@@ -46,12 +46,14 @@ const ORIGIN = 'http://127.0.0.1:3000';
 function pool(opts: Partial<PoolOptions> & { openDelayMs?: number; failOpen?: () => boolean } = {}) {
   const all: StandIn[] = [];
   const retired: string[] = [];
+  const spareFailures: string[] = [];
   const p = new WorkspacePool({
     slots: 2,
     spares: 1,
     maxRenders: 100,
     lingerMs: 0,
     onRetire: (reason) => retired.push(reason),
+    onSpareFailed: (err) => spareFailures.push((err as Error).message),
     open: async () => {
       await new Promise((r) => setTimeout(r, opts.openDelayMs ?? 1));
       if (opts.failOpen?.()) throw new Error('no context');
@@ -61,7 +63,7 @@ function pool(opts: Partial<PoolOptions> & { openDelayMs?: number; failOpen?: ()
     },
     ...opts,
   });
-  return { p, all, retired };
+  return { p, all, retired, spareFailures };
 }
 
 const forever = new AbortController().signal;
@@ -188,6 +190,18 @@ test('a failed open fails that render only; the next one gets a workspace', asyn
   await expect(p.acquire(user('a'), ORIGIN, forever)).rejects.toThrow('no context');
   fail = false;
   expect((await render(p, user('a'))).how).toBe('opened');
+});
+
+test('a spare that fails to open in the background is reported, and the next release opens another', async () => {
+  let fail = true;
+  const { p, spareFailures } = pool({ failOpen: () => fail });
+  await p.prewarm();
+  expect(spareFailures).toEqual(['no context']);
+  fail = false;
+  expect((await render(p, user('alice'))).how).toBe('opened');
+  await settled();
+  expect((await render(p, user('bob'))).how).toBe('spare');
+  expect(spareFailures).toEqual(['no context']);
 });
 
 test('an idle workspace is disposed after the linger', async () => {
