@@ -83,30 +83,37 @@ test.describe('isolation matrix', () => {
     s = undefined;
   });
 
-  test('one slot, writer then reader: the reader gets a context nobody used', async () => {
-    s = await startStack({ CONCURRENCY: '1', RENDER_TIMEOUT: '30s' });
-    const r = run();
-    await write(s, r.writer);
-    await readClean(s, r.reader, r.writer);
-    const how = await workspaces(s);
-    expect(how.hot ?? 0).toBe(0);
-    expect((how.spare ?? 0) + (how.opened ?? 0)).toBe(2);
-  });
-
-  test('one slot, both orders, several rounds: each user sees only what is theirs', async () => {
-    s = await startStack({ CONCURRENCY: '1', RENDER_TIMEOUT: '30s' });
-    const r = run();
-    for (let i = 0; i < 2; i++) {
-      await write(s, r.reader);
-      await readClean(s, r.writer, r.reader);
+  // One slot (every render waits for the one before it) and the shipped default (spares and
+  // idle contexts of several users side by side).
+  for (const [label, env] of [
+    ['one slot', { CONCURRENCY: '1' }],
+    ['default CONCURRENCY', {}],
+  ] as const) {
+    test(`${label}, writer then reader: the reader gets a context nobody used`, async () => {
+      s = await startStack({ ...env, RENDER_TIMEOUT: '30s' });
+      const r = run();
       await write(s, r.writer);
       await readClean(s, r.reader, r.writer);
-    }
-    // No render ever got a context another identity had used: eight renders, none of them hot
-    // across users (a hot one is its own identity's, settled since).
-    const how = await workspaces(s);
-    expect((how.hot ?? 0) + (how.spare ?? 0) + (how.opened ?? 0)).toBe(8);
-  });
+      const how = await workspaces(s);
+      expect(how.hot ?? 0).toBe(0);
+      expect((how.spare ?? 0) + (how.opened ?? 0)).toBe(2);
+    });
+
+    test(`${label}, both orders, several rounds: each user sees only what is theirs`, async () => {
+      s = await startStack({ ...env, RENDER_TIMEOUT: '30s' });
+      const r = run();
+      for (let i = 0; i < 2; i++) {
+        await write(s, r.reader);
+        await readClean(s, r.writer, r.reader);
+        await write(s, r.writer);
+        await readClean(s, r.reader, r.writer);
+      }
+      // No render ever got a context another identity had used: eight renders, none of them hot
+      // across users (a hot one is its own identity's, settled since).
+      const how = await workspaces(s);
+      expect((how.hot ?? 0) + (how.spare ?? 0) + (how.opened ?? 0)).toBe(8);
+    });
+  }
 
   test('the same user reuses their own context; the next user still finds a clean one', async () => {
     s = await startStack({ CONCURRENCY: '2', RENDER_TIMEOUT: '30s' });
