@@ -1,5 +1,6 @@
 import type { Protocol } from 'devtools-protocol';
 import type { CdpSession } from './cdp.js';
+import { LateReports } from './late-reports.js';
 
 /**
  * The one place a request leaves Chromium: a single Fetch interception on the browser target
@@ -70,9 +71,9 @@ export interface InterceptionEvents {
 }
 
 export class Interception {
-  private readonly claims = new Map<string, Claim>();
+  /** Frame and target ids claimed, waited for briefly when a request comes first. */
+  private readonly claims = new LateReports<Claim>(UNKNOWN_FRAME_WAIT_MS);
   private readonly contexts = new Map<string, InterceptionOwner>();
-  private readonly waiting = new Map<string, Array<() => void>>();
 
   private constructor(
     private readonly session: CdpSession,
@@ -108,15 +109,10 @@ export class Interception {
   /** A frame or target id is owned; requests carrying it go to `owner`. */
   claim(id: string, owner: InterceptionOwner, source: Source): void {
     this.claims.set(id, { owner, source });
-    const waiters = this.waiting.get(id);
-    if (waiters) {
-      this.waiting.delete(id);
-      for (const w of waiters) w();
-    }
   }
 
   release(id: string, owner: InterceptionOwner): void {
-    if (this.claims.get(id)?.owner === owner) this.claims.delete(id);
+    if (this.claims.peek(id)?.owner === owner) this.claims.delete(id);
   }
 
   private async onPaused(e: Protocol.Fetch.RequestPausedEvent): Promise<void> {
@@ -182,7 +178,7 @@ export class Interception {
   private onTargetCreated(t: Protocol.Target.TargetInfo): void {
     if (t.type !== 'page' || t.browserContextId === undefined) return;
     const owner = this.contexts.get(t.browserContextId);
-    if (!owner || this.claims.get(t.targetId)?.owner === owner) return;
+    if (!owner || this.claims.peek(t.targetId)?.owner === owner) return;
     owner.strayPage();
     void this.session.send('Target.closeTarget', { targetId: t.targetId }).catch(() => undefined);
   }
@@ -199,27 +195,7 @@ export class Interception {
    * briefly. Ids that are targets of their own (workers, service workers) are looked up.
    */
   private async ownerOf(id: string): Promise<Claim | undefined> {
-    const known = this.claims.get(id);
-    if (known) return known;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        const list = this.waiting.get(id);
-        if (list) {
-          const rest = list.filter((w) => w !== done);
-          if (rest.length) this.waiting.set(id, rest);
-          else this.waiting.delete(id);
-        }
-        resolve();
-      }, UNKNOWN_FRAME_WAIT_MS);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const list = this.waiting.get(id) ?? [];
-      list.push(done);
-      this.waiting.set(id, list);
-    });
-    const claimed = this.claims.get(id);
+    const claimed = await this.claims.get(id);
     if (claimed) return claimed;
     const info = await this.session.send('Target.getTargetInfo', { targetId: id }).then(
       (r) => r.targetInfo,

@@ -11,6 +11,7 @@ import {
   type Decision,
 } from './interception.js';
 import { InFlight, kindOf } from './in-flight.js';
+import { LateReports } from './late-reports.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import { abortable } from '../abort.js';
 import type { GroupOver, MemoryGroup, MemoryWatch } from './memory-watch.js';
@@ -87,7 +88,10 @@ const PRINT_CHUNK = 1 << 20;
  * collection is asked for as the render ends, off the request's path.
  */
 const TIDY_HEAP_BYTES = 48 * 1024 * 1024;
-/** How long a paused request waits for the Network domain to say who made it (see makerOf). */
+/**
+ * How long a paused request waits for the Network domain to say who made it. The report almost
+ * always comes first; without one, the request is nobody's in particular.
+ */
 const MAKER_WAIT_MS = 250;
 /** Bounds settling a workspace between two renders; past it the workspace is retired. */
 const SETTLE_MS = 2000;
@@ -123,8 +127,7 @@ export class Workspace implements InterceptionOwner {
   private readonly crossSiteFrames = new Set<string>();
   private mainLoaderId: string | undefined;
   /** Who made each request, by Network request id, as the Network domain reported it. */
-  private readonly makers = new Map<string, 'page' | 'other'>();
-  private makerWaiters = new Map<string, Array<() => void>>();
+  private readonly makers = new LateReports<'page' | 'other'>(MAKER_WAIT_MS);
   /** The loader whose document fired `load` last (Page.loadEventFired is the top frame's only). */
   private loadedLoaderId: string | undefined;
   private loadWaiters: Array<() => void> = [];
@@ -202,7 +205,7 @@ export class Workspace implements InterceptionOwner {
       // A redirect continues the same request; data: URLs never touch the network.
       if (e.redirectResponse || e.request.url.startsWith('data:')) return;
       this.inFlight.start(e.requestId, kindOf(e.type));
-      this.noteMaker(e.requestId, top && e.frameId === this.targetId ? 'page' : 'other');
+      this.makers.set(e.requestId, top && e.frameId === this.targetId ? 'page' : 'other');
     });
     s.on('Network.webSocketCreated', (e: Protocol.Network.WebSocketCreatedEvent) =>
       this.tenant?.webSocketRefused(e.url),
@@ -323,42 +326,8 @@ export class Workspace implements InterceptionOwner {
       mainFrameNavigation: navigation && topFrame,
       subframeNavigation: navigation && !topFrame,
       fromPage: async () =>
-        topFrame && !navigation && req.networkId !== undefined && (await this.makerOf(req.networkId)) === 'page',
+        topFrame && !navigation && req.networkId !== undefined && (await this.makers.get(req.networkId)) === 'page',
     };
-  }
-
-  private noteMaker(requestId: string, maker: 'page' | 'other'): void {
-    this.makers.set(requestId, maker);
-    const waiters = this.makerWaiters.get(requestId);
-    if (!waiters) return;
-    this.makerWaiters.delete(requestId);
-    for (const w of waiters) w();
-  }
-
-  /**
-   * The Network domain's report and the paused request travel separately (the renderer's
-   * DevTools agent, the browser's interception); the report almost always comes first. When
-   * it has not, wait a moment for it; without one, the request is nobody's in particular.
-   */
-  private async makerOf(requestId: string): Promise<'page' | 'other' | undefined> {
-    const known = this.makers.get(requestId);
-    if (known) return known;
-    await new Promise<void>((resolve) => {
-      const list = this.makerWaiters.get(requestId) ?? [];
-      const timer = setTimeout(() => {
-        const rest = (this.makerWaiters.get(requestId) ?? []).filter((w) => w !== done);
-        if (rest.length > 0) this.makerWaiters.set(requestId, rest);
-        else this.makerWaiters.delete(requestId);
-        resolve();
-      }, MAKER_WAIT_MS);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      list.push(done);
-      this.makerWaiters.set(requestId, list);
-    });
-    return this.makers.get(requestId);
   }
 
   // --- the render's view -------------------------------------------------------------
